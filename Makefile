@@ -1,0 +1,47 @@
+# childview: `make demo` runs the pipeline on the sample drop; `make test` runs the tests.
+# Both install what they need first (a .venv, the package, and PostgreSQL for the SQL-reader tests).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export GX_ANALYTICS_ENABLED := False
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install demo test test-fast dev lint bench postgres system-deps clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# PostgreSQL (for the SQL-reader tests) and Chromium (for the report test), from Debian's packages.
+system-deps:
+	@bash .ci/system-deps.sh
+
+demo: install
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/childview demo
+
+test: install system-deps
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow and not postgres"
+
+dev: install
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf warehouse out .pytest_cache .ruff_cache

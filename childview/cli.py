@@ -1,0 +1,134 @@
+"""The ``childview`` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from schemas.errors import ChildviewError  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="childview: link children's records across agencies into one warehouse.")
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _summary(warehouse: Path, run_id: str) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        t = Table(title="Rows per source")
+        for col in ("source", "identity records", "interactions", "quarantined"):
+            t.add_column(col, justify="right" if col != "source" else "left")
+        for src, n_id, n_ix, n_q in con.execute("""
+            SELECT s.source,
+                   (SELECT count(*) FROM staging.identity_records i WHERE i.source = s.source),
+                   (SELECT count(*) FROM staging.interactions x WHERE x.source = s.source),
+                   (SELECT count(*) FROM quarantine.rows q WHERE q.source = s.source)
+            FROM (SELECT DISTINCT source FROM audit.file_accounts WHERE run_id = ?) s ORDER BY 1""",
+                                                [run_id]).fetchall():
+            t.add_row(src, f"{n_id:,}", f"{n_ix:,}", f"{n_q:,}")
+        console.print(t)
+        q = Table(title="Lines per file")
+        for col in ("file", "lines in", "records", "quarantined"):
+            q.add_column(col, justify="right" if col != "file" else "left")
+        for f, li, ro, qu in con.execute(
+            "SELECT file, lines_in, records_out, quarantined FROM audit.file_accounts WHERE run_id = ? ORDER BY file",
+            [run_id],
+        ).fetchall():
+            q.add_row(f, f"{li:,}", f"{ro:,}", f"[yellow]{qu:,}[/]" if qu else "0")
+        console.print(q)
+        linked = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='linked'").fetchall()}
+        if "record_citizen" in linked:
+            n_cit, n_rec = con.execute(
+                "SELECT count(DISTINCT citizen_id), count(*) FROM linked.record_citizen").fetchone()
+            console.print(f"[bold]{n_rec:,}[/] records linked into [bold]{n_cit:,}[/] children.")
+    finally:
+        con.close()
+
+
+def _run(drop: Path, warehouse: Path, retrain: bool, sources: Path | None) -> None:
+    from childview.drops import check_drop
+    from childview.runner import run_pipeline
+
+    check_drop(drop)
+    with console.status("starting Dagster job…") as status:
+        def on_event(step: str, state: str, secs: float) -> None:
+            if state == "started":
+                status.update(f"running [bold]{step}[/]…")
+            else:
+                mark = {"success": "[green]✓[/]", "failure": "[red]✗[/]", "skipped": "[yellow]–[/]"}[state]
+                console.print(f"  {mark} {step} ({secs:.1f}s)")
+
+        outcome = run_pipeline(drop, warehouse, retrain=retrain, sources_file=sources, on_event=on_event)
+    if not outcome.success:
+        _fail(f"run {outcome.run_id[:8]} stopped: {outcome.message}")
+    console.print(f"[bold green]published[/] {warehouse} (run {outcome.run_id[:8]})")
+    _summary(warehouse, outcome.run_id)
+
+
+@app.command()
+def run(
+    drop: Path = typer.Option(..., "--drop", help="Drop folder: one subfolder per source"),
+    warehouse: Path = typer.Option(..., "--warehouse", help="Warehouse file to publish"),
+    retrain: bool = typer.Option(False, "--retrain", help="Train a new matching model instead of reusing the stored one"),
+    sources: Path | None = typer.Option(None, "--sources", help="sources.yaml for non-standard layouts"),
+) -> None:
+    """Run the whole pipeline on one drop and publish the warehouse."""
+    _run(drop, warehouse, retrain, sources)
+
+
+@app.command()
+def demo() -> None:
+    """Run the pipeline on the embedded sample drop into warehouse/childview.duckdb."""
+    from childview.settings import get_settings
+
+    s = get_settings()
+    _run(s.drop, s.warehouse, False, s.sources_file)
+
+
+@app.command()
+def generate(
+    children: int = typer.Option(2000, "--children", min=1),
+    seed: int = typer.Option(42, "--seed"),
+    out: Path = typer.Option(..., "--out"),
+    night: int = typer.Option(1, "--night", min=1, max=2),
+) -> None:
+    """Write a synthetic drop in the reference layouts, with a ground-truth file the pipeline never reads."""
+    from childview.synth import generate_drop
+
+    summary = generate_drop(children=children, seed=seed, out=out, night=night)
+    t = Table(title=f"Generated drop {out}")
+    t.add_column("file")
+    t.add_column("rows", justify="right")
+    for name, n in summary.get("files", summary).items():
+        if isinstance(n, int):
+            t.add_row(name, f"{n:,}")
+    console.print(t)
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("CHILDVIEW_LOG_LEVEL", "WARNING"))
+    try:
+        app()
+    except ChildviewError as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""Train, store and apply the Splink 5 model; scored pairs carry per-comparison evidence.
+
+* ``train_model(features, seed=...)``: u by seeded random sampling, m by EM over two blocking
+  sessions, prior from near-certain deterministic rules. Returns a ``ModelArtifact`` whose
+  ``model_version`` is a content hash of its canonical JSON.
+* ``save_model(con, artifact, run_id)`` / ``load_latest_model(con)``: ``audit.models`` in the warehouse.
+* ``predict_pairs(features, artifact, threshold_probability)``: scored pairs with an evidence JSON
+  list of ``{comparison, level, match_weight}`` (weight = log2 Bayes factor incl. TF adjustment).
+
+Splink runs in its own in-memory DuckDB connection (``matching_connection``) so its scratch tables
+never touch the warehouse. Nothing here logs names, dates of birth or identifiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+from splink import DuckDBAPI, Linker, SettingsCreator
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+from matching import settings as S
+
+log = logging.getLogger(__name__)
+SPLINK_LOG_LEVEL = logging.WARNING
+_SIG_DIGITS = 10
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A trained model: Splink settings dict (with m/u and prior) plus how it was trained."""
+
+    model_version: str
+    created_at: str
+    settings: dict[str, Any]
+    training_summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings_json(self) -> str:
+        return canonical_json(self.settings)
+
+    @property
+    def prior(self) -> float:
+        return float(self.settings["probability_two_random_records_match"])
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_hash(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(settings).encode()).hexdigest()[:16]
+
+
+def _round_sig(x: Any) -> Any:
+    if isinstance(x, float) and math.isfinite(x) and x != 0.0:
+        return float(f"{x:.{_SIG_DIGITS}g}")
+    return x
+
+
+def _canonical_settings(model_dict: dict[str, Any]) -> dict[str, Any]:
+    """Drop run-specific keys and round estimated parameters so the hash is stable across threads."""
+    d = json.loads(json.dumps(model_dict, default=str))
+    d.pop("linker_uid", None)
+    d.pop("sql_dialect", None)
+    d["probability_two_random_records_match"] = _round_sig(d["probability_two_random_records_match"])
+    for comp in d.get("comparisons", []):
+        for lvl in comp.get("comparison_levels", []):
+            for key in ("m_probability", "u_probability"):
+                if key in lvl:
+                    lvl[key] = _round_sig(lvl[key])
+    return d
+
+
+def make_artifact(model_dict: dict[str, Any], training_summary: dict[str, Any]) -> ModelArtifact:
+    settings = _canonical_settings(model_dict)
+    return ModelArtifact(
+        model_version=content_hash(settings),
+        created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+        settings=settings,
+        training_summary=training_summary,
+    )
+
+
+# --------------------------------------------------------------------------------------------- DB
+def matching_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _features_table_sql(extra_id_columns: tuple[str, ...]) -> str:
+    casts = {
+        "dob": "TRY_CAST(dob AS DATE)",
+        "dob_year": "TRY_CAST(dob_year AS INTEGER)",
+        "dob_month": "TRY_CAST(dob_month AS INTEGER)",
+        "dob_day": "TRY_CAST(dob_day AS INTEGER)",
+    }
+    cols = []
+    for c in S.REQUIRED_FEATURE_COLUMNS:
+        if c in S.LIST_COLUMNS:
+            cols.append(f"CAST({c} AS VARCHAR[]) AS {c}")
+        elif c in casts:
+            cols.append(f"{casts[c]} AS {c}")
+        else:
+            cols.append(f"CAST({c} AS VARCHAR) AS {c}")
+    cols += [f"CAST({c} AS VARCHAR) AS {c}" for c in extra_id_columns]
+    return ",\n  ".join(cols)
+
+
+def _load_features(
+    con: duckdb.DuckDBPyConnection, features: pd.DataFrame, extra_id_columns: tuple[str, ...]
+) -> str:
+    missing = [c for c in (*S.REQUIRED_FEATURE_COLUMNS, *extra_id_columns) if c not in features.columns]
+    if missing:
+        raise ValueError(f"feature frame lacks columns: {missing}")
+    con.register("__cv_features_in", features)
+    con.execute(
+        "CREATE OR REPLACE TABLE cv_features AS SELECT\n  "
+        f"{_features_table_sql(extra_id_columns)}\nFROM __cv_features_in ORDER BY unique_id"
+    )
+    con.unregister("__cv_features_in")
+    return "cv_features"
+
+
+def _extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
+    base = {"first_name", "middle_names", "last_name", "dob", "sex", "postcode", "address", "nhs_number", "upn"}
+    return tuple(c["output_column_name"] for c in settings["comparisons"] if c["output_column_name"] not in base)
+
+
+def _linker(con: duckdb.DuckDBPyConnection, table: str, settings: SettingsCreator | dict[str, Any]) -> Linker:
+    db_api = DuckDBAPI(con)
+    sdf = db_api.register(table)
+    return Linker(sdf, settings, log_level=SPLINK_LOG_LEVEL)
+
+
+# ---------------------------------------------------------------------------------------- training
+def train_model(
+    features: pd.DataFrame,
+    *,
+    seed: int = 42,
+    u_max_pairs: float = 2e6,
+    em_max_pairs: float | None = 2e6,
+    prior_recall: float = 0.8,
+    extra_id_columns: tuple[str, ...] = (),
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> ModelArtifact:
+    """Estimate the model on ``features``. Deterministic for a given seed and input."""
+    con = con or matching_connection(threads, memory_limit)
+    table = _load_features(con, features, extra_id_columns)
+    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    linker = _linker(con, table, S.build_settings(extra_id_columns=extra_id_columns))
+    tr = linker.training
+    prior_note = "estimated"
+    try:
+        tr.estimate_probability_two_random_records_match(list(S.DETERMINISTIC_RULES), recall=prior_recall)
+    except ValueError:  # deterministic rules found more pairs than recall allows: keep default prior
+        prior_note = "default (deterministic rules inconsistent with recall)"
+    tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    sessions = []
+    for rule in S.TRAINING_BLOCKING_RULES:
+        em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
+        tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_pairs)
+        sessions.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
+    model_dict = linker.misc.save_model_to_json(out_path=None)
+    summary = {
+        "seed": seed,
+        "n_records": int(n),
+        "u_max_pairs": u_max_pairs,
+        "em_max_pairs": em_max_pairs,
+        "em_blocking_rules": sessions,
+        "prior_rules": [r.get_blocking_rule("duckdb").blocking_rule_sql for r in S.DETERMINISTIC_RULES],
+        "prior_recall": prior_recall,
+        "prior": prior_note,
+        "splink_version": _splink_version(),
+    }
+    return make_artifact(model_dict, summary)
+
+
+def _splink_version() -> str:
+    import splink
+
+    return splink.__version__
+
+
+# ------------------------------------------------------------------------------------ audit.models
+_MODELS_DDL = """
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE TABLE IF NOT EXISTS audit.models (
+    model_version VARCHAR PRIMARY KEY,
+    created_at TIMESTAMP,
+    run_id VARCHAR,
+    settings_json VARCHAR,
+    training_summary_json VARCHAR
+);
+"""
+
+
+def save_model(con: duckdb.DuckDBPyConnection, artifact: ModelArtifact, run_id: str | None) -> None:
+    """Insert the model into ``audit.models`` unless that exact version is already stored."""
+    con.execute(_MODELS_DDL)
+    con.execute(
+        "INSERT INTO audit.models SELECT ?, ?::TIMESTAMP, ?, ?, ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM audit.models WHERE model_version = ?)",
+        [
+            artifact.model_version,
+            artifact.created_at,
+            run_id,
+            artifact.settings_json,
+            canonical_json(artifact.training_summary),
+            artifact.model_version,
+        ],
+    )
+
+
+def load_latest_model(con: duckdb.DuckDBPyConnection) -> ModelArtifact | None:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'models'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    rows = con.execute(
+        "SELECT model_version, created_at, settings_json, training_summary_json FROM audit.models "
+        "ORDER BY created_at DESC, model_version DESC LIMIT 1"
+    ).fetchall()
+    if not rows:
+        return None
+    row = rows[0]
+    settings = json.loads(row[2])
+    if content_hash(settings) != row[0]:
+        raise ValueError(f"stored model {row[0]} does not match its content hash")
+    return ModelArtifact(
+        model_version=row[0],
+        created_at=row[1].isoformat(timespec="seconds") if hasattr(row[1], "isoformat") else str(row[1]),
+        settings=settings,
+        training_summary=json.loads(row[3] or "{}"),
+    )
+
+
+# --------------------------------------------------------------------------------------- predict
+def _evidence_select(linker: Linker) -> tuple[list[str], str]:
+    """Per-comparison level/weight columns and the evidence JSON expression, from the settings."""
+    cols: list[str] = []
+    items: list[str] = []
+    for comp in linker._settings_obj.comparisons:
+        name = comp.output_column_name
+        whens = " ".join(
+            f"WHEN {lvl.comparison_vector_value} THEN '{lvl.label_for_charts.replace(chr(39), chr(39) * 2)}'"
+            for lvl in comp.comparison_levels
+        )
+        level = f"CASE gamma_{name} {whens} END"
+        mw = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if comp._has_tf_adjustments else "")
+        cols += [f"gamma_{name}", f"{level} AS level_{name}", f"round({mw}, 4) AS mw_{name}"]
+        items.append(f"{{'comparison': '{name}', 'level': {level}, 'match_weight': round({mw}, 3)}}")
+    return cols, f"to_json([{', '.join(items)}])"
+
+
+def predict_pairs(
+    features: pd.DataFrame,
+    artifact: ModelArtifact,
+    threshold_probability: float = 0.01,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    num_chunks: int | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pd.DataFrame:
+    """Score candidate pairs; keep those with ``match_probability >= threshold_probability``."""
+    con = con or matching_connection(threads, memory_limit)
+    extra = _extra_ids(artifact.settings)
+    table = _load_features(con, features, extra)
+    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    linker = _linker(con, table, json.loads(artifact.settings_json))
+    chunks = num_chunks or max(1, math.ceil(n / 250_000))
+    pred = linker.inference.predict(
+        threshold_match_probability=threshold_probability,
+        num_chunks_left=chunks,
+        num_chunks_right=1,
+        warning_mode="never",
+    )
+    cols, evidence = _evidence_select(linker)
+    sql = (
+        "SELECT unique_id_l, unique_id_r, match_probability, match_weight, match_key, "
+        f"{evidence} AS evidence, {', '.join(cols)} FROM {pred.physical_name} "
+        "ORDER BY unique_id_l, unique_id_r"
+    )
+    out = con.execute(sql).df()
+    pred.drop_table_from_database_and_remove_from_cache()
+    out["match_key"] = out["match_key"].astype(int)
+    log.info("scored %d pairs above p=%.3g from %d records", len(out), threshold_probability, n)
+    return out
+
+
+# ----------------------------------------------------------------------------- blocking analysis
+def blocking_analysis(
+    features: pd.DataFrame,
+    *,
+    rules: tuple[tuple[str, Any], ...] = S.PREDICTION_BLOCKING_RULES,
+    record_sample_proportion: float | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> dict[str, Any]:
+    """Marginal and cumulative comparison counts per prediction blocking rule (counts only)."""
+    con = con or matching_connection()
+    table = _load_features(con, features, ())
+    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    prop = record_sample_proportion or (1.0 if n <= 200_000 else 0.05)
+    sdf = DuckDBAPI(con).register(table)
+    records = count_comparisons_from_blocking_rules(
+        sdf,
+        blocking_rules=[r for _, r in rules],
+        link_type="dedupe_only",
+        unique_id_column_name=S.UNIQUE_ID,
+        record_sample_proportion=prop,
+    )
+    per_rule = [
+        {
+            "rule": name,
+            "sql": rec["blocking_rule"],
+            "marginal_comparisons": int(rec["marginal_comparison_count"]),
+            "cumulative_comparisons": int(rec["cumulative_comparison_count"]),
+        }
+        for (name, _), rec in zip(rules, records, strict=True)
+    ]
+    total = int(records[-1]["total_possible_comparison_count"]) if records else 0
+    return {
+        "n_records": int(n),
+        "record_sample_proportion": prop,
+        "is_estimate": prop < 1.0,
+        "total_possible_comparisons": total,
+        "comparisons_to_score": per_rule[-1]["cumulative_comparisons"] if per_rule else 0,
+        "rules": per_rule,
+    }

@@ -1,0 +1,301 @@
+"""The one declarative Splink 5 model specification for childview.
+
+Every source's records are matched together (``dedupe_only`` over the union of all sources). Each
+comparison level carries a ``label_for_charts`` that an IG officer reads in the match evidence, so
+labels are plain English. Columns come from ``matching.features`` (see that module for how each is
+derived); list columns are DuckDB ``VARCHAR[]``.
+
+``build_settings()`` returns a fresh ``SettingsCreator``; ``TRAINING_BLOCKING_RULES`` and
+``DETERMINISTIC_RULES`` are used by ``matching.model`` when estimating parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import SettingsCreator, block_on
+
+UNIQUE_ID = "unique_id"
+
+# Columns the settings read. Feature frames must carry all of them (NULL / empty list allowed).
+REQUIRED_FEATURE_COLUMNS: tuple[str, ...] = (
+    "unique_id",
+    "first_name_std",
+    "first_name_groups",
+    "first_name_phonetic",
+    "alt_first_names",
+    "middle_names_std",
+    "last_name_std",
+    "last_name_parts",
+    "last_name_phonetic",
+    "other_surnames",
+    "dob",
+    "dob_year",
+    "dob_month",
+    "dob_day",
+    "dob_str",
+    "sex",
+    "postcode",
+    "postcode_sector",
+    "postcode_district",
+    "address_std",
+    "house_number",
+    "nhs_number",
+    "upn",
+    "upn_any",
+)
+LIST_COLUMNS: tuple[str, ...] = (
+    "first_name_groups",
+    "alt_first_names",
+    "last_name_parts",
+    "other_surnames",
+    "upn_any",
+)
+
+
+def _level(sql: str, label: str) -> cll.CustomLevel:
+    return cll.CustomLevel(sql, label_for_charts=label)
+
+
+def _null(sql: str, label: str) -> cll.ComparisonLevelCreator:
+    return cll.CustomLevel(sql, label_for_charts=label).configure(is_null_level=True)
+
+
+def _has_any(col_l: str, col_r: str) -> str:
+    """At least one shared non-empty element between two list expressions."""
+    return f"coalesce(len(list_intersect({col_l}, {col_r})) >= 1, false)"
+
+
+def _first_name() -> cl.CustomComparison:
+    fl, fr = "first_name_std_l", "first_name_std_r"
+    alt = (
+        f"(list_contains(alt_first_names_l, {fr}) OR list_contains(alt_first_names_r, {fl})"
+        f" OR {_has_any('alt_first_names_l', 'alt_first_names_r')})"
+    )
+    middle_swap = (
+        f"(list_contains(string_split(middle_names_std_r, ' '), {fl})"
+        f" OR list_contains(string_split(middle_names_std_l, ' '), {fr}))"
+    )
+    return cl.CustomComparison(
+        output_column_name="first_name",
+        comparison_description="First name",
+        comparison_levels=[
+            _null(f"{fl} IS NULL OR {fr} IS NULL", "first name missing on one record"),
+            cll.ExactMatchLevel("first_name_std", term_frequency_adjustments=True).configure(
+                label_for_charts="first name exact match"
+            ),
+            _level(_has_any("first_name_groups_l", "first_name_groups_r"),
+                   "nickname/transliteration group match"),
+            _level(f"coalesce({alt}, false)", "matches an alternative (known-as) first name"),
+            _level(f"jaro_winkler_similarity({fl}, {fr}) >= 0.92", "first name very similar (JW >= 0.92)"),
+            _level(f"coalesce({middle_swap}, false)", "first name matches the other record's middle name"),
+            _level(f"jaro_winkler_similarity({fl}, {fr}) >= 0.88", "first name similar (JW >= 0.88)"),
+            _level("first_name_phonetic_l = first_name_phonetic_r", "first name sounds the same (phonetic)"),
+            cll.ElseLevel().configure(label_for_charts="first name different"),
+        ],
+    )
+
+
+def _middle_names() -> cl.CustomComparison:
+    ml, mr = "middle_names_std_l", "middle_names_std_r"
+    return cl.CustomComparison(
+        output_column_name="middle_names",
+        comparison_description="Middle names",
+        comparison_levels=[
+            _null(f"{ml} IS NULL OR {mr} IS NULL", "middle names missing on one record"),
+            _level(f"{ml} = {mr}", "middle names exact match"),
+            _level(f"jaro_winkler_similarity({ml}, {mr}) >= 0.88", "middle names similar (JW >= 0.88)"),
+            cll.ElseLevel().configure(label_for_charts="middle names different"),
+        ],
+    )
+
+
+def _last_name() -> cl.CustomComparison:
+    sl, sr = "last_name_std_l", "last_name_std_r"
+    empty = "[]::VARCHAR[]"
+    all_l = f"list_append(coalesce(other_surnames_l, {empty}), {sl})"
+    all_r = f"list_append(coalesce(other_surnames_r, {empty}), {sr})"
+    return cl.CustomComparison(
+        output_column_name="last_name",
+        comparison_description="Surname",
+        comparison_levels=[
+            _null(f"{sl} IS NULL OR {sr} IS NULL", "surname missing on one record"),
+            cll.ExactMatchLevel("last_name_std", term_frequency_adjustments=True).configure(
+                label_for_charts="surname exact match"
+            ),
+            _level(_has_any("last_name_parts_l", "last_name_parts_r"),
+                   "part of a double-barrelled surname matches"),
+            _level(_has_any(all_l, all_r), "former/preferred/alternative surname matches"),
+            _level(f"jaro_winkler_similarity({sl}, {sr}) >= 0.92", "surname very similar (JW >= 0.92)"),
+            _level(f"jaro_winkler_similarity({sl}, {sr}) >= 0.88", "surname similar (JW >= 0.88)"),
+            _level("last_name_phonetic_l = last_name_phonetic_r", "surname sounds the same (phonetic)"),
+            cll.ElseLevel().configure(label_for_charts="surname different"),
+        ],
+    )
+
+
+def _dob() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="dob",
+        comparison_description="Date of birth",
+        comparison_levels=[
+            _null("dob_l IS NULL OR dob_r IS NULL", "date of birth missing or unusable on one record"),
+            _level("dob_l = dob_r", "date of birth exact match"),
+            _level(
+                "dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",
+                "date of birth with day and month swapped",
+            ),
+            _level("abs(date_diff('day', dob_l, dob_r)) <= 1", "date of birth one day apart"),
+            _level(
+                "dob_day_l = dob_day_r AND dob_month_l = dob_month_r AND abs(dob_year_l - dob_year_r) = 1",
+                "date of birth one year apart (same day and month)",
+            ),
+            _level("levenshtein(dob_str_l, dob_str_r) = 1", "date of birth one digit different"),
+            _level("dob_year_l = dob_year_r AND dob_month_l = dob_month_r",
+                   "date of birth same month and year"),
+            cll.ElseLevel().configure(label_for_charts="date of birth different"),
+        ],
+    )
+
+
+def _sex() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="sex",
+        comparison_description="Sex",
+        comparison_levels=[
+            _null("sex_l IS NULL OR sex_r IS NULL", "sex missing on one record"),
+            _level("sex_l = sex_r", "sex matches"),
+            cll.ElseLevel().configure(label_for_charts="sex different"),
+        ],
+    )
+
+
+def _postcode() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="postcode",
+        comparison_description="Postcode",
+        comparison_levels=[
+            _null("postcode_l IS NULL OR postcode_r IS NULL", "postcode missing on one record"),
+            _level("postcode_l = postcode_r", "postcode exact match"),
+            _level("postcode_sector_l = postcode_sector_r", "same postcode sector"),
+            _level("postcode_district_l = postcode_district_r", "same postcode district"),
+            cll.ElseLevel().configure(label_for_charts="postcode different"),
+        ],
+    )
+
+
+def _address() -> cl.CustomComparison:
+    al, ar = "address_std_l", "address_std_r"
+    return cl.CustomComparison(
+        output_column_name="address",
+        comparison_description="Address line",
+        comparison_levels=[
+            _null(f"{al} IS NULL OR {ar} IS NULL", "address missing on one record"),
+            _level(f"{al} = {ar}", "address exact match"),
+            _level(
+                f"house_number_l = house_number_r AND jaro_winkler_similarity({al}, {ar}) >= 0.80",
+                "same house number and similar address",
+            ),
+            _level(f"jaro_winkler_similarity({al}, {ar}) >= 0.90", "address similar (JW >= 0.90)"),
+            cll.ElseLevel().configure(label_for_charts="address different"),
+        ],
+    )
+
+
+def _nhs_number() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="nhs_number",
+        comparison_description="NHS number (valid values only)",
+        comparison_levels=[
+            _null("nhs_number_l IS NULL OR nhs_number_r IS NULL", "NHS number missing on one record"),
+            _level("nhs_number_l = nhs_number_r", "NHS number exact match"),
+            cll.ElseLevel().configure(label_for_charts="NHS numbers differ"),
+        ],
+    )
+
+
+def _upn() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="upn",
+        comparison_description="Unique pupil number (valid, non-temporary)",
+        comparison_levels=[
+            _null(
+                f"(upn_l IS NULL OR upn_r IS NULL) AND NOT {_has_any('upn_any_l', 'upn_any_r')}",
+                "UPN missing on one record",
+            ),
+            _level("upn_l = upn_r", "UPN exact match"),
+            _level(_has_any("upn_any_l", "upn_any_r"), "current or former UPN matches"),
+            cll.ElseLevel().configure(label_for_charts="UPNs differ"),
+        ],
+    )
+
+
+def _extra_id(column: str) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_description=f"Extra identifier {column}",
+        comparison_levels=[
+            _null(f"{column}_l IS NULL OR {column}_r IS NULL", f"{column} missing on one record"),
+            _level(f"{column}_l = {column}_r", f"{column} exact match"),
+            cll.ElseLevel().configure(label_for_charts=f"{column} differs"),
+        ],
+    )
+
+
+# Rules that generate candidate pairs for prediction. Chosen by measured comparison counts (see
+# ``matching.model.blocking_analysis``); each catches matches the others miss.
+PREDICTION_BLOCKING_RULES: tuple[tuple[str, Any], ...] = (
+    ("nhs_number", block_on("nhs_number")),
+    ("upn", block_on("upn")),
+    ("dob+first_phonetic", block_on("dob", "first_name_phonetic")),
+    ("dob+last_phonetic", block_on("dob", "last_name_phonetic")),
+    ("dob+postcode_district", block_on("dob", "postcode_district")),
+    ("first_phonetic+last_phonetic", block_on("first_name_phonetic", "last_name_phonetic")),
+    ("postcode+dob_year", block_on("postcode", "dob_year")),
+    ("last_name+dob_year+dob_month", block_on("last_name_std", "dob_year", "dob_month")),
+    ("first_group+dob_year", block_on("first_name_groups[1]", "dob_year")),
+)
+
+TRAINING_BLOCKING_RULES = (
+    block_on("dob"),
+    block_on("first_name_std", "last_name_std"),
+)
+
+# Near-certain links, used only to estimate the prior (probability two random records match).
+DETERMINISTIC_RULES = (
+    block_on("nhs_number"),
+    block_on("upn"),
+    block_on("first_name_std", "last_name_std", "dob"),
+)
+
+
+def build_settings(
+    extra_id_columns: tuple[str, ...] = (),
+    blocking_rules: tuple[tuple[str, Any], ...] = PREDICTION_BLOCKING_RULES,
+) -> SettingsCreator:
+    """The childview Splink model, untrained. ``extra_id_columns`` adds exact/else comparisons."""
+    comparisons = [
+        _first_name(),
+        _middle_names(),
+        _last_name(),
+        _dob(),
+        _sex(),
+        _postcode(),
+        _address(),
+        _nhs_number(),
+        _upn(),
+        *[_extra_id(c) for c in extra_id_columns],
+    ]
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name=UNIQUE_ID,
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=[rule for _, rule in blocking_rules],
+        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=True,
+        max_iterations=25,
+        em_convergence=0.0001,
+        linker_uid="childview",
+    )

@@ -1,0 +1,21 @@
+"""Publish: check the build and atomically swap it in as the warehouse analysts read."""
+
+import datetime as dt
+
+import dagster as dg
+
+from childview.warehouse.publish import publish_build
+from pipelines.resources import DropResource, WarehouseResource
+from pipelines.sources import configured_sources
+
+UPSTREAM = [dg.AssetKey(["staging", c.name]) for c in configured_sources()]
+
+
+@dg.asset(key=["published_warehouse"], group_name="publish", deps=UPSTREAM, kinds={"duckdb"},
+          description="The published warehouse file, replaced atomically (previous kept as <name>.prev.duckdb)")
+def published_warehouse(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource):
+    record = context.instance.get_run_record_by_id(context.run_id)
+    started = dt.datetime.fromtimestamp(record.start_time) if record and record.start_time else dt.datetime.now()
+    counts = publish_build(warehouse.target, context.run_id, started_at=started, drop=drop.dir,
+                           drop_date=drop.date, conn_kw=warehouse._conn_kw())
+    return dg.MaterializeResult(metadata={k: v for k, v in counts.items() if not k.startswith("audit.")})

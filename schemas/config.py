@@ -1,0 +1,167 @@
+"""``sources.yaml`` models: how a source's files map onto the canonical schema, with no code change.
+
+A *preset* (``connectors.presets``) is simply a ``SourceConfig`` built in code for one of the four
+reference layouts. A council with different exports writes the same structure in YAML::
+
+    sources:
+      - name: police              # or a new name, e.g. youth_justice
+        preset: police            # optional: start from a preset and override (deep merge)
+        identity:
+          file: people            # stem: people.csv | people.xlsx | people.parquet
+          encoding: cp1252        # optional; detected when omitted
+          date_formats: ["%d/%m/%Y"]
+          columns:                # canonical field -> source column
+            source_record_id: PersonRef
+            last_name: FamilyName
+          code_maps:
+            sex: {Male: M, Female: F, Unknown: ""}   # "" maps to NULL
+        interactions:
+          - file: incidents
+            columns: {source_record_id: PersonRef, event_id: IncidentRef, event_date: Date,
+                      event_type: IncidentType}
+            code_maps:
+              event_type: {MISSING: missing_person}
+
+Merging onto a preset: mappings are merged key by key. If ``interactions`` is given it replaces the
+preset's list, and each item whose ``file`` names a preset interaction file is merged onto that item.
+
+Every source ISO date (``YYYY-MM-DD``, optionally with a midnight time) is accepted in addition to
+``date_formats``. Identity fields ``nhs_number``, ``upn``, ``former_upn``, ``pnc_id`` and ``postcode``
+are validated by ``schemas.identifiers`` whatever the layout.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.records import EVENT_TYPES
+
+ReaderKind = Literal["file", "sql"]
+
+
+class SqlLocation(BaseModel):
+    """Read a table from a database instead of a file. The URL comes from an environment variable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url_env: str = Field(description="Name of the environment variable that holds the SQLAlchemy URL")
+    table: str | None = None
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of_table_or_query(self) -> SqlLocation:
+        if bool(self.table) == bool(self.query):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        return self
+
+
+class FileConfig(BaseModel):
+    """One file (or table) of a source and how its columns map onto canonical fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(description="File stem inside the source folder; the extension picks the reader")
+    sql: SqlLocation | None = None
+    optional: bool = Field(default=False, description="a missing file is skipped instead of an error")
+    encoding: str | None = Field(default=None, description="Force an encoding; detected when omitted")
+    fallback_encoding: str = Field(
+        default="cp1252", description="encoding used when detection finds the file is not UTF-8"
+    )
+    date_formats: list[str] = Field(
+        default_factory=list, description="strptime formats tried before ISO YYYY-MM-DD"
+    )
+    future_dob: Literal["impossible", "expected"] = Field(
+        default="impossible", description="'expected': a future DOB is an unborn child's expected date"
+    )
+    columns: dict[str, str] = Field(default_factory=dict, description="canonical field -> source column")
+    required: list[str] = Field(default_factory=list, description="canonical fields whose column must exist")
+    code_maps: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="canonical field -> {source code: canonical code}; '' means NULL"
+    )
+    split: dict[str, str] = Field(
+        default_factory=dict, description="canonical list field -> separator, e.g. alternative_names: ';'"
+    )
+    concat: dict[str, list[str]] = Field(
+        default_factory=dict, description="canonical field -> source columns joined with ', '"
+    )
+    constants: dict[str, str] = Field(default_factory=dict, description="canonical field -> fixed value")
+
+    @field_validator("encoding", "fallback_encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return codecs.lookup(value).name
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+
+    def source_column(self, field: str) -> str | None:
+        return self.columns.get(field)
+
+    def source_columns(self, field: str) -> list[str]:
+        """Every source column that feeds ``field`` (a mapped column, or the columns it concatenates)."""
+        if field in self.concat:
+            return list(self.concat[field])
+        col = self.columns.get(field)
+        return [col] if col else []
+
+
+class InteractionFileConfig(FileConfig):
+    """An interaction file. ``kind`` selects the row shape: plain events, or attendance terms.
+
+    The event type comes from the column mapped to ``event_type`` (through ``code_maps.event_type``),
+    or is the fixed ``event_type``. When no ``event_id`` column is mapped (and ``kind`` is ``events``),
+    the event id is ``<source_record_id>/<16 hex digits>``, a hash of the row's mapped values, so it
+    is stable across drops; an exact repeat of a row is quarantined as a duplicate.
+    """
+
+    kind: Literal["events", "attendance"] = "events"
+    event_type: str | None = Field(default=None, description="fixed event_type when the file has no type column")
+
+    @model_validator(mode="after")
+    def _event_types_in_vocabulary(self) -> InteractionFileConfig:
+        targets = list(self.code_maps.get("event_type", {}).values())
+        if self.event_type:
+            targets.append(self.event_type)
+        bad = sorted({t for t in targets if t and t not in EVENT_TYPES})
+        if bad:
+            raise ValueError(f"event types {bad} are not in the shared vocabulary {list(EVENT_TYPES)}")
+        return self
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    preset: str | None = None
+    reliability: dict[str, int] = Field(
+        default_factory=dict, description="field -> rank used by single-view survivorship (higher wins)"
+    )
+    identity: FileConfig
+    interactions: list[InteractionFileConfig] = Field(default_factory=list)
+
+
+class SourcesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[SourceConfig]
+
+
+def read_sources_yaml(path: Path) -> dict:
+    """The raw mapping in a ``sources.yaml`` (before presets are merged in)."""
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping with a 'sources' list")
+    return data
+
+
+def load_sources_yaml(path: Path) -> SourcesFile:
+    """Parse and validate a ``sources.yaml`` without presets (see ``connectors.load_source_configs``)."""
+    return SourcesFile.model_validate(read_sources_yaml(path))

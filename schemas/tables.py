@@ -1,0 +1,116 @@
+"""Warehouse table definitions, generated from the pydantic models where one exists.
+
+``TABLES`` maps a qualified table name to its ordered columns and DuckDB types. ``ensure_tables``
+creates whatever is missing, so a new build and an old published file converge on the contract.
+``to_arrow`` turns a pandas frame into an Arrow table with exactly the table's types, which is how
+every library frame is written (typed, no per-row inference).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel
+
+from schemas.records import IdentityRecord, Interaction, QuarantinedRow
+
+_DUCK = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", dt.date: "DATE", dt.datetime: "TIMESTAMP"}
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR[]": pa.list_(pa.string()),
+}
+
+
+def _duck_type(annotation) -> str:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return _duck_type(args[0])
+    if origin is list:
+        return f"{_duck_type(args[0])}[]"
+    if origin is typing.Literal:
+        return "VARCHAR"
+    return _DUCK[annotation]
+
+
+def columns_of(model: type[BaseModel]) -> list[tuple[str, str]]:
+    return [(name, _duck_type(f.annotation)) for name, f in model.model_fields.items()]
+
+
+_PAIR = [("unique_id_l", "VARCHAR"), ("unique_id_r", "VARCHAR")]
+
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "staging.identity_records": columns_of(IdentityRecord),
+    "staging.interactions": columns_of(Interaction),
+    "quarantine.rows": columns_of(QuarantinedRow),
+    "audit.runs": [
+        ("run_id", "VARCHAR"), ("started_at", "TIMESTAMP"), ("finished_at", "TIMESTAMP"), ("status", "VARCHAR"),
+        ("drop", "VARCHAR"), ("drop_date", "DATE"), ("model_version", "VARCHAR"), ("code_version", "VARCHAR"),
+        ("thresholds", "VARCHAR"), ("row_counts", "VARCHAR"), ("blocking_analysis", "VARCHAR"),
+        ("stage_seconds", "VARCHAR"), ("message", "VARCHAR"),
+    ],
+    "audit.file_accounts": [
+        ("run_id", "VARCHAR"), ("source", "VARCHAR"), ("file", "VARCHAR"), ("lines_in", "BIGINT"),
+        ("records_out", "BIGINT"), ("quarantined", "BIGINT"),
+    ],
+    "audit.quality_results": [
+        ("run_id", "VARCHAR"), ("source", "VARCHAR"), ("check", "VARCHAR"), ("severity", "VARCHAR"),
+        ("passed", "BOOLEAN"), ("observed", "VARCHAR"), ("expectation", "VARCHAR"), ("checked_at", "TIMESTAMP"),
+    ],
+}
+
+SCHEMAS = ("staging", "quarantine", "matching", "linked", "marts", "audit")
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, list[tuple[str, str]]] | None = None) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for name, cols in (tables or TABLES).items():
+        body = ", ".join(f'"{c}" {t}' for c, t in cols)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({body})")
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    return pa.schema([(c, _ARROW[t]) for c, t in TABLES[table]])
+
+
+def _column_array(col: pd.Series, typ: pa.DataType) -> pa.Array:
+    if pa.types.is_date(typ) and pd.api.types.is_datetime64_any_dtype(col):
+        col = col.dt.date
+    if pa.types.is_list(typ):
+        col = col.map(lambda v: list(v) if isinstance(v, list | tuple) else [] if v is None else v)
+    values = col.astype(object).where(pd.notna(col), None) if not pa.types.is_list(typ) else col
+    return pa.array(values.tolist(), type=typ, from_pandas=True)
+
+
+def to_arrow(df: pd.DataFrame, table: str) -> pa.Table:
+    """Cast a frame to the table's exact column order and types (missing columns become NULL)."""
+    schema = arrow_schema(table)
+    arrays = [
+        _column_array(df[f.name], f.type) if f.name in df.columns else pa.nulls(len(df), f.type) for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *, replace_where: str | None = None,
+                params: list | None = None) -> int:
+    """Append ``df`` to ``table`` (optionally deleting ``replace_where`` rows first). Returns rows written."""
+    arrow = to_arrow(df, table)
+    if replace_where:
+        con.execute(f"DELETE FROM {table} WHERE {replace_where}", params or [])
+    con.register("_cv_frame", arrow)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _cv_frame")
+    finally:
+        con.unregister("_cv_frame")
+    return arrow.num_rows
