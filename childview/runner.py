@@ -67,7 +67,8 @@ def run_pipeline(drop: Path, warehouse: Path, *, retrain: bool = False, sources_
     os.environ["CHILDVIEW_RETRAIN"] = "true" if retrain else os.environ.get("CHILDVIEW_RETRAIN", "false")
     import dagster as dg
 
-    from childview.warehouse.build import remove_stale_builds
+    from childview.warehouse.build import discard_build
+    from childview.warehouse.runlog import append_failure
     from pipelines.definitions import defs
 
     job = defs().resolve_job_def(JOB_NAME)
@@ -116,7 +117,8 @@ def run_pipeline(drop: Path, warehouse: Path, *, retrain: bool = False, sources_
         if not outcome.success and not outcome.message:
             outcome.message = _blocked_check_message(result) or "the run failed; see the Dagster event log"
     if not outcome.success:
-        remove_stale_builds(warehouse)
+        discard_build(warehouse)
+        append_failure(warehouse, run_id=run_id, message=outcome.message, drop=str(drop))
     return outcome
 
 

@@ -9,17 +9,45 @@ leaves at most an orphaned build file that the next run removes.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from pathlib import Path
 
 import duckdb
 
+from schemas.errors import ChildviewError
 from schemas.tables import ensure_tables
 
 log = logging.getLogger(__name__)
 
 BUILD_MARK = ".build-"
+
+
+_LOCKS: dict[str, tuple[str, int]] = {}
+
+
+def acquire_lock(target: Path, run_id: str) -> None:
+    """One writer per warehouse: an exclusive lock held from the start of a build until publish or failure."""
+    key = str(target.resolve())
+    if key in _LOCKS:
+        if _LOCKS[key][0] == run_id:
+            return
+        raise ChildviewError(f"{target}: run {_LOCKS[key][0][:8]} is already writing this warehouse")
+    fd = os.open(target.with_name(f".{target.stem}.lock"), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ChildviewError(f"{target}: another run is writing this warehouse; try again when it has finished") from None
+    _LOCKS[key] = (run_id, fd)
+
+
+def release_lock(target: Path) -> None:
+    held = _LOCKS.pop(str(target.resolve()), None)
+    if held:
+        fcntl.flock(held[1], fcntl.LOCK_UN)
+        os.close(held[1])
 
 
 def build_path(target: Path, run_id: str) -> Path:
@@ -39,6 +67,13 @@ def connect(path: Path, *, memory_limit: str = "4GB", threads: int = 2, spill_di
     return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
+def discard_build(target: Path) -> list[Path]:
+    """After a failed run: drop its build file and release the warehouse lock."""
+    removed = remove_stale_builds(target)
+    release_lock(target)
+    return removed
+
+
 def remove_stale_builds(target: Path, keep_run_id: str | None = None) -> list[Path]:
     """Delete build files of runs that died (a killed run's leftovers never touch the published file)."""
     removed = []
@@ -53,6 +88,7 @@ def remove_stale_builds(target: Path, keep_run_id: str | None = None) -> list[Pa
 def start_build(target: Path, run_id: str, **conn_kw) -> Path:
     """Create this run's build file, seeded from the published warehouse when there is one."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    acquire_lock(target, run_id)
     remove_stale_builds(target, keep_run_id=run_id)
     path = build_path(target, run_id)
     if path.exists():
@@ -91,6 +127,7 @@ def publish(target: Path, run_id: str) -> Path:
         os.replace(staged_prev, prev_path(target))
     os.replace(path, target)
     _fsync_dir(target.parent)
+    release_lock(target)
     log.info("published run=%s", run_id)
     return target
 

@@ -1,0 +1,48 @@
+"""Sensors: launch a run when a complete dated drop lands; record failed runs for audit.runs."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from childview.drops import dated_drops, is_complete
+from childview.settings import get_settings
+from childview.warehouse.runlog import append_failure
+from pipelines.defs.jobs import childview_run_job
+
+
+def drop_run_request(drop: Path) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=drop.name,
+        run_config={"resources": {"drop": {"config": {"path": str(drop)}}}},
+        tags={"childview/drop": drop.name},
+    )
+
+
+@dg.sensor(name="drop_arrival_sensor", job=childview_run_job, minimum_interval_seconds=60,
+           default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Starts a run for each new <landing>/<YYYY-MM-DD>/ folder once its manifest or _SUCCESS exists.")
+def drop_arrival_sensor(context: dg.SensorEvaluationContext):
+    landing = get_settings().landing_dir
+    last = context.cursor or ""
+    newest = last
+    for drop in dated_drops(landing):
+        if drop.name <= last:
+            continue
+        if not is_complete(drop):
+            context.log.info(f"drop {drop.name} is not complete yet; waiting")
+            break  # keep order: never run a later night before an earlier one is complete
+        yield drop_run_request(drop)
+        newest = drop.name
+    if newest != last:
+        context.update_cursor(newest)
+
+
+@dg.run_failure_sensor(name="run_failure_recording_sensor", monitored_jobs=[childview_run_job],
+                       default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="Records every failed run, so the next published warehouse lists it in audit.runs.")
+def run_failure_recording_sensor(context: dg.RunFailureSensorContext):
+    run = context.dagster_run
+    warehouse = run.run_config.get("resources", {}).get("warehouse", {}).get("config", {}).get("path")
+    target = Path(warehouse) if warehouse else get_settings().warehouse
+    message = context.failure_event.message or "run failed"
+    append_failure(target, run_id=run.run_id, message=message.splitlines()[0][:500])
