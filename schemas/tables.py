@@ -63,6 +63,10 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("run_id", "VARCHAR"), ("source", "VARCHAR"), ("file", "VARCHAR"), ("lines_in", "BIGINT"),
         ("records_out", "BIGINT"), ("quarantined", "BIGINT"),
     ],
+    "audit.source_runs": [
+        ("run_id", "VARCHAR"), ("source", "VARCHAR"), ("identity_records", "BIGINT"),
+        ("previous_identity_records", "BIGINT"), ("interactions", "BIGINT"), ("quarantined", "BIGINT"),
+    ],
     "audit.quality_results": [
         ("run_id", "VARCHAR"), ("source", "VARCHAR"), ("check", "VARCHAR"), ("severity", "VARCHAR"),
         ("passed", "BOOLEAN"), ("observed", "VARCHAR"), ("expectation", "VARCHAR"), ("checked_at", "TIMESTAMP"),

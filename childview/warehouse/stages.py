@@ -27,6 +27,11 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
 
     extract = extract_source(drop / config.name, config, run_id=run_id, reference_date=reference_date)
     where, params = "source = ?", [config.name]
+    # The last published run's count, read before this run replaces it (kept across a retried step).
+    earlier = con.execute("SELECT previous_identity_records FROM audit.source_runs WHERE run_id = ? AND source = ?",
+                          [run_id, config.name]).fetchone()
+    previous = earlier[0] if earlier else con.execute(
+        "SELECT count(*) FROM staging.identity_records WHERE source = ?", params).fetchone()[0]
     for frame in (extract.identity, extract.interactions):
         frame["run_id"] = run_id
     extract.quarantine["run_id"] = run_id
@@ -37,6 +42,10 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     accounts["run_id"], accounts["source"] = run_id, config.name
     write_frame(con, "audit.file_accounts", accounts, replace_where="source = ? AND run_id = ?",
                 params=[config.name, run_id])
+    write_frame(con, "audit.source_runs", pd.DataFrame([{
+        "run_id": run_id, "source": config.name, "identity_records": n_id,
+        "previous_identity_records": previous or None, "interactions": n_ix, "quarantined": n_q}]),
+        replace_where="run_id = ? AND source = ?", params=[run_id, config.name])
     log.info("staged source=%s identity=%d interactions=%d quarantined=%d", config.name, n_id, n_ix, n_q)
     return {"identity_records": n_id, "interactions": n_ix, "quarantined": n_q,
             "files": {a.file: {"lines_in": a.lines_in, "records_out": a.records_out, "quarantined": a.quarantined}
