@@ -22,19 +22,19 @@ install: $(STAMP)
 system-deps:
 	@bash .ci/system-deps.sh
 
-demo: install
-	@mkdir -p $(DAGSTER_HOME)
+$(DAGSTER_HOME)/dagster.yaml: pipelines/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME) && cp pipelines/dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/childview demo
 
-test: install system-deps
-	@mkdir -p $(DAGSTER_HOME)
+test: install system-deps $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/pytest -q
 
 test-fast: install
 	$(BIN)/pytest -q -m "not slow and not postgres"
 
-dev: install
-	@mkdir -p $(DAGSTER_HOME)
+dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 lint: install

@@ -69,29 +69,35 @@ def _draw_names(rng, groups: np.ndarray, sexes: np.ndarray, eras: np.ndarray, po
     return out
 
 
-def _family_dobs(rng, sizes: np.ndarray, end: np.datetime64) -> np.ndarray:
+def _family_dobs(rng, sizes: np.ndarray, end: np.datetime64, start: np.datetime64 = START) -> np.ndarray:
     n = int(sizes.sum())
     fam = np.repeat(np.arange(len(sizes)), sizes)
     first = np.r_[0, np.cumsum(sizes)[:-1]]
     gaps = (330 + rng.gamma(2.0, 420.0, n)).astype(np.int64)
     gaps[first] = 0
-    span_total = (end - START).astype(int)
+    span_total = (end - start).astype(int)
     cum = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first], sizes)
     span = cum[np.r_[first[1:] - 1, n - 1]]
     scale = np.minimum(1.0, (span_total - 1) / np.maximum(span, 1))
     cum = (cum * scale[fam]).astype(np.int64)
     anchor = (rng.random(len(sizes)) * (span_total - span * scale)).astype(np.int64)
-    return START + (anchor[fam] + cum).astype("timedelta64[D]")
+    return start + (anchor[fam] + cum).astype("timedelta64[D]")
 
 
-def make_population(n: int, rng: np.random.Generator, drop_date: dt.date) -> World:
+def make_population(n: int, rng: np.random.Generator, drop_date: dt.date, base: World | None = None,
+                    earliest: np.datetime64 = START) -> World:
+    """``base``: an existing population this one joins (same area; ids, identifiers and homes all new)."""
     drop = np.datetime64(drop_date)
     end = drop - np.timedelta64(1, "D")
-    places = make_places(rng, n)
+    places = base.places if base is not None else make_places(rng, n)
+    old = base.pop if base is not None else None
+    c_off = 0 if old is None else int(old["child_id"].str[1:].astype(int).max())
+    f_off = 0 if old is None else int(old["family_id"].str[1:].astype(int).max())
+    t_off = 0 if old is None else int(old["twin_group"].str[1:].replace("", "0").astype(int).max())
     pools, spools = first_name_pools(), surname_pools()
 
     # multiple births: ~3% of children are in a twin/triplet set
-    n_sets = max(2, round(0.0148 * n))
+    n_sets = round(0.0148 * n) if base is not None else max(2, round(0.0148 * n))
     triplet = rng.random(n_sets) < 0.03
     extras = n_sets + int(triplet.sum())
     n_base = n - extras
@@ -99,7 +105,7 @@ def make_population(n: int, rng: np.random.Generator, drop_date: dt.date) -> Wor
     sizes = sizes[: np.searchsorted(np.cumsum(sizes), n_base) + 1]
     sizes[-1] -= sizes.sum() - n_base
     n_fam = len(sizes)
-    dob = _family_dobs(rng, sizes, end)
+    dob = _family_dobs(rng, sizes, end, earliest)
     fam = np.repeat(np.arange(n_fam), sizes)
 
     anchors = rng.choice(n_base, size=n_sets, replace=False)
@@ -121,9 +127,9 @@ def make_population(n: int, rng: np.random.Generator, drop_date: dt.date) -> Wor
     fam_surname[hyph] = [a if a == b else f"{a}-{b}" for a, b in zip(fam_surname[hyph], second)]
 
     pop = pd.DataFrame({"family_idx": fam, "dob": dob, "twin_idx": twin_of})
-    pop["child_id"] = [f"C{i:07d}" for i in range(1, n + 1)]
-    pop["family_id"] = [f"F{i:06d}" for i in fam + 1]
-    pop["twin_group"] = np.where(twin_of >= 0, [f"T{i + 1:05d}" for i in twin_of], "")
+    pop["child_id"] = [f"C{i:07d}" for i in range(c_off + 1, c_off + n + 1)]
+    pop["family_id"] = [f"F{i:06d}" for i in fam + 1 + f_off]
+    pop["twin_group"] = np.where(twin_of >= 0, [f"T{i + 1 + t_off:05d}" for i in twin_of], "")
     pop["ethnicity"] = np.array([e[0] for e in ETHNICITIES])[fam_eth[fam]]
     pop["sex"] = np.where(rng.random(n) < 0.51, "M", "F")
     groups = np.array([ETHNICITIES[e][2][rng.integers(len(ETHNICITIES[e][2]))] for e in fam_eth[fam]])
@@ -151,14 +157,15 @@ def make_population(n: int, rng: np.random.Generator, drop_date: dt.date) -> Wor
     pop.loc[pop["former_surname"] == pop["surname"], "former_surname"] = ""
 
     # identifiers: NHS for all; UPN (and a temporary one) for those who could be in school
-    pop["nhs"] = ids.nhs_numbers(rng, n)
-    _add_upns(pop, rng, places)
+    pop["nhs"] = ids.nhs_numbers(rng, n, None if old is None else old["nhs"].to_numpy())
+    _add_upns(pop, rng, places, old)
     pop["pnc"] = ""
     teen = dob < drop - np.timedelta64(int(365.25 * 10), "D")
-    pop.loc[teen, "pnc"] = ids.pnc_ids(rng, int(teen.sum()))
+    pop.loc[teen, "pnc"] = ids.pnc_ids(rng, int(teen.sum()), None if old is None else set(old["pnc"]))
 
     # homes: current (and the previous one for families that moved recently)
-    slots = places.draw_homes(rng, 2 * n_fam)
+    used = None if old is None else np.r_[old["home"].to_numpy(), old["old_home"].to_numpy()]
+    slots = places.draw_homes(rng, 2 * n_fam, used)
     pop["home"] = slots[:n_fam][fam]
     moved = rng.random(n_fam) < 0.08
     pop["old_home"] = np.where(moved, slots[n_fam:], -1)[fam]
@@ -168,7 +175,8 @@ def make_population(n: int, rng: np.random.Generator, drop_date: dt.date) -> Wor
     pop["fsm"] = (rng.random(n_fam) < 0.22)[fam]
     pop["need"] = rng.random(n_fam)[fam]  # family-level propensity for social care / police contact
     pop["unborn"] = False
-    pop = _add_unborn(pop, rng, drop, n)
+    if base is None:
+        pop = _add_unborn(pop, rng, drop, n)
     pop["dod"] = np.datetime64("NaT")
     dead = (rng.random(len(pop)) < 0.0004) & ~pop["unborn"].to_numpy()
     pop.loc[dead, "dod"] = pop.loc[dead, "dob"] + (rng.random(int(dead.sum())) * (
@@ -212,7 +220,7 @@ def _sibling_names(pop: pd.DataFrame, rng, pools) -> None:
     pop["first"] = first
 
 
-def _add_upns(pop: pd.DataFrame, rng, places: Places) -> None:
+def _add_upns(pop: pd.DataFrame, rng, places: Places, old: pd.DataFrame | None = None) -> None:
     n = len(pop)
     dob = pop["dob"].to_numpy()
     year = dob.astype("datetime64[Y]").astype(int) + 1970
@@ -220,15 +228,16 @@ def _add_upns(pop: pd.DataFrame, rng, places: Places) -> None:
     entry = year + np.where(month >= 9, 5, 4)
     estab = places.primaries["estab"].to_numpy()[rng.integers(0, len(places.primaries), n)]
     la = np.full(n, ids.LA_NUMBER)
-    perm = ids.unique_upn_bodies(rng, la, estab, entry, temporary=False)
-    temp = ids.unique_upn_bodies(rng, la, estab, entry, temporary=True)
+    taken = set() if old is None else {u[1:] for c in ("upn", "upn_temp", "former_upn") for u in old[c] if u}
+    perm = ids.unique_upn_bodies(rng, la, estab, entry, temporary=False, exclude=taken)
+    temp = ids.unique_upn_bodies(rng, la, estab, entry, temporary=True, exclude=taken)
     eligible = entry <= 2026
     pop["upn"] = np.where(eligible, ids.make_upns(perm), "")
     pop["upn_temp"] = np.where(eligible, ids.make_upns(temp), "")
     former = eligible & (rng.random(n) < 0.04)
     k = int(former.sum())
     fb = ids.unique_upn_bodies(rng, ids.OTHER_LAS[rng.integers(0, len(ids.OTHER_LAS), k)],
-                               rng.integers(2000, 3999, k), entry[former], temporary=False)
+                               rng.integers(2000, 3999, k), entry[former], temporary=False, exclude=taken)
     pop["former_upn"] = ""
     pop.loc[former, "former_upn"] = ids.make_upns(fb)
 
@@ -247,6 +256,7 @@ def _add_unborn(pop: pd.DataFrame, rng, drop: np.datetime64, n: int) -> pd.DataF
     unb["sex"] = ""
     unb["former_surname"] = ""
     unb["nhs"] = 0
+    unb["dod"] = pd.NaT
     unb["upn"] = unb["upn_temp"] = unb["former_upn"] = unb["pnc"] = ""
     unb["unborn"] = True
     return pd.concat([pop, unb], ignore_index=True)

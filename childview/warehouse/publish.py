@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from childview.warehouse.build import connect, publish
+from childview.warehouse.runlog import fold_failures
 from childview.warehouse.stages import record_run, table_counts
 from schemas.errors import ChildviewError
 from schemas.tables import TABLES
@@ -28,6 +29,7 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
     con = connect(build_path(target, run_id), **(conn_kw or {}))
     try:
         check_build(con)
+        fold_failures(con, target)
         counts = table_counts(con)
         record_run(con, run_id=run_id, started_at=started_at, status="success", drop=drop, drop_date=drop_date,
                    row_counts=counts)

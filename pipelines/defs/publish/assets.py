@@ -11,7 +11,7 @@ from pipelines.sources import configured_sources
 UPSTREAM = [dg.AssetKey(["staging", c.name]) for c in configured_sources()]
 
 
-@dg.asset(key=["published_warehouse"], group_name="publish", deps=UPSTREAM, kinds={"duckdb"},
+@dg.asset(key=["published_warehouse"], group_name="publish", deps=UPSTREAM, kinds={"duckdb"}, pool="childview_warehouse",
           description="The published warehouse file, replaced atomically (previous kept as <name>.prev.duckdb)")
 def published_warehouse(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource):
     record = context.instance.get_run_record_by_id(context.run_id)
