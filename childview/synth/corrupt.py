@@ -6,7 +6,7 @@ Per-value functions are only called on the few selected records (a few %), or on
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -65,7 +65,16 @@ def spelling_variant(name: str, rng: np.random.Generator) -> str:
     return opts[int(rng.integers(len(opts)))]
 
 
-@lru_cache(maxsize=None)
+@cache
+def name_forms(name: str) -> frozenset[str]:
+    """Every form a source may record for a first name (lower case, accents stripped)."""
+    forms = {name, *VARIANTS.get(name, ()), *NICK.get(name, ())}
+    for f in list(forms):
+        forms.update(VARIANTS.get(f, ()))
+    return frozenset(strip_accents(f).lower() for f in forms if f)
+
+
+@cache
 def strip_accents(s: str) -> str:
     if s.isascii():
         return s
@@ -73,7 +82,7 @@ def strip_accents(s: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=None)
+@cache
 def to_cp1252_safe(s: str) -> str:
     """Keep what Windows-1252 can encode (é, ë, ó...), transliterate the rest (Ł -> L, ș -> s)."""
     try:
@@ -102,12 +111,12 @@ def dob_slips(dob: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = dob.copy()
     swap = (kind == 0) & (d <= 12) & (m <= 12) & (d != m)
     out[swap] = np.array([np.datetime64(f"{yy:04d}-{dd:02d}-{mm:02d}") for yy, mm, dd in
-                          zip(y[swap], m[swap], d[swap])], dtype="datetime64[D]")
+                          zip(y[swap], m[swap], d[swap], strict=False)], dtype="datetime64[D]")
     day = (kind == 1) | ((kind == 0) & ~swap)
     out[day] = dob[day] + np.where(rng.random(int(day.sum())) < 0.5, -1, 1).astype("timedelta64[D]")
     yr = kind == 2
     ny = y[yr] + np.where(rng.random(int(yr.sum())) < 0.5, -1, 1)
     dd = np.where((m[yr] == 2) & (d[yr] == 29), 28, d[yr])
-    out[yr] = np.array([np.datetime64(f"{a:04d}-{b:02d}-{c:02d}") for a, b, c in zip(ny, m[yr], dd)],
+    out[yr] = np.array([np.datetime64(f"{a:04d}-{b:02d}-{c:02d}") for a, b, c in zip(ny, m[yr], dd, strict=False)],
                        dtype="datetime64[D]")
     return out

@@ -61,6 +61,8 @@ def nhs_mistype(rng: np.random.Generator, numbers: np.ndarray) -> np.ndarray:
 
 def format_nhs(numbers: np.ndarray, style: np.ndarray | None = None) -> np.ndarray:
     """10-digit strings; ``style`` 1 gives '943 476 5919', 2 gives '943-476-5919'."""
+    if len(numbers) == 0:
+        return np.empty(0, dtype=object)
     s = np.char.zfill(numbers.astype(np.int64).astype(str), 10)
     if style is None:
         return s.astype(object)
@@ -74,6 +76,8 @@ def format_nhs(numbers: np.ndarray, style: np.ndarray | None = None) -> np.ndarr
 def upn_check_letters(bodies: list[str] | np.ndarray) -> np.ndarray:
     """DfE check letters for 12-character UPN bodies (same algorithm as stdnum.gb.upn)."""
     arr = np.array(bodies, dtype="U12")
+    if len(arr) == 0:
+        return np.empty(0, dtype=object)
     codes = arr.view(np.uint32).reshape(len(arr), 12)
     digit = (codes >= ord("0")) & (codes <= ord("9"))
     idx = np.where(digit, codes - ord("0") + 23, 0)
@@ -97,6 +101,8 @@ def unique_upn_bodies(rng, la: np.ndarray, estab: np.ndarray, yy: np.ndarray, te
                       exclude: set[str] | None = None) -> np.ndarray:
     """One distinct 12-char body per row: LA(3) estab(4) year(2) serial(3), or serial(2)+letter if temporary."""
     n = len(la)
+    if n == 0:
+        return np.empty(0, dtype="U12")
     prefix = np.char.add(np.char.add(np.char.zfill(la.astype(str), 3), np.char.zfill(estab.astype(str), 4)),
                          np.char.zfill((yy % 100).astype(str), 2))
     out = np.empty(n, dtype="U12")
@@ -110,7 +116,7 @@ def unique_upn_bodies(rng, la: np.ndarray, estab: np.ndarray, yy: np.ndarray, te
             ser = np.char.zfill(rng.integers(0, 1000, len(todo)).astype(str), 3)
         cand = np.char.add(prefix[todo], ser)
         keep = []
-        for i, c in zip(todo, cand.tolist()):  # per-collision bookkeeping; sets are O(1)
+        for i, c in zip(todo, cand.tolist(), strict=False):  # per-collision bookkeeping; sets are O(1)
             if c in taken:
                 continue
             taken.add(c)

@@ -36,12 +36,12 @@ def _random_dates(rng, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def attendance(pupils: pd.DataFrame, rng, drop: np.datetime64) -> pd.DataFrame:
-    """Three terms for each of the two completed academic years the pupil was on this school's roll."""
+    """Three terms for each of the three completed academic years the pupil was on this school's roll."""
     rows = []
     ent, leave = pupils["EntryDate"].to_numpy(), pupils["LeavingDate"].to_numpy()
     ey = pupils["_entry_year"].to_numpy()
     rate = rng.beta(1.1, 13.0, len(pupils))
-    for year in (2024, 2025):
+    for year in (2023, 2024, 2025):
         for term, month, day, sessions in TERMS:
             y = year + (month < 9)
             start = np.datetime64(f"{y:04d}-{month:02d}-{day:02d}")
@@ -81,7 +81,7 @@ def exclusions(pupils: pd.DataFrame, rng, drop: np.datetime64) -> pd.DataFrame:
 
 def encounters(patients: pd.DataFrame, dob: np.ndarray, rng, drop: np.datetime64) -> pd.DataFrame:
     age = (drop - dob.astype("datetime64[D]")).astype(int) / 365.25
-    lam = np.where(age < 5, 4.0, 2.6) * np.where(patients["_dup"].to_numpy(), 0.3, 1.0)
+    lam = np.where(age < 5, 5.5, 3.2) * np.where(patients["_dup"].to_numpy(), 0.3, 1.0)
     n = rng.poisson(lam)
     rep = np.repeat(np.arange(len(patients)), n)
     lo = np.maximum(dob[rep].astype("datetime64[D]"), drop - 3 * 365)
@@ -154,8 +154,11 @@ def all_interactions(frames: dict[str, pd.DataFrame], dobs: dict[str, np.ndarray
                      drop: np.datetime64, starts: dict[str, int]) -> dict[str, pd.DataFrame]:
     out = {
         "education/attendance": attendance(frames["education"], rng, drop),
-        "education/exclusions": exclusions(frames["education"], rng, drop),
-        "health/encounters": encounters(frames["health"], dobs["health"], rng, drop),
+        # an exact repeat of an interaction row is a data error we do not simulate here
+        "education/exclusions": exclusions(frames["education"], rng, drop).drop_duplicates(
+            ["PupilID", "StartDate"], ignore_index=True),
+        "health/encounters": encounters(frames["health"], dobs["health"], rng, drop).drop_duplicates(
+            ignore_index=True),
         "police/occurrences": occurrences(frames["police"], dobs["police"], rng, drop, starts["occ"]),
         "social_care/episodes": episodes(frames["social_care"], dobs["social_care"], rng, drop, starts["ep"]),
     }

@@ -20,13 +20,7 @@ DISTRICTS = [
     ("LS24", "Stutton", "Tadcaster", 1), ("LS25", "Garforth", "Leeds", 4), ("LS26", "Rothwell", "Leeds", 4),
     ("LS27", "Morley", "Leeds", 5), ("LS28", "Pudsey", "Pudsey", 4), ("LS29", "Ben Rhydding", "Ilkley", 2),
 ]
-STEMS = """Oak Elm Ash Beech Birch Cedar Willow Holly Rowan Hawthorn Chestnut Sycamore Poplar Larch Maple
-    Church Mill Station Park Chapel School Victoria Albert Queen King Prince Princess Windsor York Lancaster
-    Granville Stanley Grove Meadow Field Moor Hill Valley Brook River Bridge Green Manor Abbey Priory Castle
-    Kirk Wood Spring Well Low High Broad Long North South East West Cross Beck Fountain Garden Orchard
-    Harehills Cardigan Burley Headingley Gledhow Roundhay Potternewton Cowper Bexley Hovingham Ashley
-    Dewsbury Bradford Otley Harrogate Wetherby Tong Ring Back Town Sunny Bank Clarendon Hyde Lovell Roseville
-    Nowell Gipton Ivy Primrose Daisy Cottage Croft Haigh Whitelock Thornhill Woodlands Crossley Brudenell""".split()
+STEMS = ["Oak", "Elm", "Ash", "Beech", "Birch", "Cedar", "Willow", "Holly", "Rowan", "Hawthorn", "Chestnut", "Sycamore", "Poplar", "Larch", "Maple", "Church", "Mill", "Station", "Park", "Chapel", "School", "Victoria", "Albert", "Queen", "King", "Prince", "Princess", "Windsor", "York", "Lancaster", "Granville", "Stanley", "Grove", "Meadow", "Field", "Moor", "Hill", "Valley", "Brook", "River", "Bridge", "Green", "Manor", "Abbey", "Priory", "Castle", "Kirk", "Wood", "Spring", "Well", "Low", "High", "Broad", "Long", "North", "South", "East", "West", "Cross", "Beck", "Fountain", "Garden", "Orchard", "Harehills", "Cardigan", "Burley", "Headingley", "Gledhow", "Roundhay", "Potternewton", "Cowper", "Bexley", "Hovingham", "Ashley", "Dewsbury", "Bradford", "Otley", "Harrogate", "Wetherby", "Tong", "Ring", "Back", "Town", "Sunny", "Bank", "Clarendon", "Hyde", "Lovell", "Roseville", "Nowell", "Gipton", "Ivy", "Primrose", "Daisy", "Cottage", "Croft", "Haigh", "Whitelock", "Thornhill", "Woodlands", "Crossley", "Brudenell"]
 SUFFIXES = ["Road", "Street", "Avenue", "Lane", "Close", "Crescent", "Grove", "Drive", "Way", "Terrace",
             "Place", "Mount", "View", "Gardens", "Court", "Walk"]
 SUFFIX_W = np.array([14, 14, 9, 8, 7, 6, 6, 6, 4, 6, 3, 4, 4, 3, 3, 2], dtype=float)
@@ -77,6 +71,7 @@ def make_places(rng: np.random.Generator, n_children: int) -> Places:
     district = rng.choice(len(DISTRICTS), size=n_streets, p=weights / weights.sum())
     stems = np.array(STEMS, dtype=object)[rng.integers(0, len(STEMS), n_streets)]
     suffix = np.array(SUFFIXES, dtype=object)[rng.choice(len(SUFFIXES), n_streets, p=SUFFIX_W / SUFFIX_W.sum())]
+    suffix = np.where(stems == suffix, "Road", suffix)
     streets = pd.DataFrame({"name": stems + " " + suffix, "district": district})
     streets["flats"] = np.isin(suffix, ["Court", "Gardens"]) | (rng.random(n_streets) < 0.05)
     streets["n_postcodes"] = rng.integers(1, 4, n_streets)
@@ -89,7 +84,7 @@ def make_places(rng: np.random.Generator, n_children: int) -> Places:
     n_pri, n_sec = max(4, n_children // 900), max(2, n_children // 5000)
     urns = rng.choice(np.arange(107000, 150000), size=n_pri + n_sec, replace=False)
     pri_names = []
-    for i in range(n_pri):
+    for _i in range(n_pri):
         if rng.random() < 0.2:
             pri_names.append(f"St {SAINTS[rng.integers(len(SAINTS))]}'s Catholic Primary School")
         else:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import ids
+from .corrupt import name_forms
 from .names import first_name_pools, similar_names, surname_pools
 from .places import Places, make_places
 
@@ -124,7 +125,7 @@ def make_population(n: int, rng: np.random.Generator, drop_date: dt.date, base: 
     fam_surname = _draw_surnames(rng, fam_sgroup, spools)
     hyph = rng.random(n_fam) < 0.03
     second = _draw_surnames(rng, fam_sgroup[hyph], spools)
-    fam_surname[hyph] = [a if a == b else f"{a}-{b}" for a, b in zip(fam_surname[hyph], second)]
+    fam_surname[hyph] = [a if a == b else f"{a}-{b}" for a, b in zip(fam_surname[hyph], second, strict=False)]
 
     pop = pd.DataFrame({"family_idx": fam, "dob": dob, "twin_idx": twin_of})
     pop["child_id"] = [f"C{i:07d}" for i in range(c_off + 1, c_off + n + 1)]
@@ -177,10 +178,12 @@ def make_population(n: int, rng: np.random.Generator, drop_date: dt.date, base: 
     pop["unborn"] = False
     if base is None:
         pop = _add_unborn(pop, rng, drop, n)
-    pop["dod"] = np.datetime64("NaT")
+    dobd = pop["dob"].to_numpy().astype("datetime64[D]")
     dead = (rng.random(len(pop)) < 0.0004) & ~pop["unborn"].to_numpy()
-    pop.loc[dead, "dod"] = pop.loc[dead, "dob"] + (rng.random(int(dead.sum())) * (
-        (drop - pop.loc[dead, "dob"].to_numpy()).astype(int))).astype("timedelta64[D]")
+    dod = np.full(len(pop), np.datetime64("NaT"), dtype="datetime64[D]")
+    dod[dead] = dobd[dead] + (rng.random(int(dead.sum())) * (drop - dobd[dead]).astype(int)).astype(
+        "timedelta64[D]")
+    pop["dod"] = dod
     return World(pop.drop(columns=["family_idx", "twin_idx", "fam_surname"]), places, drop)
 
 
@@ -202,7 +205,8 @@ def _sibling_names(pop: pd.DataFrame, rng, pools) -> None:
     dup = pop.duplicated(["family_idx", "first"], keep="first").to_numpy()
     pick = multi & ~np.r_[True, fam[1:] != fam[:-1]] & (rng.random(len(pop)) < 0.18)
     pick |= (pop["twin_group"].to_numpy() != "") & (rng.random(len(pop)) < 0.3)
-    rows = np.flatnonzero(dup | pick)
+    twin = pop["twin_group"].to_numpy() != ""
+    rows = np.flatnonzero(dup | pick | twin)
     first = pop["first"].to_numpy().copy()
     starts = np.r_[0, np.flatnonzero(fam[1:] != fam[:-1]) + 1]
     fam_start = np.repeat(starts, np.diff(np.r_[starts, len(fam)]))
@@ -214,7 +218,14 @@ def _sibling_names(pop: pd.DataFrame, rng, pools) -> None:
         if not cands and sibs:
             initials = {o[0] for o in sibs}
             cands = [p for p in pool if p[0] in initials and p not in sibs]
-        if not cands or (dup[i] and not pick[i]):
+        if twin[i]:  # co-twins never share a recorded form of their names (variants, nicknames)
+            taken = set().union(*(name_forms(o) for o in sibs)) if sibs else set()
+            if not pick[i] and not dup[i] and not (name_forms(first[i]) & taken):
+                continue
+            cands = [c for c in cands if not (name_forms(c) & taken)]
+            if not cands or (dup[i] and not pick[i]) or not pick[i]:
+                cands = [p for p in pool if not (name_forms(p) & taken)]
+        elif not cands or (dup[i] and not pick[i]):
             cands = [p for p in pool if p not in sibs]
         first[i] = cands[int(rng.integers(len(cands)))]
     pop["first"] = first
@@ -256,7 +267,6 @@ def _add_unborn(pop: pd.DataFrame, rng, drop: np.datetime64, n: int) -> pd.DataF
     unb["sex"] = ""
     unb["former_surname"] = ""
     unb["nhs"] = 0
-    unb["dod"] = pd.NaT
     unb["upn"] = unb["upn_temp"] = unb["former_upn"] = unb["pnc"] = ""
     unb["unborn"] = True
     return pd.concat([pop, unb], ignore_index=True)

@@ -114,12 +114,16 @@ def education(world: World, rng, idx: np.ndarray, start: int) -> tuple[pd.DataFr
     has_former = v["former_surname"].to_numpy() != ""
     u = rng.random(k)
     preferred = np.where(has_former & (u < 0.4), v["former_surname"], np.where(u < 0.8, v["surname"], ""))
+    line1 = street_line(v, rng, 0.15)
+    if k and not any("\n" in x for x in line1):  # every drop has at least one quoted embedded newline
+        i = int(rng.integers(k))
+        line1[i] = f"Flat {1 + i % 6}\n{v['number'].iat[i]} {v['street'].iat[i]}"
     sen = np.array(["N", "K", "E"])[rng.choice(3, k, p=[0.83, 0.13, 0.04])]
     f = pd.DataFrame({
         "UPN": upn, "FormerUPN": former_upn, "Surname": v["surname"], "Forename": v["first"],
         "MiddleNames": v["middle"], "PreferredSurname": preferred,
         "FormerSurname": np.where(has_former & (rng.random(k) < 0.8), v["former_surname"], ""),
-        "DOB": v["dob"], "Sex": v["sex"], "AddressLine1": street_line(v, rng, 0.15),
+        "DOB": v["dob"], "Sex": v["sex"], "AddressLine1": line1,
         "AddressLine2": np.where(rng.random(k) < 0.8, v["locality"], ""), "Town": v["town"],
         "Postcode": v["postcode"], "SchoolURN": urn, "SchoolName": name, "EntryDate": entry_date,
         "LeavingDate": leaving, "SENProvision": sen, "FSMEligible": np.where(v["fsm"], "true", "false"),
@@ -191,16 +195,18 @@ def social_care(world: World, rng, idx: np.ndarray, start: int) -> tuple[pd.Data
     upn = np.where((rng.random(k) < 0.35) & (v["upn"] != ""), v["upn"], "")
     alt = []
     r = rng.random((k, 3))
-    for i, (first, legal, former) in enumerate(zip(v["first"], v["legal_first"], v["former_surname"])):
+    cols = zip(v["first"], v["legal_first"], v["surname"], v["legal_surname"], v["former_surname"], strict=True)
+    for i, (first, legal, surname, legal_surname, former) in enumerate(cols):
         names = []
         if first != legal and legal and r[i, 0] < 0.6:
             names.append(legal)
         nick = corrupt.NICK.get(legal)
         if nick and r[i, 1] < 0.25:
             names.append(nick[0])
-        if former and r[i, 2] < 0.5:
-            names.append(f"{first or legal} {former}")
-        alt.append(";".join(dict.fromkeys(n for n in names if n != first)))
+        if former and r[i, 2] < 0.5:  # the other surname the child is or was known by
+            other = legal_surname if surname == former else former
+            names.append(f"{first or legal} {other}")
+        alt.append(";".join(dict.fromkeys(n for n in names if n not in (first, f"{first} {surname}"))))
     sex = v["sex"].to_numpy()
     gender = np.select([sex == "M", sex == "F"], ["M", "F"], "U")
     gender[rng.random(k) < 0.001] = "I"

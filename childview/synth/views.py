@@ -27,10 +27,10 @@ class Profile:
 
 
 PROFILES = {
-    "education": Profile(0.02, 0.02, 0.02, 0.010, 0.0, 0.15, 0.10, 0.10, 0.05, 0.05, 0.0),
-    "health": Profile(0.02, 0.03, 0.025, 0.015, 0.0, 0.45, 0.30, 0.20, 0.25, 0.25, 0.01),
-    "police": Profile(0.25, 0.08, 0.06, 0.045, 0.015, 0.50, 1.00, 0.40, 0.35, 0.50, 0.03),
-    "social_care": Profile(0.07, 0.04, 0.035, 0.025, 0.0, 0.35, 0.20, 0.25, 0.30, 0.30, 0.02),
+    "education": Profile(0.02, 0.02, 0.025, 0.012, 0.0, 0.15, 0.10, 0.10, 0.05, 0.05, 0.0),
+    "health": Profile(0.02, 0.03, 0.03, 0.02, 0.0, 0.45, 0.30, 0.20, 0.25, 0.25, 0.01),
+    "police": Profile(0.25, 0.08, 0.06, 0.05, 0.015, 0.50, 0.40, 0.40, 0.35, 0.50, 0.03),
+    "social_care": Profile(0.07, 0.04, 0.04, 0.03, 0.0, 0.35, 0.20, 0.25, 0.30, 0.30, 0.02),
 }
 
 
@@ -81,6 +81,17 @@ def person_view(world: World, idx: np.ndarray, rng: np.random.Generator, prof: P
     # a surname slip only when the first name is as recorded elsewhere
     s_changed |= _apply(surname, np.flatnonzero(ty & ~on_first & ~f_changed), corrupt.typo, rng)
 
+    # a variant that is a form of a co-twin's name would make the twins indistinguishable: keep the legal name
+    tg = p["twin_group"].to_numpy()
+    risky = np.flatnonzero(f_changed & (tg != ""))
+    if len(risky):
+        allp = world.pop
+        tw = allp.loc[allp["twin_group"].isin(set(tg[risky])), ["twin_group", "child_id", "first"]]
+        for i in risky.tolist():
+            others = tw[(tw["twin_group"] == tg[i]) & (tw["child_id"] != p["child_id"].iat[i])]["first"]
+            if any(corrupt.strip_accents(first[i]).lower() in corrupt.name_forms(o) for o in others):
+                first[i] = p["first"].iat[i]
+                f_changed[i] = False
     strip = rng.random(k) < prof.strip
     for arr in (first, surname, middle):
         arr[strip] = [corrupt.strip_accents(x) for x in arr[strip]]
