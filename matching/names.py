@@ -70,11 +70,15 @@ _PLACEHOLDER_WORDS = frozenset({"baby", "boy", "girl", "male", "female", "twin",
 _PLACEHOLDER_RAW = frozenset({"UNKNOWN", "NK", "N/K", "NOT KNOWN"})
 
 
+def fold_text(text: str) -> str:
+    """NFKC, casefold and fold accents (including letters NFKD cannot split: ł, ø, đ, ß, æ, œ)."""
+    s = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+    return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+
+
 @lru_cache(maxsize=500_000)
 def _normalise(text: str) -> str | None:
-    s = unicodedata.normalize("NFKC", text).translate(_HYPHENS).translate(_APOSTROPHES)
-    s = s.casefold().translate(_FOLD)
-    s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+    s = fold_text(unicodedata.normalize("NFKC", text).translate(_HYPHENS).translate(_APOSTROPHES))
     s = _NON_NAME.sub(" ", s)
     s = _HYPHEN_RUN.sub("-", _SPACES.sub(" ", s)).strip(" -")
     tokens = s.split(" ") if s else []
