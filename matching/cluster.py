@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from matching.constraints import (
     ConstraintIndex,
@@ -48,21 +50,41 @@ class ClusterResult:
     stats: dict = field(default_factory=dict)
 
 
-def _prepare_scored(scored_pairs: pd.DataFrame | None) -> pd.DataFrame:
+def _prepare_scored(scored_pairs: pd.DataFrame | None, uid_index: pd.Index
+                    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Canonical, de-duplicated scored pairs (one row per pair: the strongest score) plus their
+    integer record indices (``l < r``). Works on integer indices: no sorting of id strings."""
+    empty = (pd.DataFrame(columns=SCORED_COLUMNS), np.zeros(0, np.int64), np.zeros(0, np.int64))
     if scored_pairs is None or scored_pairs.empty:
-        return pd.DataFrame(columns=SCORED_COLUMNS)
-    s = scored_pairs.copy()
-    if "evidence" not in s:
-        s["evidence"] = None
-    if "match_weight" not in s:
-        p = s["match_probability"].clip(1e-12, 1 - 1e-12)
-        s["match_weight"] = np.log2(p / (1 - p))
-    s = canonical_pairs(s[SCORED_COLUMNS])
-    s = s[s["unique_id_l"] != s["unique_id_r"]]
-    # one row per pair, deterministically: the strongest score wins
-    s = s.sort_values(["unique_id_l", "unique_id_r", "match_weight", "match_probability"],
-                      ascending=[True, True, False, False], kind="mergesort")
-    return s.drop_duplicates(["unique_id_l", "unique_id_r"]).reset_index(drop=True)
+        return empty
+    li = uid_index.get_indexer(scored_pairs["unique_id_l"].astype(str))
+    ri = uid_index.get_indexer(scored_pairs["unique_id_r"].astype(str))
+    known = (li >= 0) & (ri >= 0)
+    if (~known).any():
+        log.warning("cluster_records: %d scored pairs reference unknown records; ignored", int((~known).sum()))
+    known &= li != ri
+    prob = scored_pairs["match_probability"].to_numpy(dtype=float)[known]
+    if "match_weight" in scored_pairs:
+        weight = scored_pairs["match_weight"].to_numpy(dtype=float)[known]
+    else:
+        p = np.clip(prob, 1e-12, 1 - 1e-12)
+        weight = np.log2(p / (1 - p))
+    evidence = (scored_pairs["evidence"].to_numpy(dtype=object)[known] if "evidence" in scored_pairs
+                else np.full(int(known.sum()), None, dtype=object))
+    lo = np.minimum(li[known], ri[known]).astype(np.int64)
+    hi = np.maximum(li[known], ri[known]).astype(np.int64)
+    if lo.size == 0:
+        return empty
+    order = np.lexsort((-prob, -weight, hi, lo))
+    lo, hi = lo[order], hi[order]
+    first = np.ones(lo.size, dtype=bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    keep = order[first]
+    lo, hi = lo[first], hi[first]
+    uids = uid_index.to_numpy()
+    frame = pd.DataFrame({"unique_id_l": uids[lo], "unique_id_r": uids[hi], "match_probability": prob[keep],
+                          "match_weight": weight[keep], "evidence": evidence[keep]})
+    return frame, lo, hi
 
 
 def _index_pairs(frame: pd.DataFrame, uid_index: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,30 +118,32 @@ class _UnionFind:
 def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, decisions: pd.DataFrame | None,
                     link_threshold: float, review_band: tuple[float, float]) -> ClusterResult:
     """Cluster records into people; see the module docstring for the algorithm."""
-    uids = np.sort(features["unique_id"].astype(str).to_numpy())
-    if len(np.unique(uids)) != len(uids):
+    raw_ids = features["unique_id"].astype(str).to_numpy()
+    by_id = np.argsort(raw_ids, kind="stable")
+    uids = raw_ids[by_id]
+    if (uids[1:] == uids[:-1]).any():
         raise ValueError("features.unique_id must be unique")
-    feats = features.assign(unique_id=features["unique_id"].astype(str)).set_index("unique_id").loc[uids]
-    feats = feats.reset_index()
+    feats = features.iloc[by_id].reset_index(drop=True).assign(unique_id=uids)
     uid_index = pd.Index(uids)
     n = len(uids)
 
-    scored = _prepare_scored(scored_pairs)
+    scored, sli, sri = _prepare_scored(scored_pairs, uid_index)
     latest = latest_decisions(decisions)
     if not latest.empty:
         dli, dri, dknown = _index_pairs(latest, uid_index)
         latest = latest[dknown].assign(_l=dli[dknown], _r=dri[dknown])
     diff = latest[latest["decision"] == "different"] if not latest.empty else latest
-    cannot = list(zip(diff["_l"].tolist(), diff["_r"].tolist())) if not diff.empty else []
+    cannot = list(zip(diff["_l"].tolist(), diff["_r"].tolist(), strict=False)) if not diff.empty else []
     cidx = ConstraintIndex(feats, cannot)
     uf = _UnionFind(n)
+    find = uf.find
 
     used_l: list[int] = []
     used_r: list[int] = []
     used_m: list[str] = []
     refused: list[tuple[int, int, str, str]] = []
 
-    # 1. must-links
+    # must-links, in priority order
     must_parts = []
     if not latest.empty:
         same = latest[latest["decision"] == "same"]
@@ -128,50 +152,61 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
     if not det.empty:
         li, ri, _ = _index_pairs(det, uid_index)
         must_parts.append(pd.DataFrame({"_l": li, "_r": ri, "link_method": det["link_method"].to_numpy()}))
-    if must_parts:
-        must = pd.concat(must_parts, ignore_index=True)
-        must["_p"] = must["link_method"].map({"steward": 0, "nhs_number": 1, "upn": 2})
-        must = must.sort_values(["_p", "_l", "_r"], kind="mergesort")
-        for a, b, method in zip(must["_l"].tolist(), must["_r"].tolist(), must["link_method"].tolist()):
-            ra, rb = uf.find(a), uf.find(b)
-            if ra == rb:
-                continue
-            if cannot:
-                reason = _steward_only_conflict(cidx, ra, rb, uf.find)
-                if reason:
-                    refused.append((a, b, method, reason))
-                    continue
-            keep, gone = uf.union_roots(ra, rb)
-            cidx.merge(keep, gone)
-            used_l.append(a)
-            used_r.append(b)
-            used_m.append(method)
+    must = pd.concat(must_parts, ignore_index=True) if must_parts else pd.DataFrame(
+        {"_l": np.zeros(0, np.int64), "_r": np.zeros(0, np.int64), "link_method": []})
+    must["_p"] = must["link_method"].map({"steward": 0, "nhs_number": 1, "upn": 2})
+    must = must.sort_values(["_p", "_l", "_r"], kind="mergesort")
 
-    # 2. probabilistic edges, strongest first
-    sli, sri, sknown = _index_pairs(scored, uid_index)
-    if (~sknown).any():
-        log.warning("cluster_records: %d scored pairs reference unknown records; ignored", int((~sknown).sum()))
+    # probabilistic candidates, strongest first
     prob = scored["match_probability"].to_numpy(dtype=float)
     weight = scored["match_weight"].to_numpy(dtype=float)
     decided = np.zeros(len(scored), dtype=bool)
     if not latest.empty and len(scored):
-        dkey = set(zip(latest["_l"].tolist(), latest["_r"].tolist()))
-        decided = np.fromiter(((a, b) in dkey for a, b in zip(sli.tolist(), sri.tolist())), bool, len(scored))
-    cand = np.flatnonzero(sknown & ~decided & (prob >= link_threshold))
+        dkey = latest["_l"].to_numpy(dtype=np.int64) * n + latest["_r"].to_numpy(dtype=np.int64)
+        decided = np.isin(sli * n + sri, dkey)
+    cand = np.flatnonzero(~decided & (prob >= link_threshold))
     order = cand[np.lexsort((sri[cand], sli[cand], -weight[cand]))]
-    blocked_rows: list[int] = []
-    blocked_reason: list[str] = []
-    for row, a, b in zip(order.tolist(), sli[order].tolist(), sri[order].tolist()):
-        ra, rb = uf.find(a), uf.find(b)
+
+    # components of all candidate links: constraints only need checking where a conflict is possible
+    ml, mr = must["_l"].to_numpy(dtype=np.int64), must["_r"].to_numpy(dtype=np.int64)
+    graph = coo_matrix((np.ones(len(ml) + len(order), dtype=np.int8),
+                        (np.concatenate([ml, sli[order]]), np.concatenate([mr, sri[order]]))), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    dirty = cidx.components_needing_checks(comp)[comp].tolist()
+
+    for a, b, method in zip(ml.tolist(), mr.tolist(), must["link_method"].tolist(), strict=False):
+        ra, rb = find(a), find(b)
         if ra == rb:
             continue
-        reason = cidx.cluster_conflict(ra, rb, uf.find)
-        if reason:
-            blocked_rows.append(row)
-            blocked_reason.append(reason)
+        if dirty[a]:
+            reason = cidx.steward_conflict(ra, rb, find) if cannot else None
+            if reason:
+                refused.append((a, b, method, reason))
+                continue
+            keep, gone = uf.union_roots(ra, rb)
+            cidx.merge(keep, gone)
+        else:
+            uf.union_roots(ra, rb)
+        used_l.append(a)
+        used_r.append(b)
+        used_m.append(method)
+
+    blocked_rows: list[int] = []
+    blocked_reason: list[str] = []
+    for row, a, b in zip(order.tolist(), sli[order].tolist(), sri[order].tolist(), strict=False):
+        ra, rb = find(a), find(b)
+        if ra == rb:
             continue
-        keep, gone = uf.union_roots(ra, rb)
-        cidx.merge(keep, gone)
+        if dirty[a]:
+            reason = cidx.cluster_conflict(ra, rb, find)
+            if reason:
+                blocked_rows.append(row)
+                blocked_reason.append(reason)
+                continue
+            keep, gone = uf.union_roots(ra, rb)
+            cidx.merge(keep, gone)
+        else:
+            uf.union_roots(ra, rb)
         used_l.append(a)
         used_r.append(b)
         used_m.append("probabilistic")
@@ -180,39 +215,30 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
     min_member = pd.Series(np.arange(n)).groupby(roots).transform("min").to_numpy() if n else np.zeros(0, int)
     cluster_key = uids[min_member] if n else uids
 
-    links = _links_frame(uids, used_l, used_r, used_m, scored)
-    assignments = _assignments_frame(uids, cluster_key, links)
+    pair_key = sli * n + sri  # sorted ascending: _prepare_scored orders pairs by (l, r)
+    links, link_l, link_r = _links_frame(uids, used_l, used_r, used_m, scored, pair_key)
+    assignments = _assignments_frame(uids, cluster_key, links, link_l, link_r)
 
-    # review
-    review_parts = []
-    if blocked_rows:
-        b = scored.iloc[blocked_rows][SCORED_COLUMNS].copy()
-        b["reason"] = [f"held_apart:{r}" for r in blocked_reason]
-        review_parts.append(b)
+    # review: (b) held apart by a constraint, (a) in the review band and not linked, (c) identifier conflicts
+    reason = np.full(len(scored), None, dtype=object)
     lo, hi = review_band
-    in_band = sknown & ~decided & (prob >= lo) & (prob <= hi)
-    if in_band.any():
-        sl = np.where(sknown, sli, 0)
-        sr = np.where(sknown, sri, 0)
-        apart = roots[sl] != roots[sr]
-        mask = in_band & apart
-        if blocked_rows:
-            mask[np.asarray(blocked_rows)] = False
-        band = scored[mask][SCORED_COLUMNS].copy()
-        band["reason"] = "review_band"
-        review_parts.append(band)
-    conflicts = _identifier_conflicts(cidx, roots, uids, scored)
+    reason[(~decided & (prob >= lo) & (prob <= hi)) & (roots[sli] != roots[sri])] = "review_band"
+    if blocked_rows:
+        reason[np.asarray(blocked_rows)] = [f"held_apart:{r}" for r in blocked_reason]
+    queued = np.flatnonzero(reason != None)  # noqa: E711 - elementwise
+    review = scored.iloc[queued][SCORED_COLUMNS].assign(reason=reason[queued], _l=sli[queued], _r=sri[queued])
+    conflicts = _identifier_conflicts(cidx, roots, uids, scored, pair_key)
     if not conflicts.empty:
-        review_parts.append(conflicts)
-    review = pd.concat(review_parts, ignore_index=True) if review_parts else pd.DataFrame(columns=REVIEW_COLUMNS)
-    if not review.empty and not latest.empty:
-        dec_pairs = latest[["unique_id_l", "unique_id_r"]].assign(_decided=True)
-        review = review.merge(dec_pairs, on=["unique_id_l", "unique_id_r"], how="left")
-        review = review[review["_decided"].isna()].drop(columns="_decided")
-    review = review[REVIEW_COLUMNS].sort_values(["unique_id_l", "unique_id_r", "reason"], kind="mergesort")
+        if not latest.empty:
+            ckey = conflicts["_l"].to_numpy(dtype=np.int64) * n + conflicts["_r"].to_numpy(dtype=np.int64)
+            dkey = latest["_l"].to_numpy(dtype=np.int64) * n + latest["_r"].to_numpy(dtype=np.int64)
+            conflicts = conflicts[~np.isin(ckey, dkey)]
+        review = pd.concat([review, conflicts], ignore_index=True)
+    review = review.sort_values(["_l", "_r", "reason"], kind="mergesort")[REVIEW_COLUMNS]
     refused_df = pd.DataFrame(
         [(uids[a], uids[b], m, r) for a, b, m, r in refused], columns=REFUSED_COLUMNS)
     refused_df = canonical_pairs(refused_df) if not refused_df.empty else refused_df
+    review = review.reset_index(drop=True)
     stats = {
         "records": n,
         "clusters": int(len(np.unique(roots))) if n else 0,
@@ -222,15 +248,7 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
         "refused_must_links": len(refused_df),
     }
     log.info("cluster_records: %s", stats)
-    return ClusterResult(assignments, links, review.reset_index(drop=True), refused_df, stats)
-
-
-def _steward_only_conflict(cidx: ConstraintIndex, ra: int, rb: int, find) -> str | None:
-    for r, other in ((ra, rb), (rb, ra)):
-        for _, partner in cidx._sig(r)[3] or ():
-            if find(partner) == other:
-                return "steward_decision"
-    return None
+    return ClusterResult(assignments, links, review, refused_df, stats)
 
 
 def _all_roots(parent: np.ndarray) -> np.ndarray:
@@ -244,53 +262,69 @@ def _all_roots(parent: np.ndarray) -> np.ndarray:
         parent = nxt
 
 
+def _lookup(pair_key: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Row of each key in the sorted ``pair_key`` array, or -1."""
+    if pair_key.size == 0:
+        return np.full(keys.size, -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(pair_key, keys), pair_key.size - 1)
+    return np.where(pair_key[pos] == keys, pos, -1)
+
+
 def _links_frame(uids: np.ndarray, used_l: list[int], used_r: list[int], used_m: list[str],
-                 scored: pd.DataFrame) -> pd.DataFrame:
-    if not used_l:
-        return pd.DataFrame(columns=LINKS_COLUMNS)
-    links = canonical_pairs(pd.DataFrame({"unique_id_l": uids[np.asarray(used_l)],
-                                          "unique_id_r": uids[np.asarray(used_r)], "link_method": used_m}))
-    links = links.merge(scored, on=["unique_id_l", "unique_id_r"], how="left")
-    det = links["link_method"] != "probabilistic"
-    if det.any():
-        sub = links[det]
-        links.loc[det, "evidence"] = [
-            deterministic_evidence(m, p, w, e)
-            for m, p, w, e in zip(sub["link_method"], sub["match_probability"], sub["match_weight"], sub["evidence"])
-        ]
-        links.loc[det, "match_probability"] = 1.0
-    links["match_probability"] = links["match_probability"].astype(float)
-    links["match_weight"] = links["match_weight"].astype(float)
-    return links[LINKS_COLUMNS].sort_values(["unique_id_l", "unique_id_r"], kind="mergesort").reset_index(drop=True)
+                 scored: pd.DataFrame, pair_key: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    ul, ur = np.asarray(used_l, dtype=np.int64), np.asarray(used_r, dtype=np.int64)
+    lo, hi = np.minimum(ul, ur), np.maximum(ul, ur)
+    order = np.lexsort((hi, lo))
+    lo, hi = lo[order], hi[order]
+    method = np.asarray(used_m, dtype=object)[order]
+    row = _lookup(pair_key, lo * len(uids) + hi)
+    hit = row >= 0
+    prob = np.full(lo.size, np.nan)
+    weight = np.full(lo.size, np.nan)
+    evidence = np.full(lo.size, None, dtype=object)
+    prob[hit] = scored["match_probability"].to_numpy(dtype=float)[row[hit]]
+    weight[hit] = scored["match_weight"].to_numpy(dtype=float)[row[hit]]
+    evidence[hit] = scored["evidence"].to_numpy(dtype=object)[row[hit]]
+    det = method != "probabilistic"
+    for k in np.flatnonzero(det):
+        evidence[k] = deterministic_evidence(method[k], None if np.isnan(prob[k]) else float(prob[k]),
+                                             None if np.isnan(weight[k]) else float(weight[k]), evidence[k])
+    prob[det] = 1.0
+    links = pd.DataFrame({"unique_id_l": uids[lo], "unique_id_r": uids[hi], "link_method": method,
+                          "match_probability": prob, "match_weight": weight, "evidence": evidence})
+    return links, lo, hi
 
 
-def _assignments_frame(uids: np.ndarray, cluster_key: np.ndarray, links: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({"unique_id": uids, "cluster_key": cluster_key})
-    if links.empty:
-        return out.assign(link_method="singleton", match_probability=np.nan)[ASSIGNMENT_COLUMNS]
-    ends = pd.concat([
-        links[["unique_id_l", "link_method", "match_probability"]].rename(columns={"unique_id_l": "unique_id"}),
-        links[["unique_id_r", "link_method", "match_probability"]].rename(columns={"unique_id_r": "unique_id"}),
-    ], ignore_index=True)
-    ends["_p"] = ends["link_method"].map(METHOD_PRIORITY)
-    ends = ends.sort_values(["unique_id", "_p", "match_probability"], ascending=[True, True, False],
-                            kind="mergesort").drop_duplicates("unique_id")
-    out = out.merge(ends[["unique_id", "link_method", "match_probability"]], on="unique_id", how="left")
-    out["link_method"] = out["link_method"].fillna("singleton")
-    out["match_probability"] = out["match_probability"].astype(float)
-    return out[ASSIGNMENT_COLUMNS]
+def _assignments_frame(uids: np.ndarray, cluster_key: np.ndarray, links: pd.DataFrame, link_l: np.ndarray,
+                       link_r: np.ndarray) -> pd.DataFrame:
+    n = len(uids)
+    method = np.full(n, "singleton", dtype=object)
+    prob = np.full(n, np.nan)
+    if len(links):
+        rec = np.concatenate([link_l, link_r])
+        pri = np.tile(links["link_method"].map(METHOD_PRIORITY).to_numpy(dtype=np.int64), 2)
+        p = np.tile(links["match_probability"].to_numpy(dtype=float), 2)
+        m = np.tile(links["link_method"].to_numpy(dtype=object), 2)
+        order = np.lexsort((-p, pri, rec))  # per record: strongest method, then highest probability
+        rec, p, m = rec[order], p[order], m[order]
+        first = np.ones(rec.size, dtype=bool)
+        first[1:] = rec[1:] != rec[:-1]
+        method[rec[first]] = m[first]
+        prob[rec[first]] = p[first]
+    return pd.DataFrame({"unique_id": uids, "cluster_key": cluster_key, "link_method": method,
+                         "match_probability": prob})
 
 
 def _identifier_conflicts(cidx: ConstraintIndex, roots: np.ndarray, uids: np.ndarray,
-                          scored: pd.DataFrame) -> pd.DataFrame:
+                          scored: pd.DataFrame, pair_key: np.ndarray) -> pd.DataFrame:
     """Pairs of records in one cluster holding conflicting NHS numbers or UPNs (made by must-links)."""
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[int, int, str]] = []
     nhs = pd.DataFrame({"root": roots, "i": np.arange(len(roots)), "v": cidx.nhs}).dropna()
     nhs = nhs.drop_duplicates(["root", "v"])  # first (smallest id) record per value
     multi = nhs[nhs.duplicated("root", keep=False)]
     for _, grp in multi.groupby("root", sort=True):
         first = int(grp["i"].iloc[0])
-        rows.extend((uids[first], uids[int(j)], "conflicting_identifiers:nhs_number") for j in grp["i"].iloc[1:])
+        rows.extend((first, int(j), "conflicting_identifiers:nhs_number") for j in grp["i"].iloc[1:])
     upn = pd.DataFrame({"root": roots, "i": np.arange(len(roots)), "v": cidx.upn}).dropna()
     upn = upn.drop_duplicates(["root", "v"])
     multi = upn[upn.duplicated("root", keep=False)]
@@ -299,12 +333,21 @@ def _identifier_conflicts(cidx: ConstraintIndex, roots: np.ndarray, uids: np.nda
         for k, a in enumerate(idx):
             for b in idx[k + 1:]:
                 if cidx.upn_conflict((cidx.upn[a], cidx.former_upn[a]), (cidx.upn[b], cidx.former_upn[b])):
-                    rows.append((uids[a], uids[b], "conflicting_identifiers:upn"))
+                    rows.append((a, b, "conflicting_identifiers:upn"))
     if not rows:
-        return pd.DataFrame(columns=REVIEW_COLUMNS)
-    out = canonical_pairs(pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r", "reason"]))
-    out = out.merge(scored, on=["unique_id_l", "unique_id_r"], how="left")
-    out["evidence"] = [e if isinstance(e, str) else json.dumps([{"comparison": r.split(":")[1],
-                                                                  "level": "conflict", "match_weight": None}])
-                       for e, r in zip(out["evidence"], out["reason"])]
-    return out[REVIEW_COLUMNS]
+        return pd.DataFrame(columns=[*REVIEW_COLUMNS, "_l", "_r"])
+    lo = np.asarray([min(a, b) for a, b, _ in rows], dtype=np.int64)
+    hi = np.asarray([max(a, b) for a, b, _ in rows], dtype=np.int64)
+    reasons = [r for _, _, r in rows]
+    row = _lookup(pair_key, lo * len(uids) + hi)
+    hit = row >= 0
+    prob = np.full(lo.size, np.nan)
+    weight = np.full(lo.size, np.nan)
+    prob[hit] = scored["match_probability"].to_numpy(dtype=float)[row[hit]]
+    weight[hit] = scored["match_weight"].to_numpy(dtype=float)[row[hit]]
+    ev_scored = scored["evidence"].to_numpy(dtype=object)
+    evidence = [ev_scored[r] if r >= 0 and isinstance(ev_scored[r], str) else
+                json.dumps([{"comparison": why.split(":")[1], "level": "conflict", "match_weight": None}])
+                for r, why in zip(row.tolist(), reasons, strict=False)]
+    return pd.DataFrame({"unique_id_l": uids[lo], "unique_id_r": uids[hi], "match_probability": prob,
+                         "match_weight": weight, "evidence": evidence, "reason": reasons, "_l": lo, "_r": hi})

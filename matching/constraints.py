@@ -13,12 +13,14 @@ Nothing here logs personal data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
+import duckdb
 import numpy as np
 import pandas as pd
 from rapidfuzz.distance import JaroWinkler
@@ -35,6 +37,8 @@ PLACEHOLDER_FIRST_NAMES = frozenset(
 )
 _PLACEHOLDER_PREFIXES = ("BABY ", "TWIN ", "UNBORN ", "INFANT ")
 _SURNAME_SPLIT = re.compile(r"[\s\-']+")
+
+_MULTI = object()  # a cluster holding more than one NHS number (only must-links can make one)
 
 DETERMINISTIC_METHODS = ("steward", "nhs_number", "upn")
 LINK_COLUMNS = ["unique_id_l", "unique_id_r", "link_method"]
@@ -100,56 +104,54 @@ def first_names_clearly_different(a: str | None, groups_a: Sequence[str], b: str
 # Deterministic links
 
 
-def _star_links(frame: pd.DataFrame, key: str, method: str) -> pd.DataFrame:
-    """Link every record holding a key value to the smallest unique_id holding it (a spanning star)."""
-    f = frame[["unique_id", key]].dropna().drop_duplicates()
-    if f.empty:
-        return pd.DataFrame(columns=LINK_COLUMNS)
-    hub = f.groupby(key, sort=False)["unique_id"].transform("min")
-    out = pd.DataFrame({"unique_id_l": hub.to_numpy(), "unique_id_r": f["unique_id"].to_numpy()})
-    out = out[out["unique_id_l"] != out["unique_id_r"]]
-    out["link_method"] = method
-    return out
+_DETERMINISTIC_SQL = """
+WITH nhs AS (
+    SELECT unique_id, nhs AS v FROM recs WHERE nhs IS NOT NULL
+), nhs_hub AS (
+    SELECT v, min(unique_id) AS hub FROM nhs GROUP BY v
+), upn_hub AS (
+    SELECT upn AS v, min(unique_id) AS hub FROM recs WHERE upn IS NOT NULL GROUP BY upn
+), upn_members AS (
+    SELECT unique_id, upn AS v FROM recs WHERE upn IS NOT NULL
+    UNION
+    SELECT unique_id, former_upn AS v FROM recs WHERE former_upn IS NOT NULL
+), links AS (
+    SELECT h.hub AS a, n.unique_id AS b, 'nhs_number' AS link_method FROM nhs n JOIN nhs_hub h USING (v)
+    UNION
+    SELECT h.hub AS a, m.unique_id AS b, 'upn' AS link_method FROM upn_members m JOIN upn_hub h USING (v)
+)
+SELECT DISTINCT least(a, b) AS unique_id_l, greatest(a, b) AS unique_id_r, link_method
+FROM links WHERE a <> b
+ORDER BY link_method, unique_id_l, unique_id_r
+"""
 
 
 def _clean_id_column(series: pd.Series) -> pd.Series:
-    s = series.astype("string").str.strip()
-    return s.where(s.notna() & (s != ""), None).astype(object)
+    s = series.astype(object)
+    return s.where(s.notna() & (s != ""), None)
 
 
 def deterministic_links(features: pd.DataFrame) -> pd.DataFrame:
-    """Spanning links between records sharing a valid NHS number or UPN.
+    """Spanning links between records sharing a valid NHS number or UPN (DuckDB; never all pairs).
 
-    NHS: one star per NHS number. UPN: one star per UPN value over the records whose current UPN it is;
-    records whose *former* UPN equals that value are linked to the same hub (only when some record
-    holds it as its current UPN). Output is canonical (``unique_id_l < unique_id_r``), de-duplicated and
-    sorted; ``link_method`` is ``nhs_number`` or ``upn``.
+    NHS: one star per NHS number, hub = smallest unique_id. UPN: one star per UPN value over the records
+    whose current UPN it is; records whose *former* UPN equals that value join the same star (only when
+    some record holds it as its current UPN). Output is canonical (``unique_id_l < unique_id_r``),
+    de-duplicated and sorted; ``link_method`` is ``nhs_number`` or ``upn``.
     """
-    parts = []
-    if "nhs_number" in features:
-        nhs = pd.DataFrame({"unique_id": features["unique_id"], "nhs": _clean_id_column(features["nhs_number"])})
-        parts.append(_star_links(nhs, "nhs", "nhs_number"))
-    if "upn" in features:
-        cur = pd.DataFrame({"unique_id": features["unique_id"], "v": _clean_id_column(features["upn"])}).dropna()
-        if not cur.empty:
-            hubs = cur.groupby("v", sort=False)["unique_id"].min().rename("hub")
-            parts.append(_star_links(cur, "v", "upn"))
-            if "former_upn" in features:
-                former = pd.DataFrame(
-                    {"unique_id": features["unique_id"], "v": _clean_id_column(features["former_upn"])}
-                ).dropna()
-                former = former.join(hubs, on="v", how="inner")
-                fl = pd.DataFrame({"unique_id_l": former["hub"].to_numpy(),
-                                   "unique_id_r": former["unique_id"].to_numpy()})
-                fl = fl[fl["unique_id_l"] != fl["unique_id_r"]]
-                fl["link_method"] = "upn"
-                parts.append(fl)
-    parts = [p for p in parts if not p.empty]
-    if not parts:
-        return pd.DataFrame(columns=LINK_COLUMNS)
-    links = pd.concat(parts, ignore_index=True)
-    return canonical_pairs(links).drop_duplicates(["unique_id_l", "unique_id_r", "link_method"]).sort_values(
-        ["link_method", "unique_id_l", "unique_id_r"], kind="mergesort").reset_index(drop=True)
+    n = len(features)
+
+    def col(name: str) -> pd.Series:
+        if name not in features:
+            return pd.Series([None] * n, index=features.index, dtype=object)
+        return _clean_id_column(features[name])
+
+    recs = pd.DataFrame({"unique_id": features["unique_id"].astype(str), "nhs": col("nhs_number"),
+                         "upn": col("upn"), "former_upn": col("former_upn")})
+    with duckdb.connect() as con:
+        con.register("recs", recs)
+        out = con.execute(_DETERMINISTIC_SQL).df()
+    return out[LINK_COLUMNS].reset_index(drop=True) if not out.empty else pd.DataFrame(columns=LINK_COLUMNS)
 
 
 def canonical_pairs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -202,10 +204,8 @@ def deterministic_evidence(method: str, probability: float | None = None, weight
         items.append({"comparison": "model_score", "level": "scored", "match_weight": weight,
                       "match_probability": probability})
         if scored_evidence:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 items.extend(json.loads(scored_evidence))
-            except (TypeError, ValueError):
-                pass
     return json.dumps(items)
 
 
@@ -233,7 +233,9 @@ class ConstraintIndex:
         self.nhs = col("nhs_number")
         self.upn = col("upn")
         self.former_upn = col("former_upn")
-        self.first = features["first_name_std"].tolist() if "first_name_std" in features else [None] * n
+        first = col("first_name_std")
+        first_u = pd.Series(first, dtype=object).str.upper()
+        self.first = first_u.where(first_u.notna(), None).tolist()
         self.groups = features["first_name_groups"].tolist() if "first_name_groups" in features else [None] * n
         self.last = features["last_name_std"].tolist() if "last_name_std" in features else [None] * n
         self.others = features["other_surnames"].tolist() if "other_surnames" in features else [None] * n
@@ -242,8 +244,12 @@ class ConstraintIndex:
         dob = pd.to_datetime(features["dob"], errors="coerce") if "dob" in features else pd.Series([pd.NaT] * n)
         days = dob.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
         ok = ~np.isnat(days)
-        usable = np.array([not is_placeholder_first_name(clean_str(v)) for v in self.first], dtype=bool) \
-            if n else np.zeros(0, dtype=bool)
+        placeholders = {v for v in first_u.dropna().unique() if is_placeholder_first_name(v)}
+        usable = (first_u.notna() & ~first_u.isin(placeholders)).to_numpy(dtype=bool)
+        if "is_placeholder_first_name" in features:  # the feature stage also reads quality flags
+            usable &= ~features["is_placeholder_first_name"].fillna(False).astype(bool).to_numpy()
+        self.alts = features["alt_first_names"].tolist() if "alt_first_names" in features else [None] * n
+        self.last_parts = features["last_name_parts"].tolist() if "last_name_parts" in features else [None] * n
         dob_int = np.where(ok, days.astype("int64", copy=False), -1)
         # DOB key for the twin guard: -1 when the record cannot take part (no DOB or no usable first name)
         self.twin_dob = np.where(ok & usable, dob_int, -1).tolist()
@@ -254,19 +260,21 @@ class ConstraintIndex:
         for a, b in cannot_pairs:
             self.diff_partners.setdefault(a, []).append(b)
             self.diff_partners.setdefault(b, []).append(a)
-        # materialised per-cluster signatures (only for roots of merged clusters)
-        self.c_nhs: dict[int, set[str]] = {}
-        self.c_upn: dict[int, list[tuple[str, str | None]]] = {}
-        self.c_dob: dict[int, dict[int, list[int]]] = {}
-        self.c_diff: dict[int, list[tuple[int, int]]] = {}
-        self._merged: set[int] = set()
+        # per-cluster signatures, indexed by root. ``None`` in the list slots means "never merged":
+        # the signature is then the record's own, computed on demand (no allocation per record).
+        self.nhs_root: list = list(self.nhs)  # value, None, or _MULTI when must-links joined two numbers
+        self.upn_root: list = [None] * n  # list of record indices holding a UPN
+        self.twin_root: list = [None] * n  # list of record indices eligible for the twin guard
+        self.diff_root: list = [None] * n  # list of record indices with steward 'different' partners
+        self._twin_ok = [d >= 0 for d in self.twin_dob]
+        self._has_upn = [u is not None for u in self.upn]
 
     # -- per record ---------------------------------------------------------------------------
     def surnames(self, i: int) -> frozenset[str]:
         s = self._surnames.get(i)
         if s is None:
             parts: set[str] = set()
-            for v in [clean_str(self.last[i]), *as_list(self.others[i])]:
+            for v in [clean_str(self.last[i]), *as_list(self.others[i]), *as_list(self.last_parts[i])]:
                 if v:
                     v = v.upper()
                     parts.add(v)
@@ -282,93 +290,140 @@ class ConstraintIndex:
 
     def twin_conflict(self, i: int, j: int) -> bool:
         """Twin guard between two records: same DOB and household, clearly different first names."""
-        if self.twin_dob[i] < 0 or self.twin_dob[i] != self.twin_dob[j]:
+        fi, fj = self.first[i], self.first[j]
+        if fi == fj or self.twin_dob[i] < 0 or self.twin_dob[i] != self.twin_dob[j]:
             return False
         pi, pj, ai, aj = self.postcode[i], self.postcode[j], self.address[i], self.address[j]
         if not ((pi is not None and pi == pj) or (ai is not None and ai == aj)):
             return False
         if not (self.surnames(i) & self.surnames(j)):
             return False
-        return first_names_clearly_different(clean_str(self.first[i]), self.name_groups(i),
-                                             clean_str(self.first[j]), self.name_groups(j))
+        if not first_names_clearly_different(fi, self.name_groups(i), fj, self.name_groups(j)):
+            return False
+        alts_i, alts_j = as_list(self.alts[i]), as_list(self.alts[j])
+        if alts_i or alts_j:  # a known alternative first name that matches the other record: not twins
+            names_i = [x.upper() for x in [fi, *alts_i] if not is_placeholder_first_name(x)]
+            names_j = [x.upper() for x in [fj, *alts_j] if not is_placeholder_first_name(x)]
+            if any(not _names_clearly_different(x, y) for x in names_i for y in names_j):
+                return False
+        return True
 
     def upn_conflict(self, a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:
         return a[0] != b[0] and a[0] != b[1] and b[0] != a[1]
 
     def pair_conflict(self, i: int, j: int) -> str | None:
         """Reason two single records may not share a cluster, or None."""
-        return self._conflict_sigs(self._record_sig(i), self._record_sig(j), lambda x: x, i, j)
+        return self._conflict((i,), (j,), lambda x: x, i, j)
 
     # -- per cluster --------------------------------------------------------------------------
-    def _sig(self, r: int) -> tuple:
-        if r in self._merged:
-            return (self.c_nhs.get(r), self.c_upn.get(r), self.c_dob.get(r), self.c_diff.get(r))
-        return self._record_sig(r)
+    def _members(self, store: list, flags: list[bool] | dict, r: int) -> list[int] | tuple[int, ...]:
+        m = store[r]
+        if m is not None:
+            return m
+        return (r,) if (r in flags if isinstance(flags, dict) else flags[r]) else ()
 
-    def _record_sig(self, r: int) -> tuple:
-        nhs = {self.nhs[r]} if self.nhs[r] is not None else None
-        upn = [(self.upn[r], self.former_upn[r])] if self.upn[r] is not None else None
-        dob = {self.twin_dob[r]: [r]} if self.twin_dob[r] >= 0 else None
-        diff = [(r, p) for p in self.diff_partners[r]] if r in self.diff_partners else None
-        return nhs, upn, dob, diff
-
-    def _conflict_sigs(self, sa: tuple, sb: tuple, find: Callable[[int], int], ra: int, rb: int) -> str | None:
-        nhs_a, upn_a, dob_a, diff_a = sa
-        nhs_b, upn_b, dob_b, diff_b = sb
-        if nhs_a and nhs_b and (len(nhs_a) > 1 or nhs_a != nhs_b):
+    def _conflict(self, ma: tuple | None, mb: tuple | None, find: Callable[[int], int], ra: int,
+                  rb: int) -> str | None:
+        """Conflict between clusters rooted at ra and rb (``ma``/``mb``: explicit member tuples for the
+        record-level check, else None to use the cluster signatures)."""
+        if ma is None:
+            na, nb = self.nhs_root[ra], self.nhs_root[rb]
+        else:
+            na, nb = self.nhs[ma[0]], self.nhs[mb[0]]
+        if na is not None and nb is not None and (na != nb or na is _MULTI):
             return "nhs_number"
-        if upn_a and upn_b:
-            for ua in upn_a:
-                for ub in upn_b:
-                    if self.upn_conflict(ua, ub):
+        ua = ma if ma is not None else self._members(self.upn_root, self._has_upn, ra)
+        ub = mb if mb is not None else self._members(self.upn_root, self._has_upn, rb)
+        if ua and ub:
+            upn, former = self.upn, self.former_upn
+            for i in ua:
+                if upn[i] is None:
+                    continue
+                for j in ub:
+                    if upn[j] is not None and self.upn_conflict((upn[i], former[i]), (upn[j], former[j])):
                         return "upn"
-        if diff_a or diff_b:
-            # ra is the root of cluster a, rb of cluster b (for pair_conflict: the other record)
-            for diffs, other in ((diff_a, rb), (diff_b, ra)):
-                for _, partner in diffs or ():
-                    if find(partner) == other:
-                        return "steward_decision"
-        if dob_a and dob_b:
-            small, big = (dob_a, dob_b) if len(dob_a) <= len(dob_b) else (dob_b, dob_a)
-            for d, recs in small.items():
-                other_recs = big.get(d)
-                if other_recs:
-                    for i in recs:
-                        for j in other_recs:
-                            if self.twin_conflict(i, j):
-                                return "twin_guard"
+        if self.diff_partners:
+            da = ma if ma is not None else self._members(self.diff_root, self.diff_partners, ra)
+            db = mb if mb is not None else self._members(self.diff_root, self.diff_partners, rb)
+            for members, other in ((da, rb), (db, ra)):
+                for i in members:
+                    for partner in self.diff_partners.get(i, ()):
+                        if find(partner) == other:
+                            return "steward_decision"
+        ta = ma if ma is not None else self._members(self.twin_root, self._twin_ok, ra)
+        if ta:
+            tb = mb if mb is not None else self._members(self.twin_root, self._twin_ok, rb)
+            if tb:
+                dob = self.twin_dob
+                for i in ta:
+                    di = dob[i]
+                    for j in tb:
+                        if dob[j] == di and self.twin_conflict(i, j):
+                            return "twin_guard"
         return None
 
     def cluster_conflict(self, ra: int, rb: int, find: Callable[[int], int]) -> str | None:
         """Reason clusters rooted at ``ra`` and ``rb`` may not merge, or None."""
-        return self._conflict_sigs(self._sig(ra), self._sig(rb), find, ra, rb)
+        return self._conflict(None, None, find, ra, rb)
+
+    def steward_conflict(self, ra: int, rb: int, find: Callable[[int], int]) -> str | None:
+        """Only the steward ``different`` check (must-links are refused by nothing else)."""
+        for members, other in ((self._members(self.diff_root, self.diff_partners, ra), rb),
+                               (self._members(self.diff_root, self.diff_partners, rb), ra)):
+            for i in members:
+                for partner in self.diff_partners.get(i, ()):
+                    if find(partner) == other:
+                        return "steward_decision"
+        return None
 
     def merge(self, into: int, other: int) -> None:
-        """Fold the signature of root ``other`` into root ``into`` (call with ``into`` the larger cluster).
+        """Fold the signature of root ``other`` into root ``into`` (``into`` should be the larger cluster,
+        so lists grow small-to-large)."""
+        na, nb = self.nhs_root[into], self.nhs_root[other]
+        if na is None:
+            self.nhs_root[into] = nb
+        elif nb is not None and nb != na:
+            self.nhs_root[into] = _MULTI
+        for store, flags in ((self.upn_root, self._has_upn), (self.twin_root, self._twin_ok),
+                             (self.diff_root, self.diff_partners)):
+            ma = self._members(store, flags, into)
+            mb = self._members(store, flags, other)
+            if isinstance(ma, list):
+                ma.extend(mb)
+            else:
+                store[into] = [*ma, *mb]
+            store[other] = None
 
-        The larger cluster's materialised containers are extended in place, so a chain of merges costs
-        O(n log n) overall (small-to-large).
+    def components_needing_checks(self, comp: np.ndarray) -> np.ndarray:
+        """Boolean per component label (``comp[i]`` = label of record i, labels ``0..k-1``): True where two
+        records of the component *could* conflict (a conservative superset: >1 NHS number, >1 UPN, one DOB
+        with >1 usable first name, or both ends of a steward ``different`` decision). Clustering skips the
+        cannot-link checks inside the other components: no order of merges can violate a constraint there.
         """
-        nhs_a, upn_a, dob_a, diff_a = self._sig(into)
-        nhs_b, upn_b, dob_b, diff_b = self._sig(other)
-        if nhs_a is not None or nhs_b is not None:
-            target = nhs_a if nhs_a is not None else set()
-            target.update(nhs_b or ())
-            self.c_nhs[into] = target
-        for store, a, b in ((self.c_upn, upn_a, upn_b), (self.c_diff, diff_a, diff_b)):
-            if a is not None or b is not None:
-                target_list = a if a is not None else []
-                target_list.extend(b or ())
-                store[into] = target_list
-        if dob_a is not None or dob_b is not None:
-            target_dob = dob_a if dob_a is not None else {}
-            for k, v in (dob_b or {}).items():
-                target_dob.setdefault(k, []).extend(v)
-            self.c_dob[into] = target_dob
-        self._merged.add(into)
-        for store in (self.c_nhs, self.c_upn, self.c_dob, self.c_diff):
-            store.pop(other, None)
-        self._merged.discard(other)
+        k = int(comp.max()) + 1 if comp.size else 0
+        dirty = np.zeros(k, dtype=bool)
+
+        def multi(values: list, mask: np.ndarray | None = None) -> None:
+            codes, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+            keep = codes >= 0 if mask is None else (codes >= 0) & mask
+            if not keep.any():
+                return
+            pairs = pd.DataFrame({"c": comp[keep], "v": codes[keep]}).drop_duplicates()
+            dirty[pairs["c"].to_numpy()[pairs.duplicated("c", keep=False).to_numpy()]] = True
+
+        multi(self.nhs)
+        multi(self.upn)
+        tdob = np.asarray(self.twin_dob, dtype=np.int64)
+        eligible = tdob >= 0
+        if eligible.any():
+            codes, _ = pd.factorize(pd.Series(self.first, dtype=object), use_na_sentinel=True)
+            t = pd.DataFrame({"c": comp[eligible], "d": tdob[eligible], "f": codes[eligible]}).drop_duplicates()
+            dirty[t["c"].to_numpy()[t.duplicated(["c", "d"], keep=False).to_numpy()]] = True
+        for a, partners in self.diff_partners.items():
+            for b in partners:
+                if comp[a] == comp[b]:
+                    dirty[comp[a]] = True
+        return dirty
 
 
 def records_conflict(features_a: pd.DataFrame, features_b: pd.DataFrame) -> str | None:
