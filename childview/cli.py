@@ -66,6 +66,9 @@ def _run(drop: Path, warehouse: Path, retrain: bool, sources: Path | None) -> No
     from childview.runner import run_pipeline
 
     check_drop(drop)
+    from childview.warehouse.publish import pseudonym_key
+
+    pseudonym_key()  # the production profile refuses to start without CHILDVIEW_PSEUDONYM_KEY
     with console.status("starting Dagster job…") as status:
         def on_event(step: str, state: str, secs: float) -> None:
             if state == "started":
@@ -121,8 +124,38 @@ def generate(
     console.print(t)
 
 
+@app.command()
+def evaluate(
+    warehouse: Path = typer.Option(..., "--warehouse", exists=True, dir_okay=False),
+    truth: Path = typer.Option(..., "--truth", exists=True, dir_okay=False, help="truth.csv from childview generate"),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON"),
+) -> None:
+    """Pairwise precision/recall/F1, exact-cluster rate, twin pairs merged, errors by source pair and age band."""
+    import json
+
+    import duckdb
+    import pandas as pd
+
+    from matching.evaluate import evaluate as run_evaluation
+    from matching.evaluate import format_report
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        predicted = con.execute("SELECT source, source_record_id, citizen_id FROM linked.record_citizen").df()
+        as_of = con.execute("SELECT max(drop_date) FROM audit.runs WHERE status = 'success'").fetchone()[0]
+    finally:
+        con.close()
+    metrics = run_evaluation(predicted, pd.read_csv(truth, dtype=str, keep_default_na=False), reference_date=as_of)
+    if as_json:
+        console.print_json(json.dumps(metrics, default=str))
+    else:
+        console.print(format_report(metrics), highlight=False)
+
+
 def main() -> None:
     logging.basicConfig(level=os.environ.get("CHILDVIEW_LOG_LEVEL", "WARNING"))
+    for noisy in ("splink", "great_expectations", "dagster"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         app()
     except ChildviewError as err:

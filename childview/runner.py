@@ -47,7 +47,7 @@ def run_config_for(drop: Path, warehouse: Path, retrain: bool = False) -> dict:
     s = get_settings()
     ops = {}
     if retrain:
-        ops["matching__model"] = {"config": {"retrain": True}}
+        ops["linked__record_citizen"] = {"config": {"retrain": True}}
     return {
         "resources": {
             "warehouse": {"config": {"path": str(warehouse), "memory_limit": s.duckdb_memory_limit,
@@ -55,7 +55,7 @@ def run_config_for(drop: Path, warehouse: Path, retrain: bool = False) -> dict:
                                      "spill_dir": str(s.spill_dir) if s.spill_dir else None}},
             "drop": {"config": {"path": str(drop)}},
         },
-        "loggers": {"console": {"config": {"log_level": os.environ.get("CHILDVIEW_DAGSTER_LOG_LEVEL", "ERROR")}}},
+        "loggers": {"console": {"config": {"log_level": os.environ.get("CHILDVIEW_DAGSTER_LOG_LEVEL", "CRITICAL")}}},
         **({"ops": ops} if ops else {}),
     }
 

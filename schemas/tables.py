@@ -73,6 +73,41 @@ TABLES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+TABLES.update({
+    "linked.record_citizen": [
+        ("source", "VARCHAR"), ("source_record_id", "VARCHAR"), ("citizen_id", "VARCHAR"), ("link_method", "VARCHAR"),
+        ("match_probability", "DOUBLE"), ("run_id", "VARCHAR"),
+    ],
+    "audit.citizen_ids": [("citizen_id", "VARCHAR"), ("status", "VARCHAR"), ("created_run_id", "VARCHAR")],
+    "audit.citizen_events": [
+        ("run_id", "VARCHAR"), ("citizen_id", "VARCHAR"), ("event", "VARCHAR"), ("related_citizen_id", "VARCHAR"),
+        ("record_key", "VARCHAR"), ("reason", "VARCHAR"),
+    ],
+    "audit.match_evidence": [
+        ("run_id", "VARCHAR"), ("model_version", "VARCHAR"), ("unique_id_l", "VARCHAR"), ("unique_id_r", "VARCHAR"),
+        ("source_l", "VARCHAR"), ("source_record_id_l", "VARCHAR"), ("source_r", "VARCHAR"),
+        ("source_record_id_r", "VARCHAR"), ("match_probability", "DOUBLE"), ("match_weight", "DOUBLE"),
+        ("link_method", "VARCHAR"), ("status", "VARCHAR"), ("reason", "VARCHAR"), ("evidence", "VARCHAR"),
+    ],
+    "audit.review_queue": [
+        ("pair_id", "VARCHAR"), ("unique_id_l", "VARCHAR"), ("unique_id_r", "VARCHAR"), ("match_probability", "DOUBLE"),
+        ("match_weight", "DOUBLE"), ("reason", "VARCHAR"), ("evidence", "VARCHAR"), ("status", "VARCHAR"),
+        ("queued_run_id", "VARCHAR"),
+    ],
+    "audit.review_decisions": [
+        ("pair_id", "VARCHAR"), ("unique_id_l", "VARCHAR"), ("unique_id_r", "VARCHAR"), ("decision", "VARCHAR"),
+        ("reviewer", "VARCHAR"), ("reason", "VARCHAR"), ("decided_at", "TIMESTAMP"),
+    ],
+    "audit.run_matching": [
+        ("run_id", "VARCHAR"), ("model_version", "VARCHAR"), ("thresholds", "VARCHAR"), ("blocking_analysis", "VARCHAR"),
+        ("stats", "VARCHAR"),
+    ],
+    "audit.models": [
+        ("model_version", "VARCHAR"), ("created_at", "TIMESTAMP"), ("run_id", "VARCHAR"), ("settings_json", "VARCHAR"),
+        ("training_summary_json", "VARCHAR"),
+    ],
+})
+
 SCHEMAS = ("staging", "quarantine", "matching", "linked", "marts", "audit")
 
 

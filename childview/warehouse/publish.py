@@ -1,17 +1,33 @@
-"""The last stage: check the build, record the run, and swap the build in as the published warehouse."""
+"""The last stage: check the build, record the run, write the analytics file, and swap both in."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from pathlib import Path
 
 import duckdb
 
-from childview.warehouse.build import connect, publish
+from childview.settings import get_settings
+from childview.warehouse.analytics import analytics_path, build_analytics, resolve_pseudonym_key
+from childview.warehouse.build import build_path, connect, publish
 from childview.warehouse.runlog import fold_failures
 from childview.warehouse.stages import record_run, table_counts
 from schemas.errors import ChildviewError
 from schemas.tables import TABLES
+
+BUILD_CHECKS = {
+    "every staged record has a citizen id": """
+        SELECT (SELECT count(*) FROM staging.identity_records) = (SELECT count(*) FROM linked.record_citizen)""",
+    "single view has one row per citizen": """
+        SELECT (SELECT count(*) FROM linked.single_view)
+             = (SELECT count(DISTINCT citizen_id) FROM linked.record_citizen)
+           AND (SELECT count(*) FROM linked.single_view) = (SELECT count(DISTINCT citizen_id) FROM linked.single_view)""",
+    "every interaction of a linked record is on the timeline": """
+        SELECT (SELECT count(*) FROM linked.interactions) = (SELECT count(*) FROM staging.interactions x
+                JOIN linked.record_citizen USING (source, source_record_id))""",
+}
 
 
 def check_build(con: duckdb.DuckDBPyConnection) -> None:
@@ -20,20 +36,40 @@ def check_build(con: duckdb.DuckDBPyConnection) -> None:
     missing = sorted(set(TABLES) - present)
     if missing:
         raise ChildviewError(f"build is missing contract tables {missing}; not publishing")
+    if "linked.single_view" not in present:
+        return
+    for name, sql in BUILD_CHECKS.items():
+        if not con.execute(sql).fetchone()[0]:
+            raise ChildviewError(f"build check failed: {name}; not publishing")
+
+
+def pseudonym_key() -> bytes:
+    s = get_settings()
+    raw = s.pseudonym_key.get_secret_value() if s.pseudonym_key else None
+    return resolve_pseudonym_key(s.profile, raw, s.pseudonym_key_file)
 
 
 def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: Path, drop_date: dt.date,
                   conn_kw: dict | None = None) -> dict[str, int]:
-    from childview.warehouse.build import build_path
-
+    key = pseudonym_key()
     con = connect(build_path(target, run_id), **(conn_kw or {}))
+    analytics_build = target.with_name(f".{target.stem}_analytics.build-{run_id}.duckdb")
     try:
         check_build(con)
         fold_failures(con, target)
+        m = con.execute("SELECT model_version, thresholds, blocking_analysis FROM audit.run_matching "
+                        "WHERE run_id = ?", [run_id]).fetchone()
+        seconds = []
         counts = table_counts(con)
         record_run(con, run_id=run_id, started_at=started_at, status="success", drop=drop, drop_date=drop_date,
-                   row_counts=counts)
+                   row_counts=counts, model_version=m[0] if m else None,
+                   thresholds=json.loads(m[1]) if m else None, blocking_analysis=json.loads(m[2]) if m else None,
+                   stage_seconds=dict(seconds))
+        if "linked.single_view" in counts:
+            build_analytics(con, analytics_build, key)
     finally:
         con.close()
     publish(target, run_id)
+    if analytics_build.exists():
+        os.replace(analytics_build, analytics_path(target))
     return counts

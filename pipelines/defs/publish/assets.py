@@ -6,9 +6,9 @@ import dagster as dg
 
 from childview.warehouse.publish import publish_build
 from pipelines.resources import DropResource, WarehouseResource
-from pipelines.sources import configured_sources
+from pipelines.defs.linked.assets import MART_KEYS
 
-UPSTREAM = [dg.AssetKey(["staging", c.name]) for c in configured_sources()]
+UPSTREAM = [*MART_KEYS, dg.AssetKey(["linked", "single_view"]), dg.AssetKey(["linked", "interactions"])]
 
 
 @dg.asset(key=["published_warehouse"], group_name="publish", deps=UPSTREAM, kinds={"duckdb"}, pool="childview_warehouse",

@@ -22,8 +22,8 @@ def source_quality_checks(config: SourceConfig) -> dg.AssetChecksDefinition:
                for s in specs],
     )
     def _checks(context: dg.AssetCheckExecutionContext, drop: DropResource, warehouse: WarehouseResource):
-        with warehouse.build(context.run_id) as con:
-            results = check_source_quality(con, config.name, context.run_id, drop.date, warehouse.target)
+        with warehouse.build(context.run.run_id) as con:
+            results = check_source_quality(con, config.name, context.run.run_id, drop.date, warehouse.target)
         for r in results:
             yield dg.AssetCheckResult(
                 asset_key=key, check_name=r.check, passed=bool(r.passed), description=r.observed,
