@@ -115,7 +115,7 @@ def evaluate(record_citizen: pd.DataFrame, truth: pd.DataFrame, reference_date: 
 
     twin_pairs = twins_merged = 0
     if "twin_group" in df:
-        tw = df.dropna(subset=["twin_group"])
+        tw = df[df["twin_group"].notna() & (df["twin_group"].astype(str).str.strip() != "")]
         tw = tw.assign(twin_group=tw["twin_group"].astype(str))
         twin_pairs = int(_c2(tw.groupby("twin_group")["child_id"].nunique()))
         cells = tw[["twin_group", "child_id", "citizen_id"]].drop_duplicates()

@@ -1,0 +1,308 @@
+"""RFC 4180 CSV with physical line tracking, in blocks of lines.
+
+The file is read in blocks of ``CHUNK_ROWS`` physical lines. A block with no quote character that decodes
+cleanly takes the fast path: one record per line, parsed by ``csv`` in C. Any other block goes through the
+careful path: a ``_LineFeed`` hands ``csv.reader`` (strict) one decoded line at a time and remembers the
+lines of the current record, so a quoted field with a newline is one record numbered by its first line.
+
+A quoted field still open after ``MAX_RECORD_LINES`` lines, at end of file, or broken by a stray quote
+quarantines only its opening line, and parsing resumes at the next line, so one bad quote never swallows
+the rest of the file. A multi-line record with the wrong number of fields is treated the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+from connectors import raw as rawmod
+from connectors.encoding import UTF8_BOM, detect_encoding
+from connectors.raw import Quarantined, RawChunk, RawStream, dedupe_header, make_chunk
+from schemas.errors import UnusableInputError
+
+ENCODING_HINT = "set 'encoding:' for this file in sources.yaml (for example cp1252 or utf-8)"
+
+
+def _decode_reason(err: UnicodeDecodeError, encoding: str) -> str:
+    byte = err.object[err.start]
+    return (f"line cannot be decoded as {encoding}: byte 0x{byte:02X} at position {err.start} is invalid "
+            f"(set 'encoding:' for this file in sources.yaml if it is not {encoding})")
+
+
+def _csv_reason(err: csv.Error) -> str:
+    msg = str(err)
+    if "unexpected end of data" in msg:
+        return "a quoted field opened on this line is never closed (end of file reached)"
+    if "expected after" in msg:
+        return "a stray quote character: a closing quote is not followed by a comma"
+    if "field larger than field limit" in msg:
+        return f"a field is longer than {csv.field_size_limit()} characters"
+    return f"line is not valid CSV ({msg})"
+
+
+class _LineFeed:
+    """Decoded physical lines for ``csv.reader``, block by block, remembering the current record's lines."""
+
+    def __init__(self, blocks: Iterator[list[bytes]], encoding: str, limit: int) -> None:
+        self._blocks = blocks
+        self._block: list[bytes] = []
+        self._pos = 0
+        self.encoding, self.limit = encoding, limit
+        self.pushback: deque = deque()
+        self.pending: list = []
+        self.lines_in = 0  # physical lines handed out so far (pushback excluded)
+        self.overflow = False
+
+    def __iter__(self):
+        return self
+
+    def load(self, block: list[bytes]) -> None:
+        self._block, self._pos = block, 0
+
+    def take_rest(self) -> list[bytes] | None:
+        """The unread lines of the current block (when nothing is pushed back), now marked as read."""
+        if self.pushback or self._pos >= len(self._block):
+            return None
+        rest, self._pos = self._block[self._pos:], len(self._block)
+        return rest
+
+    def idle(self) -> bool:
+        """At a block boundary with nothing pushed back: the next block may take the fast path."""
+        return not self.pushback and self._pos >= len(self._block)
+
+    def __next__(self) -> str:
+        if len(self.pending) >= self.limit:
+            self.overflow = True
+            raise StopIteration
+        if self.pushback:
+            item = self.pushback.popleft()
+        else:
+            if self._pos >= len(self._block):
+                block = next(self._blocks, None)
+                if not block:
+                    raise StopIteration
+                self.load(block)
+            raw = self._block[self._pos]
+            self._pos += 1
+            self.lines_in += 1
+            try:
+                item = (self.lines_in, raw.decode(self.encoding), None)
+            except UnicodeDecodeError as err:
+                item = (self.lines_in, raw.decode(self.encoding, "backslashreplace"),
+                        _decode_reason(err, self.encoding))
+        self.pending.append(item)
+        return item[1]
+
+    def push_back(self, items: list) -> None:
+        self.pushback.extendleft(reversed(items))
+
+
+def _text(pending: list) -> str:
+    return "".join(p[1] for p in pending).rstrip("\r\n")
+
+
+def iter_csv_items(feed: _LineFeed) -> Iterator[tuple[list[str] | None, list, str | None]]:
+    """Yield ``(fields, lines, None)`` per record, or ``(None, [opening line], reason)`` for broken quoting."""
+    reader = csv.reader(feed, strict=True)
+    while True:
+        feed.pending = []
+        try:
+            row = next(reader)
+        except StopIteration:
+            if not feed.overflow:
+                return
+            pend, feed.overflow = feed.pending, False
+            feed.push_back(pend[1:])
+            reader = csv.reader(feed, strict=True)
+            yield None, pend[:1], f"a quoted field opened on this line is not closed within {feed.limit} lines"
+            continue
+        except csv.Error as err:
+            pend = feed.pending
+            feed.push_back(pend[1:])
+            reader = csv.reader(feed, strict=True)
+            if feed.overflow:
+                feed.overflow = False
+                yield None, pend[:1], f"a quoted field opened on this line is not closed within {feed.limit} lines"
+            elif len(pend) > 1 and "expected after" in str(err):
+                yield None, pend[:1], f"a quoted field opened on this line is not closed properly within {len(pend)} lines"
+            elif pend:
+                yield None, pend[:1], _csv_reason(err)
+            continue
+        yield row, feed.pending, None
+
+
+class CsvStream(RawStream):
+    def __init__(self, path: Path, label: str, encoding: str | None = None, fallback: str = "cp1252",
+                 chunk_rows: int | None = None, max_record_lines: int | None = None) -> None:
+        self.path, self.label, self._file = str(path), label, path
+        choice = detect_encoding(path, encoding, fallback)
+        self.encoding, self._bom = choice.encoding, choice.bom
+        self.chunk_rows = chunk_rows or rawmod.CHUNK_ROWS
+        self.max_record_lines = max_record_lines or rawmod.MAX_RECORD_LINES
+        self._read_header()
+
+    def _blocks(self, fh) -> Iterator[list[bytes]]:
+        first = True
+        while block := list(itertools.islice(fh, self.chunk_rows)):
+            if first and self._bom and block[0].startswith(UTF8_BOM):
+                block[0] = block[0][len(UTF8_BOM):]
+            first = False
+            yield block
+
+    def _read_header(self) -> None:
+        with open(self._file, "rb") as fh:
+            feed = _LineFeed(self._blocks(fh), self.encoding, self.max_record_lines)
+            first = next(iter_csv_items(feed), None)
+        if first is None:
+            raise UnusableInputError(self.path, "file is empty: there is no header line")
+        row, pend, reason = first
+        bad = reason or next((p[2] for p in pend if p[2]), None)
+        if bad:
+            raise UnusableInputError(self.path, f"the header line cannot be read: {bad.split(' (')[0]}",
+                                     ENCODING_HINT)
+        if not [c for c in row if c.strip()]:
+            raise UnusableInputError(self.path, "the first line is blank; expected a header line")
+        self.header = dedupe_header([c.strip().lstrip("\ufeff") for c in row])
+        self.header_lines = len(pend)
+
+    def _fast(self, block: list[bytes]) -> tuple[list, list, list, int] | None:
+        """Parse a cleanly decoding block with ``csv`` in C: (texts, rows, spans, lines used), or None.
+
+        Stops before the first record that is broken (csv error, a quote still open at the block's end, a
+        multi-line record with the wrong field count or more than ``max_record_lines`` lines); the careful
+        path takes over from there.
+        """
+        try:
+            texts = [b.decode(self.encoding) for b in block]
+        except UnicodeDecodeError:
+            return None
+        n, limit = len(self.header), self.max_record_lines
+        rows: list = []
+        spans: list[int] = []
+        used = 0
+        reader = csv.reader(texts, strict=True)
+        try:
+            for row in reader:
+                span = reader.line_num - used
+                if span > 1 and (len(row) != n or span > limit):
+                    break
+                rows.append(row)
+                spans.append(span)
+                used = reader.line_num
+        except csv.Error:
+            pass
+        return texts, rows, spans, used
+
+    def chunks(self) -> Iterator[RawChunk]:
+        n = len(self.header)
+        st = _State(self, n)
+        with open(self._file, "rb") as fh:
+            blocks = self._blocks(fh)
+            feed = _LineFeed(blocks, self.encoding, self.max_record_lines)
+            next(iter_csv_items(feed))  # the header record, already read
+            rest = feed.take_rest()
+            while True:
+                if feed.idle():
+                    block, rest = rest or next(blocks, None), None
+                    if block is None:
+                        break
+                    fast = self._fast(block)
+                    if fast is not None:
+                        texts, rows, spans, used = fast
+                        st.add_block(feed.lines_in + 1, texts, rows, spans)
+                        feed.lines_in += used
+                        if len(st.rows) >= self.chunk_rows:
+                            yield st.flush()
+                        if used == len(block):
+                            continue
+                        block = block[used:]
+                    feed.load(block)
+                items = iter_csv_items(feed)
+                for item in items:
+                    st.add_item(feed, *item)
+                    if len(st.rows) >= self.chunk_rows:
+                        yield st.flush()
+                    if feed.idle():
+                        break
+                else:
+                    break
+            self.lines_in = feed.lines_in
+        if st.decode_failed and not (st.records or st.rows or st.other_quarantined):
+            raise UnusableInputError(self.path, f"no line after the header can be decoded as {self.encoding}",
+                                     ENCODING_HINT)
+        yield st.flush()
+
+
+class _State:
+    """Rows and quarantined items gathered for the next chunk, plus counts for the whole file."""
+
+    def __init__(self, stream: CsvStream, n_fields: int) -> None:
+        self.stream, self.n = stream, n_fields
+        self.rows: list = []
+        self.lines: list[int] = []
+        self.n_lines: list[int] = []
+        self.raws: list[str] = []
+        self.quarantined: list[Quarantined] = []
+        self.decode_failed = self.other_quarantined = self.records = 0
+
+    def flush(self) -> RawChunk:
+        chunk = make_chunk(self.stream.header, self.rows, self.lines, self.n_lines, self.raws, self.quarantined,
+                           self.stream.usecols)
+        self.records += len(self.rows)
+        self.rows, self.lines, self.n_lines, self.raws, self.quarantined = [], [], [], [], []
+        return chunk
+
+    def add_block(self, first_line: int, texts: list[str], rows: list[list[str]], spans: list[int]) -> None:
+        n = self.n
+        if len(spans) == len(texts) and all(len(r) == n for r in rows):  # one clean record per line
+            self.rows.extend(rows)
+            self.lines.extend(range(first_line, first_line + len(rows)))
+            self.n_lines.extend(spans)
+            self.raws.extend(texts)
+            return
+        idx = 0
+        for row, span in zip(rows, spans, strict=True):
+            text = texts[idx] if span == 1 else "".join(texts[idx:idx + span]).rstrip("\r\n")
+            if len(row) == n:
+                self.rows.append(row)
+                self.lines.append(first_line + idx)
+                self.n_lines.append(span)
+                self.raws.append(text)
+            else:  # single line (the fast path stops before a multi-line record with the wrong count)
+                reason = "line is blank" if not text.strip() else f"expected {n} fields, found {len(row)}"
+                self.quarantined.append(Quarantined(first_line + idx, 1, reason, text.rstrip("\r\n")))
+                self.other_quarantined += 1
+            idx += span
+
+    def add_item(self, feed: _LineFeed, row, pend: list, reason: str | None) -> None:
+        n = self.n
+        bad = next((p[2] for p in pend if p[2]), None)
+        if reason is None and len(row) != n:
+            if len(pend) == 1 and not pend[0][1].strip():
+                reason = "line is blank"
+            elif len(pend) > 1:  # probably an unclosed quote: keep the lines after the opening one
+                feed.push_back(pend[1:])
+                pend = pend[:1]
+                bad = pend[0][2]
+                reason = bad or (f"expected {n} fields, found {len(row)}: a quoted field opened "
+                                 "on this line is probably not closed")
+            else:
+                reason = bad or f"expected {n} fields, found {len(row)}"
+        elif reason is not None:
+            bad = pend[0][2]
+            reason = bad or reason
+        else:
+            reason = bad
+        if reason is not None:
+            decode = reason == bad
+            self.quarantined.append(Quarantined(pend[0][0], len(pend), reason, _text(pend), decode))
+            self.decode_failed += decode
+            self.other_quarantined += not decode
+            return
+        self.rows.append(row)
+        self.lines.append(pend[0][0])
+        self.n_lines.append(len(pend))
+        self.raws.append(pend[0][1] if len(pend) == 1 else _text(pend))

@@ -1,0 +1,225 @@
+"""``extract_source``: read every file of one source, quarantine bad lines, standardise the rest.
+
+Per file, in chunks: the reader quarantines lines that are not records (undecodable, wrong field count,
+broken quoting, blank); then rows with a missing record id, and later repeats of a record id (identity:
+the record id; interactions: the event id), are quarantined with a reason naming the column or the
+first line. The rest are standardised. A ``LineLedger`` proves every physical line went to exactly one
+of header / record / quarantine, else ``LineAccountingError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from connectors.accounting import FileAccount, LineLedger
+from connectors.dates import blank_to_none
+from connectors.dedupe import DuplicateTracker
+from connectors.readers import RawStream, open_file, resolve_file
+from connectors.sql import open_sql
+from connectors.standardise import (
+    attendance_keys,
+    field_series,
+    standardise_identity,
+    standardise_interactions,
+)
+from schemas.config import FileConfig, InteractionFileConfig, SourceConfig
+from schemas.errors import UnusableInputError
+from schemas.records import IDENTITY_COLUMNS, INTERACTION_COLUMNS, QUARANTINE_COLUMNS
+
+log = logging.getLogger(__name__)
+MISSING_COLUMN_HINT = "map it in sources.yaml or fix the export"
+
+
+@dataclass
+class SourceExtract:
+    source: str
+    identity: pd.DataFrame
+    interactions: pd.DataFrame
+    quarantine: pd.DataFrame
+    accounts: list[FileAccount]
+
+
+def open_input(source_dir: Path, cfg: FileConfig) -> RawStream:
+    """The reader for one configured file (or SQL table)."""
+    if cfg.sql is not None:
+        return open_sql(cfg.sql)
+    if not source_dir.is_dir():
+        raise UnusableInputError(source_dir, "source folder is missing")
+    path = resolve_file(source_dir, cfg.file)
+    if path is None:
+        raise UnusableInputError(source_dir / cfg.file, "file is missing (looked for .csv, .xlsx and .parquet)")
+    return open_file(path, path.name, cfg.encoding, cfg.fallback_encoding)
+
+
+def resolve_columns(stream: RawStream, cfg: FileConfig, required: list[str]) -> dict[str, str]:
+    """Source column name -> header name actually present (exact, else case/space-insensitive).
+
+    Raises ``UnusableInputError`` naming the first missing column of a required field.
+    """
+    exact = set(stream.header)
+    loose = {}
+    for h in stream.header:
+        loose.setdefault("".join(h.split()).lower(), h)
+    wanted = {c for cols in cfg.concat.values() for c in cols} | set(cfg.columns.values())
+    colmap: dict[str, str] = {}
+    for col in sorted(wanted):
+        found = col if col in exact else loose.get("".join(col.split()).lower())
+        if found is not None:
+            colmap[col] = found
+    for field in required:
+        cols = cfg.source_columns(field)
+        if not cols and field not in cfg.constants:
+            raise UnusableInputError(stream.path, f"no column is mapped to required field '{field}'",
+                                     "add it to 'columns:' in sources.yaml")
+        for col in cols:
+            if col not in colmap:
+                raise UnusableInputError(stream.path, f"required column '{col}' is missing", MISSING_COLUMN_HINT)
+    return colmap
+
+
+def _field_colmap(cfg: FileConfig, colmap: dict[str, str]) -> dict[str, str]:
+    """canonical field -> header name, for singly-mapped fields that are present (concat parts keyed by column)."""
+    out = {f: colmap[c] for f, c in cfg.columns.items() if c in colmap}
+    out.update({"col:" + c: colmap[c] for cols in cfg.concat.values() for c in cols if c in colmap})
+    return out
+
+
+def _hash_ids(raw: pd.DataFrame, fcol: dict[str, str], record_ids: pd.Series) -> pd.Series:
+    cols = [fcol[f] for f in sorted(fcol) if f not in ("event_id", "source_record_id")]
+    values = pd.DataFrame({f"c{i}": blank_to_none(raw[c]).fillna("") for i, c in enumerate(cols)})
+    values["rid"] = record_ids.to_numpy()
+    hashes = pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
+    return pd.Series([f"{r}/{h:016x}" for r, h in zip(record_ids.tolist(), hashes.tolist(), strict=True)],
+                     index=raw.index, dtype=object)
+
+
+def _key_name(cfg: FileConfig, field: str) -> str:
+    return cfg.columns.get(field, field)
+
+
+def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bool, run_id: str | None,
+                 reference_date: dt.date) -> tuple[list[pd.DataFrame], list[dict], FileAccount] | None:
+    """Standardised frames, quarantine rows and the account for one file; None for a missing optional file."""
+    try:
+        stream = open_input(source_dir, cfg)
+    except UnusableInputError as err:
+        if cfg.optional and "is missing" in err.problem:
+            log.info("source=%s optional file %s absent", source, cfg.file)
+            return None
+        raise
+    attendance = isinstance(cfg, InteractionFileConfig) and cfg.kind == "attendance"
+    required = list(dict.fromkeys(["source_record_id", *cfg.required]))
+    colmap = resolve_columns(stream, cfg, required)
+    stream.usecols = sorted(set(colmap.values()))
+    fcol = _field_colmap(cfg, colmap)
+    rid_name = _key_name(cfg, "source_record_id")
+    ledger = LineLedger(stream.label, stream.header_lines)
+    tracker = DuplicateTracker()
+    frames: list[pd.DataFrame] = []
+    quarantine: list[dict] = []
+
+    def q(line: int, reason: str, raw: str) -> None:
+        quarantine.append({"run_id": run_id, "source": source, "file": stream.label, "line_number": int(line),
+                           "reason": reason, "raw_line": raw})
+
+    for chunk in stream.chunks():
+        raw = chunk.frame
+        for item in chunk.quarantined:
+            q(item.line, item.reason, item.raw)
+        keep = np.ones(len(raw), dtype=bool)
+        reasons: dict[int, str] = {}
+        rid = blank_to_none(field_series(raw, cfg, fcol, "source_record_id"))
+        for i in np.flatnonzero(rid.isna().to_numpy()):
+            keep[i], reasons[i] = False, f"{rid_name} is missing"
+        if identity:
+            key, key_name = rid, rid_name
+        elif attendance:
+            year, term = attendance_keys(raw, cfg, fcol)
+            key = (rid.fillna("") + "/" + year.fillna("") + "/" + term.fillna("")).astype(object)
+            key_name = "/".join(_key_name(cfg, f) for f in ("source_record_id", "academic_year", "term"))
+        elif "event_id" in fcol:
+            key, key_name = blank_to_none(raw[fcol["event_id"]]), _key_name(cfg, "event_id")
+            for i in np.flatnonzero((key.isna() & rid.notna()).to_numpy()):
+                keep[i], reasons[i] = False, f"{key_name} is missing"
+        else:
+            key, key_name = _hash_ids(raw, fcol, rid.fillna("")), None
+        idx = np.flatnonzero(keep)
+        first = tracker.first_seen(key.to_numpy(dtype=object)[idx], chunk.lines[idx])
+        for i, line in zip(idx[first > 0].tolist(), first[first > 0].tolist(), strict=True):
+            keep[i] = False
+            reasons[i] = (f"{key_name} '{key.iat[i]}' already seen at line {line}" if key_name
+                          else f"exact repeat of the row at line {line}")
+        for i in sorted(reasons):
+            q(chunk.lines[i], reasons[i], chunk.raw_text(i))
+        gone = ~keep
+        ledger.add(chunk.lines[keep], chunk.n_lines[keep],
+                   np.concatenate([[it.line for it in chunk.quarantined], chunk.lines[gone]]).astype(np.int64),
+                   np.concatenate([[it.n_lines for it in chunk.quarantined], chunk.n_lines[gone]]).astype(np.int64))
+        if not keep.any():
+            continue
+        good = raw[keep].reset_index(drop=True)
+        common = dict(source=source, record_ids=rid[keep].reset_index(drop=True), lines=chunk.lines[keep],
+                      file_label=stream.label, run_id=run_id)
+        if identity:
+            frames.append(standardise_identity(good, cfg, fcol, reference_date=reference_date, **common))
+        else:
+            frames.append(standardise_interactions(good, cfg, fcol, event_ids=key[keep].reset_index(drop=True),
+                                                   **common))
+    account = ledger.close(stream.lines_in)
+    quarantine.sort(key=lambda r: r["line_number"])
+    log.info("source=%s file=%s lines_in=%d records_out=%d quarantined=%d", source, stream.label,
+             account.lines_in, account.records_out, account.quarantined)
+    return frames, quarantine, account
+
+
+def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("source_line", "line_number") else object)
+                             for c in columns})
+    if len(frames) == 1:
+        out = frames[0][list(columns)].reset_index(drop=True)
+    else:  # column by column: pd.concat checks all-None object columns element by element
+        out = pd.DataFrame({
+            c: np.concatenate([f[c].to_numpy(dtype=object) for f in frames]) if frames[0][c].dtype == object
+            else pd.concat([f[c] for f in frames], ignore_index=True)
+            for c in columns
+        })
+    for col in out.columns:
+        if out[col].dtype == object:
+            values = out[col].to_numpy(dtype=object)
+            nulls = pd.isna(values)
+            if nulls.any():
+                values[nulls] = None
+                out[col] = values
+    return out
+
+
+def extract_source(source_dir: Path, config: SourceConfig, run_id: str | None = None,
+                   reference_date: dt.date | None = None) -> SourceExtract:
+    """Read one source folder (``DROP/<source>``) with its config into canonical frames.
+
+    ``reference_date`` (default today; the pipeline passes the drop date) decides what "in the future" means.
+    """
+    source_dir = Path(source_dir)
+    reference_date = reference_date or dt.date.today()
+    identity_frames, interaction_frames, quarantine, accounts = [], [], [], []
+    for cfg, is_identity in [(config.identity, True), *((c, False) for c in config.interactions)]:
+        result = extract_file(source_dir, config.name, cfg, identity=is_identity, run_id=run_id,
+                              reference_date=reference_date)
+        if result is None:
+            continue
+        frames, q_rows, account = result
+        (identity_frames if is_identity else interaction_frames).extend(frames)
+        quarantine.extend(q_rows)
+        accounts.append(account)
+    q_frame = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
+    q_frame["line_number"] = q_frame["line_number"].astype("int64")
+    return SourceExtract(config.name, _concat(identity_frames, IDENTITY_COLUMNS),
+                         _concat(interaction_frames, INTERACTION_COLUMNS), q_frame, accounts)

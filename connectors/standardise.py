@@ -1,0 +1,330 @@
+"""Raw source rows -> canonical identity and interaction frames (vectorised; per-distinct-value caching).
+
+Input is a raw frame of the file's own columns (``str``/``None``) and a ``FileConfig`` saying which source
+column feeds which canonical field. Output frames carry exactly ``IDENTITY_COLUMNS`` /
+``INTERACTION_COLUMNS`` in order. Nothing here logs values: only counts leave this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+
+from connectors.dates import blank_to_none, map_distinct, parse_dates
+from schemas.config import FileConfig, InteractionFileConfig
+from schemas.identifiers import (
+    MISSING_TOKENS,
+    check_nhs_number,
+    check_pnc_id,
+    check_postcode,
+    check_series,
+    check_upn,
+)
+from schemas.records import EVENT_TYPES, IDENTITY_COLUMNS, INTERACTION_COLUMNS
+
+DEFAULT_SEX_MAP = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
+BOOL_MAP = {"TRUE": True, "T": True, "YES": True, "Y": True, "1": True,
+            "FALSE": False, "F": False, "NO": False, "N": False, "0": False}
+PLACEHOLDER_FIRST_NAMES = frozenset({"BABY", "UNBORN", "INFANT", "UNNAMED", "CHILD", "NK", "NOT KNOWN", "TBC"})
+TERM_STARTS = {"Autumn": (0, 9, 1), "Spring": (1, 1, 1), "Summer": (1, 4, 15)}  # (year offset, month, day)
+DOB_FLOOR = dt.date(1990, 1, 1)
+_SPACES = re.compile(r"\s+")
+_ACADEMIC_YEAR = re.compile(r"^(\d{4})\s*[/-]\s*(\d{2}|\d{4})$")
+
+IDENTITY_TEXT_FIELDS = ("first_name", "middle_names", "last_name", "preferred_surname", "former_surname",
+                        "address_line", "town", "ethnicity", "sen_provision", "organisation_code",
+                        "organisation_name")
+
+
+class Flags:
+    """Collects quality-flag codes per row; ``lists()`` gives one Python list per row."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, mask, code: str) -> None:
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if len(idx):
+            self._parts.append((idx, np.full(len(idx), code, dtype=object)))
+
+    def add_codes(self, codes: pd.Series) -> None:
+        values = codes.to_numpy(dtype=object)
+        idx = np.flatnonzero(pd.notna(values))
+        if len(idx):
+            self._parts.append((idx, values[idx]))
+
+    def lists(self) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in range(self.n)]
+        for idx, codes in self._parts:
+            for i, code in zip(idx.tolist(), codes.tolist(), strict=True):
+                out[i].append(code)
+        return out
+
+
+def _text(value: object) -> str | None:
+    clean = str(value).strip()
+    return None if clean.upper() in MISSING_TOKENS else _SPACES.sub(" ", clean)
+
+
+def _is_placeholder(name: str) -> bool:
+    upper = name.upper()
+    return upper in PLACEHOLDER_FIRST_NAMES or upper.startswith(("BABY ", "UNBORN "))
+
+
+def text(series: pd.Series) -> pd.Series:
+    """Blank tokens -> None, whitespace collapsed."""
+    return map_distinct(series, _text)
+
+
+def field_series(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], field: str) -> pd.Series:
+    """The raw text feeding ``field``: a constant, a concatenation, a mapped column, or all None."""
+    n = len(raw)
+    if field in cfg.constants:
+        return pd.Series([cfg.constants[field]] * n, index=raw.index, dtype=object)
+    if field in cfg.concat:
+        parts = [text(raw[colmap["col:" + c]]) for c in cfg.concat[field] if "col:" + c in colmap]
+        if not parts:
+            return pd.Series(None, index=raw.index, dtype=object)
+        acc = parts[0].fillna("")
+        for part in parts[1:]:
+            pv = part.fillna("")
+            acc = acc + np.where((acc != "") & (pv != ""), ", ", "") + pv
+        return acc.where(acc != "", None).astype(object)
+    col = colmap.get(field)
+    if col is None:
+        return pd.Series(None, index=raw.index, dtype=object)
+    return raw[col].astype(object)
+
+
+def map_codes(clean: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    """Case-insensitive code lookup; unmapped values are NaN, '' maps to None."""
+    upper = {str(k).strip().upper(): v for k, v in mapping.items()}
+    return clean.str.upper().map(upper)
+
+
+def harmonise_sex(raw: pd.Series, mapping: dict[str, str] | None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(sex M/F/None, sex_raw, unrecognised mask) from a source's own codes."""
+    clean = blank_to_none(raw)
+    mapped = map_codes(clean, mapping or DEFAULT_SEX_MAP)
+    sex = mapped.where(mapped.isin(["M", "F"]), None).astype(object)
+    unrecognised = clean.notna() & mapped.isna()
+    sex_raw = raw.astype(object).str.strip().where(raw.notna() & (raw.astype(object).str.strip() != ""), None)
+    return sex, sex_raw.astype(object), unrecognised
+
+
+def _identifier(raw: pd.Series, check) -> tuple[pd.Series, pd.Series, pd.Series]:
+    raw_clean = raw.astype(object).str.strip().where(raw.notna(), None)
+    raw_clean = raw_clean.where(raw_clean != "", None).astype(object)
+    values, flags = check_series(raw_clean, check)
+    return values.astype(object), flags.astype(object), raw_clean
+
+
+def _split_list(series: pd.Series, sep: str) -> list[list[str]]:
+    clean = blank_to_none(series)
+    cache: dict[str, list[str]] = {}
+    out: list[list[str]] = []
+    for v in clean.tolist():
+        if v is None:
+            out.append([])
+            continue
+        if v not in cache:
+            parts = blank_to_none(pd.Series(v.split(sep), dtype=object))
+            cache[v] = [_SPACES.sub(" ", p) for p in parts if p is not None]
+        out.append(list(cache[v]))
+    return out
+
+
+def _dates(raw, cfg, colmap, field, flags: Flags) -> tuple[pd.Series, pd.Series]:
+    series = field_series(raw, cfg, colmap, field)
+    dates, missing, unparseable = parse_dates(series, cfg.date_formats)
+    flags.add(unparseable, f"{field}_unparseable")
+    return dates, missing
+
+
+def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], *, source: str,
+                         record_ids: pd.Series, lines: np.ndarray, file_label: str, run_id: str | None,
+                         reference_date: dt.date) -> pd.DataFrame:
+    """Canonical identity frame (``IDENTITY_COLUMNS``) for rows whose record id is already validated."""
+    n = len(raw)
+    flags = Flags(n)
+    out: dict[str, object] = {"source": source, "source_record_id": record_ids.to_numpy(dtype=object)}
+    for field in IDENTITY_TEXT_FIELDS:
+        series = text(field_series(raw, cfg, colmap, field))
+        if field in cfg.code_maps:
+            mapped = map_codes(series, cfg.code_maps[field])
+            series = mapped.where(mapped.notna(), series).replace("", None).astype(object)
+        out[field] = series.to_numpy(dtype=object)
+    for field in ("first_name", "last_name"):
+        flags.add(pd.isna(out[field]), f"{field}_missing")
+    placeholder = map_distinct(pd.Series(out["first_name"], dtype=object), _is_placeholder)
+    flags.add(placeholder.to_numpy(dtype=object) == True, "first_name_placeholder")  # noqa: E712
+    sep = cfg.split.get("alternative_names")
+    alt = field_series(raw, cfg, colmap, "alternative_names")
+    out["alternative_names"] = _split_list(alt, sep) if sep else [[] if v is None else [v] for v in text(alt)]
+
+    dob, dob_missing = _dates(raw, cfg, colmap, "dob", flags)
+    dob_raw = text(field_series(raw, cfg, colmap, "dob"))
+    flags.add(dob_missing, "dob_missing")
+    has_dob = dob.notna()
+    future = has_dob & (dob.where(has_dob, dt.date.min) > reference_date)
+    early = has_dob & (dob.where(has_dob, dt.date.max) < DOB_FLOOR)
+    if cfg.future_dob == "expected":
+        flags.add(future, "dob_expected")
+    else:
+        flags.add(future, "dob_in_future")
+    flags.add(early, "dob_before_1990")
+    dod, _ = _dates(raw, cfg, colmap, "date_of_death", flags)
+    has_dod = dod.notna()
+    dod_bad = has_dob & has_dod & (dod.where(has_dod, dt.date.max) < dob.where(has_dob, dt.date.min))
+    flags.add(dod_bad, "dod_before_dob")
+    flags.add(has_dod & (dod.where(has_dod, dt.date.min) > reference_date), "date_of_death_in_future")
+    impossible = (future if cfg.future_dob != "expected" else False) | early | dod_bad
+    flags.add(impossible, "dob_impossible")
+
+    sex, sex_raw, sex_bad = harmonise_sex(field_series(raw, cfg, colmap, "sex"), cfg.code_maps.get("sex"))
+    flags.add(sex_bad, "sex_invalid_format")
+
+    postcode, pc_flags, pc_raw = _identifier(field_series(raw, cfg, colmap, "postcode"), check_postcode)
+    flags.add_codes(pc_flags)
+    nhs, nhs_flags, nhs_raw = _identifier(field_series(raw, cfg, colmap, "nhs_number"), check_nhs_number)
+    flags.add_codes(nhs_flags)
+    upn, upn_flags, upn_raw = _identifier(field_series(raw, cfg, colmap, "upn"), check_upn)
+    flags.add_codes(upn_flags)
+    fupn, fupn_flags, _ = _identifier(field_series(raw, cfg, colmap, "former_upn"),
+                                      lambda v: check_upn(v, "former_upn"))
+    flags.add_codes(fupn_flags)
+    pnc, pnc_flags, pnc_raw = _identifier(field_series(raw, cfg, colmap, "pnc_id"), check_pnc_id)
+    flags.add_codes(pnc_flags)
+
+    fsm_text = blank_to_none(field_series(raw, cfg, colmap, "fsm_eligible"))
+    fsm = map_codes(fsm_text, BOOL_MAP)
+    flags.add(fsm_text.notna() & fsm.isna(), "fsm_eligible_invalid_format")
+    start, _ = _dates(raw, cfg, colmap, "start_date", flags)
+    end, _ = _dates(raw, cfg, colmap, "end_date", flags)
+
+    out.update({
+        "dob": dob, "dob_raw": dob_raw, "sex": sex, "sex_raw": sex_raw, "postcode": postcode,
+        "postcode_raw": pc_raw, "nhs_number": nhs, "nhs_number_raw": nhs_raw, "upn": upn, "upn_raw": upn_raw,
+        "former_upn": fupn, "pnc_id": pnc, "pnc_id_raw": pnc_raw, "date_of_death": dod,
+        "fsm_eligible": fsm.astype(object).where(fsm.notna(), None), "start_date": start, "end_date": end,
+        "quality_flags": flags.lists(), "source_file": file_label, "source_line": lines, "run_id": run_id,
+    })
+    frame = pd.DataFrame({c: _values(out[c], n) for c in IDENTITY_COLUMNS})
+    frame["source_line"] = frame["source_line"].astype("int64")
+    return frame
+
+
+def _values(value, n: int):
+    if isinstance(value, pd.Series):
+        return value.to_numpy(dtype=object)
+    if value is None or isinstance(value, str):
+        return np.full(n, value, dtype=object)
+    return value
+
+
+# ------------------------------------------------------------------------------------- interactions
+
+
+def attendance_keys(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str]) -> tuple[pd.Series, pd.Series]:
+    """Normalised academic year (``2025/26``) and term (``Autumn``/``Spring``/``Summer``); raw text when invalid."""
+    year = blank_to_none(field_series(raw, cfg, colmap, "academic_year"))
+    term = blank_to_none(field_series(raw, cfg, colmap, "term")).str.title()
+
+    def norm(v: str | None) -> str | None:
+        if v is None:
+            return None
+        m = _ACADEMIC_YEAR.match(v.replace(" ", ""))
+        if not m:
+            return v
+        start, end = int(m.group(1)), m.group(2)
+        if int(end) % 100 != (start + 1) % 100:
+            return v
+        return f"{start}/{(start + 1) % 100:02d}"
+
+    cache = {v: norm(v) for v in pd.unique(year)}
+    return year.map(cache).astype(object), term.astype(object)
+
+
+def _term_start(year: pd.Series, term: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    valid_year = year.str.match(r"^\d{4}/\d{2}$").fillna(False).astype(bool)
+    valid_term = term.isin(list(TERM_STARTS))
+    start_year = pd.to_numeric(year.str.slice(0, 4).where(valid_year), errors="coerce")
+    dates = []
+    for y, t, ok in zip(start_year.tolist(), term.tolist(), (valid_year & valid_term).tolist(), strict=True):
+        if ok:
+            off, month, day = TERM_STARTS[t]
+            dates.append(dt.date(int(y) + off, month, day))
+        else:
+            dates.append(None)
+    return pd.Series(dates, index=year.index, dtype=object), valid_year, valid_term
+
+
+def _numbers(series: pd.Series, field: str, flags: Flags, integer: bool) -> pd.Series:
+    clean = blank_to_none(series)
+    num = pd.to_numeric(clean, errors="coerce")
+    bad = clean.notna() & num.isna()
+    if integer:
+        frac = num.notna() & (num != num.round())
+        bad |= frac
+        num = num.where(~frac)
+    flags.add(bad, f"{field}_invalid_format")
+    return num.astype("Int64") if integer else num.astype("float64")
+
+
+def standardise_interactions(raw: pd.DataFrame, cfg: InteractionFileConfig, colmap: dict[str, str], *,
+                             source: str, record_ids: pd.Series, event_ids: pd.Series, lines: np.ndarray,
+                             file_label: str, run_id: str | None) -> pd.DataFrame:
+    """Canonical interaction frame (``INTERACTION_COLUMNS``); ids are already validated by the caller."""
+    n = len(raw)
+    flags = Flags(n)
+    out: dict[str, object] = {"source": source, "source_record_id": record_ids.to_numpy(dtype=object),
+                              "event_id": event_ids.to_numpy(dtype=object)}
+    none = pd.Series(None, index=raw.index, dtype=object)
+    if cfg.kind == "attendance":
+        year, term = attendance_keys(raw, cfg, colmap)
+        event_date, valid_year, valid_term = _term_start(year, term)
+        flags.add(year.notna() & ~valid_year, "academic_year_invalid_format")
+        flags.add(term.notna() & ~valid_term, "term_invalid_format")
+        flags.add(year.isna(), "academic_year_missing")
+        flags.add(term.isna(), "term_missing")
+        out.update(event_type="attendance_term", event_code=none, event_date=event_date, end_date=none,
+                   academic_year=year, term=term)
+        for field in ("sessions_possible", "sessions_authorised_absence", "sessions_unauthorised_absence"):
+            out[field] = _numbers(field_series(raw, cfg, colmap, field), field, flags, integer=True)
+    else:
+        code = text(field_series(raw, cfg, colmap, "event_type"))
+        if cfg.event_type and "event_type" not in colmap:
+            etype = pd.Series(cfg.event_type, index=raw.index, dtype=object)
+        else:
+            mapped = map_codes(code, cfg.code_maps.get("event_type", {}))
+            lower = code.str.lower()
+            fallback = lower.where(lower.isin(EVENT_TYPES))
+            etype = mapped.where(mapped.notna() & (mapped != ""), fallback)
+            flags.add(code.notna() & etype.isna(), "event_type_unrecognised")
+            flags.add(code.isna(), "event_type_missing")
+            etype = etype.fillna("other").astype(object)
+        event_code = text(field_series(raw, cfg, colmap, "event_code")) if "event_code" in colmap else code
+        event_date, date_missing = _dates(raw, cfg, colmap, "event_date", flags)
+        flags.add(date_missing, "event_date_missing")
+        end_date, _ = _dates(raw, cfg, colmap, "end_date", flags)
+        out.update(event_type=etype, event_code=event_code, event_date=event_date, end_date=end_date,
+                   academic_year=none, term=none)
+        for field in ("sessions_possible", "sessions_authorised_absence", "sessions_unauthorised_absence"):
+            out[field] = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    out["role"] = text(field_series(raw, cfg, colmap, "role"))
+    out["detail"] = text(field_series(raw, cfg, colmap, "detail"))
+    out["sessions"] = _numbers(field_series(raw, cfg, colmap, "sessions"), "sessions", flags, integer=False)
+    out.update(quality_flags=flags.lists(), source_file=file_label, source_line=lines, run_id=run_id)
+    frame = pd.DataFrame({c: _col(out[c], n) for c in INTERACTION_COLUMNS})
+    frame["source_line"] = frame["source_line"].astype("int64")
+    return frame
+
+
+def _col(value, n: int):
+    if isinstance(value, pd.Series):
+        return value.reset_index(drop=True) if value.dtype != object else value.to_numpy(dtype=object)
+    return _values(value, n)
