@@ -66,8 +66,13 @@ def _run(drop: Path, warehouse: Path, retrain: bool, sources: Path | None) -> No
     from childview.runner import run_pipeline
 
     check_drop(drop)
+    from childview.settings import get_settings
     from childview.warehouse.publish import pseudonym_key
 
+    s = get_settings()
+    if s.pseudonym_key is None and s.profile == "demo" and not s.pseudonym_key_file.exists():
+        console.print(f"[yellow]note:[/] no CHILDVIEW_PSEUDONYM_KEY set; the demo profile generates one into "
+                      f"{s.pseudonym_key_file} (outside the warehouse). Production refuses to run without it.")
     pseudonym_key()  # the production profile refuses to start without CHILDVIEW_PSEUDONYM_KEY
     with console.status("starting Dagster job…") as status:
         def on_event(step: str, state: str, secs: float) -> None:

@@ -36,7 +36,8 @@ def _error_message(err) -> str:
         err = err.cause or getattr(err, "context", None)
     for e in chain:
         if e.cls_name in OUR_ERRORS:
-            return e.message.split(": ", 1)[1].strip() if e.message.startswith(e.cls_name) else e.message.strip()
+            head, sep, rest = e.message.partition(": ")
+            return rest.strip() if sep and head.split(".")[-1] == e.cls_name else e.message.strip()
     last = chain[-1] if chain else None
     return f"{last.cls_name}: {last.message.strip()}" if last else "unknown error"
 

@@ -7,6 +7,7 @@ column feeds which canonical field. Output frames carry exactly ``IDENTITY_COLUM
 
 from __future__ import annotations
 
+from functools import partial
 import datetime as dt
 import re
 
@@ -195,7 +196,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     upn, upn_flags, upn_raw = _identifier(field_series(raw, cfg, colmap, "upn"), check_upn)
     flags.add_codes(upn_flags)
     fupn, fupn_flags, _ = _identifier(field_series(raw, cfg, colmap, "former_upn"),
-                                      lambda v: check_upn(v, "former_upn"))
+                                      partial(check_upn, field="former_upn"))
     flags.add_codes(fupn_flags)
     pnc, pnc_flags, pnc_raw = _identifier(field_series(raw, cfg, colmap, "pnc_id"), check_pnc_id)
     flags.add_codes(pnc_flags)

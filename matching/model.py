@@ -135,8 +135,8 @@ def _load_features(
 
 
 def _extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
-    base = {"first_name", "middle_names", "last_name", "dob", "sex", "postcode", "address", "nhs_number", "upn"}
-    return tuple(c["output_column_name"] for c in settings["comparisons"] if c["output_column_name"] not in base)
+    names = [c["output_column_name"] for c in settings["comparisons"]]
+    return tuple(n for n in names if n in _extra_ids_from_names(names))
 
 
 def _linker(con: duckdb.DuckDBPyConnection, table: str, settings: SettingsCreator | dict[str, Any]) -> Linker:
@@ -166,7 +166,9 @@ def train_model(
     tr = linker.training
     prior_note = "estimated"
     try:
-        tr.estimate_probability_two_random_records_match(list(S.DETERMINISTIC_RULES), recall=prior_recall)
+        tr.estimate_probability_two_random_records_match(
+            list(S.deterministic_rules(extra_id_columns)), recall=prior_recall
+        )
     except ValueError:  # deterministic rules found more pairs than recall allows: keep default prior
         prior_note = "default (deterministic rules inconsistent with recall)"
     tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
@@ -182,7 +184,9 @@ def train_model(
         "u_max_pairs": u_max_pairs,
         "em_max_pairs": em_max_pairs,
         "em_blocking_rules": sessions,
-        "prior_rules": [r.get_blocking_rule("duckdb").blocking_rule_sql for r in S.DETERMINISTIC_RULES],
+        "prior_rules": [
+            r.get_blocking_rule("duckdb").blocking_rule_sql for r in S.deterministic_rules(extra_id_columns)
+        ],
         "prior_recall": prior_recall,
         "prior": prior_note,
         "splink_version": _splink_version(),
@@ -268,6 +272,47 @@ def _evidence_select(linker: Linker) -> tuple[list[str], str]:
     return cols, f"to_json([{', '.join(items)}])"
 
 
+IDENTIFIER_COMPARISONS = ("nhs_number", "upn")
+
+
+def _eligibility_sql(linker: Linker) -> str:
+    """Minimum identity evidence for an automatic probabilistic link (else the pair can only be reviewed):
+    an identifier agrees, or first name AND date of birth agree, or first name AND surname agree with no
+    usable date of birth on one side. Household evidence alone (surname + address) never suffices."""
+    names = [c.output_column_name for c in linker._settings_obj.comparisons]
+
+    def agree(c: str) -> str:
+        return f"coalesce(gamma_{c} > 0, false)" if c in names else "false"
+
+    def missing(c: str) -> str:
+        return f"coalesce(gamma_{c} = -1, true)" if c in names else "true"
+
+    ids = [agree(c) for c in names if c in IDENTIFIER_COMPARISONS or c in _extra_ids_from_names(names)]
+    core = [
+        f"({agree('first_name')} AND {agree('dob')})",
+        f"({agree('first_name')} AND {agree('last_name')} AND {missing('dob')})",
+    ]
+    def exact_sql(name: str) -> str:
+        comp = next((c for c in linker._settings_obj.comparisons if c.output_column_name == name), None)
+        vals = [lvl.comparison_vector_value for lvl in comp.comparison_levels if "exact" in lvl.label_for_charts] \
+            if comp else []
+        return f"coalesce(gamma_{name} = {vals[0]}, false)" if vals else "false"
+
+    # identical (non-missing) middle names are individual, not household, evidence: twins rarely share them
+    core.append(f"({exact_sql('middle_names')} AND {agree('dob')} AND {agree('last_name')})")
+    # Two records of one source for one child are rarer than twins registered side by side (Luca/Lucas):
+    # within a source, only an exact first name (or an identifier) links automatically.
+    same_source = "split_part(unique_id_l, ':', 1) = split_part(unique_id_r, ':', 1)"
+    first_exact = exact_sql("first_name")
+    core_sql = f"(({' OR '.join(core)}) AND NOT ({same_source} AND NOT {first_exact}))"
+    return "(" + " OR ".join([*ids, core_sql]) + ")"
+
+
+def _extra_ids_from_names(names: list[str]) -> set[str]:
+    base = {"first_name", "middle_names", "last_name", "dob", "sex", "location", *IDENTIFIER_COMPARISONS}
+    return {n for n in names if n not in base}
+
+
 def predict_pairs(
     features: pd.DataFrame,
     artifact: ModelArtifact,
@@ -294,6 +339,7 @@ def predict_pairs(
     cols, evidence = _evidence_select(linker)
     sql = (
         "SELECT unique_id_l, unique_id_r, match_probability, match_weight, match_key, "
+        f"{_eligibility_sql(linker)} AS auto_link_eligible, "
         f"{evidence} AS evidence, {', '.join(cols)} FROM {pred.physical_name} "
         "ORDER BY unique_id_l, unique_id_r"
     )
@@ -308,13 +354,15 @@ def predict_pairs(
 def blocking_analysis(
     features: pd.DataFrame,
     *,
-    rules: tuple[tuple[str, Any], ...] = S.PREDICTION_BLOCKING_RULES,
+    extra_id_columns: tuple[str, ...] = (),
+    rules: tuple[tuple[str, Any], ...] | None = None,
     record_sample_proportion: float | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[str, Any]:
     """Marginal and cumulative comparison counts per prediction blocking rule (counts only)."""
+    rules = rules or S.prediction_rules(extra_id_columns)
     con = con or matching_connection()
-    table = _load_features(con, features, ())
+    table = _load_features(con, features, extra_id_columns)
     n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     prop = record_sample_proportion or (1.0 if n <= 200_000 else 0.05)
     sdf = DuckDBAPI(con).register(table)

@@ -68,6 +68,9 @@ def _has_any(col_l: str, col_r: str) -> str:
     return f"coalesce(len(list_intersect({col_l}, {col_r})) >= 1, false)"
 
 
+_SWAPPED = "first_name_std_l = last_name_std_r AND last_name_std_l = first_name_std_r"
+
+
 def _first_name() -> cl.CustomComparison:
     fl, fr = "first_name_std_l", "first_name_std_r"
     alt = (
@@ -88,9 +91,15 @@ def _first_name() -> cl.CustomComparison:
             ),
             _level(_has_any("first_name_groups_l", "first_name_groups_r"),
                    "nickname/transliteration group match"),
+            _level(_SWAPPED, "first name and surname transposed"),
             _level(f"coalesce({alt}, false)", "matches an alternative (known-as) first name"),
             _level(f"jaro_winkler_similarity({fl}, {fr}) >= 0.92", "first name very similar (JW >= 0.92)"),
+            _level(f"damerau_levenshtein({fl}, {fr}) <= 1", "first name one typo apart"),
             _level(f"coalesce({middle_swap}, false)", "first name matches the other record's middle name"),
+            _level(
+                f"least(length({fl}), length({fr})) >= 3 AND (starts_with({fl}, {fr}) OR starts_with({fr}, {fl}))",
+                "first name is a shortened form of the other",
+            ),
             _level(f"jaro_winkler_similarity({fl}, {fr}) >= 0.88", "first name similar (JW >= 0.88)"),
             _level("first_name_phonetic_l = first_name_phonetic_r", "first name sounds the same (phonetic)"),
             cll.ElseLevel().configure(label_for_charts="first name different"),
@@ -128,6 +137,7 @@ def _last_name() -> cl.CustomComparison:
             _level(_has_any("last_name_parts_l", "last_name_parts_r"),
                    "part of a double-barrelled surname matches"),
             _level(_has_any(all_l, all_r), "former/preferred/alternative surname matches"),
+            _level(_SWAPPED, "first name and surname transposed"),
             _level(f"jaro_winkler_similarity({sl}, {sr}) >= 0.92", "surname very similar (JW >= 0.92)"),
             _level(f"jaro_winkler_similarity({sl}, {sr}) >= 0.88", "surname similar (JW >= 0.88)"),
             _level("last_name_phonetic_l = last_name_phonetic_r", "surname sounds the same (phonetic)"),
@@ -172,34 +182,29 @@ def _sex() -> cl.CustomComparison:
     )
 
 
-def _postcode() -> cl.CustomComparison:
+def _location() -> cl.CustomComparison:
+    """Postcode and address line as ONE comparison: siblings share both, and movers change both, so
+    scoring them independently would count the same household evidence twice."""
+    al, ar = "address_std_l", "address_std_r"
+    same_addr = (
+        f"({al} = {ar} OR (house_number_l = house_number_r AND jaro_winkler_similarity({al}, {ar}) >= 0.85))"
+    )
     return cl.CustomComparison(
-        output_column_name="postcode",
-        comparison_description="Postcode",
+        output_column_name="location",
+        comparison_description="Postcode and address line",
         comparison_levels=[
-            _null("postcode_l IS NULL OR postcode_r IS NULL", "postcode missing on one record"),
-            _level("postcode_l = postcode_r", "postcode exact match"),
+            _null(
+                f"(postcode_l IS NULL OR postcode_r IS NULL) AND ({al} IS NULL OR {ar} IS NULL)"
+                " AND (postcode_district_l IS NULL OR postcode_district_r IS NULL)",
+                "postcode and address missing on one record",
+            ),
+            _level(f"postcode_l = postcode_r AND coalesce({same_addr}, false)", "same postcode and address"),
+            _level("postcode_l = postcode_r", "same postcode (address differs or missing)"),
+            _level(f"coalesce({same_addr}, false) AND postcode_district_l = postcode_district_r",
+                   "same address, postcode differs or missing"),
             _level("postcode_sector_l = postcode_sector_r", "same postcode sector"),
             _level("postcode_district_l = postcode_district_r", "same postcode district"),
-            cll.ElseLevel().configure(label_for_charts="postcode different"),
-        ],
-    )
-
-
-def _address() -> cl.CustomComparison:
-    al, ar = "address_std_l", "address_std_r"
-    return cl.CustomComparison(
-        output_column_name="address",
-        comparison_description="Address line",
-        comparison_levels=[
-            _null(f"{al} IS NULL OR {ar} IS NULL", "address missing on one record"),
-            _level(f"{al} = {ar}", "address exact match"),
-            _level(
-                f"house_number_l = house_number_r AND jaro_winkler_similarity({al}, {ar}) >= 0.80",
-                "same house number and similar address",
-            ),
-            _level(f"jaro_winkler_similarity({al}, {ar}) >= 0.90", "address similar (JW >= 0.90)"),
-            cll.ElseLevel().configure(label_for_charts="address different"),
+            cll.ElseLevel().configure(label_for_charts="different area"),
         ],
     )
 
@@ -253,9 +258,13 @@ PREDICTION_BLOCKING_RULES: tuple[tuple[str, Any], ...] = (
     ("dob+last_phonetic", block_on("dob", "last_name_phonetic")),
     ("dob+postcode_district", block_on("dob", "postcode_district")),
     ("first_phonetic+last_phonetic", block_on("first_name_phonetic", "last_name_phonetic")),
+    ("names_transposed", "l.first_name_std = r.last_name_std AND l.last_name_std = r.first_name_std"),
     ("postcode+dob_year", block_on("postcode", "dob_year")),
+    ("postcode+first_phonetic", block_on("postcode", "first_name_phonetic")),
+    ("postcode+last_phonetic", block_on("postcode", "last_name_phonetic")),
+    ("postcode+house_number", block_on("postcode", "house_number")),
     ("last_name+dob_year+dob_month", block_on("last_name_std", "dob_year", "dob_month")),
-    ("first_group+dob_year", block_on("first_name_groups[1]", "dob_year")),
+    ("first_group+last_phonetic", block_on("first_name_groups[1]", "last_name_phonetic")),
 )
 
 TRAINING_BLOCKING_RULES = (
@@ -271,19 +280,32 @@ DETERMINISTIC_RULES = (
 )
 
 
+def prediction_rules(extra_id_columns: tuple[str, ...] = ()) -> tuple[tuple[str, Any], ...]:
+    return (*PREDICTION_BLOCKING_RULES, *[(c, block_on(c)) for c in extra_id_columns])
+
+
+def deterministic_rules(extra_id_columns: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    return (*DETERMINISTIC_RULES, *[block_on(c) for c in extra_id_columns])
+
+
 def build_settings(
     extra_id_columns: tuple[str, ...] = (),
-    blocking_rules: tuple[tuple[str, Any], ...] = PREDICTION_BLOCKING_RULES,
+    blocking_rules: tuple[tuple[str, Any], ...] | None = None,
 ) -> SettingsCreator:
-    """The childview Splink model, untrained. ``extra_id_columns`` adds exact/else comparisons."""
+    """The childview Splink model, untrained.
+
+    ``extra_id_columns`` adds an exact/else comparison and a blocking rule per extra identifier
+    (e.g. a council's own person id); childview's core sources use none.
+    """
+    if blocking_rules is None:
+        blocking_rules = prediction_rules(extra_id_columns)
     comparisons = [
         _first_name(),
         _middle_names(),
         _last_name(),
         _dob(),
         _sex(),
-        _postcode(),
-        _address(),
+        _location(),
         _nhs_number(),
         _upn(),
         *[_extra_id(c) for c in extra_id_columns],
@@ -297,5 +319,4 @@ def build_settings(
         retain_intermediate_calculation_columns=True,
         max_iterations=25,
         em_convergence=0.0001,
-        linker_uid="childview",
     )

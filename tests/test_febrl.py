@@ -1,7 +1,8 @@
 """FEBRL4 benchmark: the childview matcher (same settings module) on 2 x 5000 synthetic Australian records.
 
 FEBRL4 has no NHS number / UPN / sex / middle names, so those comparisons sit at their null level.
-``soc_sec_id`` is not an NHS number and is not used. Ground truth: 5000 one-to-one cross-file links.
+``soc_sec_id`` is not an NHS number: it is mapped to ``other_id`` and used only through the settings'
+optional extra-identifier comparison (``extra_id_columns``). Ground truth: 5000 one-to-one cross-file links.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def febrl_features() -> tuple[pd.DataFrame, set[tuple[str, str]]]:
 
     def clean(col: str) -> pd.Series:
         s = raw[col].astype("string").str.strip().str.upper()
-        return s.where(s.notna() & (s != ""), None).astype(object)
+        keep = (s.notna() & (s != "")).fillna(False).astype(bool)
+        return s.astype(object).where(keep, None)
 
     first, last = clean("given_name"), clean("surname")
     dob_raw = clean("date_of_birth")
@@ -53,7 +55,7 @@ def febrl_features() -> tuple[pd.DataFrame, set[tuple[str, str]]]:
             "alt_first_names": [[] for _ in range(len(raw))],
             "middle_names_std": None,
             "last_name_std": last,
-            "last_name_parts": [l.split("-") if isinstance(l, str) else [] for l in last],
+            "last_name_parts": [s.split("-") if isinstance(s, str) else [] for s in last],
             "last_name_phonetic": _phonetic(last),
             "other_surnames": [[] for _ in range(len(raw))],
             "dob": dob.dt.date.where(dob.notna(), None),
@@ -72,6 +74,7 @@ def febrl_features() -> tuple[pd.DataFrame, set[tuple[str, str]]]:
             "former_upn": None,
             "upn_any": [[] for _ in range(len(raw))],
             "ethnicity": None,
+            "other_id": clean("soc_sec_id"),
         }
     )
     truth = {tuple(sorted((f"febrl_a:{x}", f"febrl_b:{y}"))) for x, y in links}
@@ -103,7 +106,7 @@ def f1(predicted: set, truth: set) -> tuple[float, float, float]:
 @pytest.mark.slow
 def test_febrl4_f1_meets_bar() -> None:
     feats, truth = febrl_features()
-    artifact = train_model(feats, seed=7, u_max_pairs=1e6)
+    artifact = train_model(feats, seed=7, u_max_pairs=2e6, extra_id_columns=("other_id",))
     pairs = predict_pairs(feats, artifact, threshold_probability=0.01)
     predicted = best_link_pairs(pairs, threshold=0.5)
     precision, recall, score = f1(predicted, truth)

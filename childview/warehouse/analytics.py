@@ -53,7 +53,7 @@ def resolve_pseudonym_key(profile: str, key: str | None, key_file: Path) -> byte
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32), encoding="utf-8")
         os.chmod(key_file, 0o600)
-        log.warning("demo profile: generated a pseudonymisation key at %s (set CHILDVIEW_PSEUDONYM_KEY in "
+        log.info("demo profile: generated a pseudonymisation key at %s (set CHILDVIEW_PSEUDONYM_KEY in "
                     "production)", key_file)
     return key_file.read_text(encoding="utf-8").strip().encode("utf-8")
 

@@ -1,0 +1,223 @@
+"""The matching facade: feature frame in, citizen assignments, evidence, review queue and events out.
+
+``link_records`` trains (or reuses) the Splink model, scores candidate pairs, clusters them under
+the cannot-link constraints and steward decisions (``matching.cluster``), assigns stable citizen ids
+(``matching.registry``) and shapes the rows the warehouse stores (``linked.record_citizen``,
+``audit.match_evidence``, ``audit.review_queue``, ``audit.citizen_events``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from matching.model import (
+    ModelArtifact,
+    blocking_analysis,
+    load_latest_model,
+    predict_pairs,
+    save_model,
+    train_model,
+)
+
+log = logging.getLogger(__name__)
+
+RECORD_CITIZEN_COLUMNS = ["source", "source_record_id", "citizen_id", "link_method", "match_probability"]
+EVIDENCE_BASE_COLUMNS = [
+    "run_id", "model_version", "unique_id_l", "unique_id_r", "source_l", "source_record_id_l", "source_r",
+    "source_record_id_r", "match_probability", "match_weight", "link_method", "status", "evidence",
+]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """``link``: probabilistic edges at or above it may merge clusters. ``review``: pairs with
+    ``review[0] <= p <= review[1]`` left apart go to people. ``floor``: pairs below it are not kept."""
+
+    link: float = 0.95
+    review: tuple[float, float] = (0.5, 0.95)
+    floor: float = 0.01
+
+    @classmethod
+    def coerce(cls, value: Thresholds | dict[str, Any] | None) -> Thresholds:
+        if value is None:
+            return cls()
+        if isinstance(value, Thresholds):
+            return value
+        link = float(value.get("link", cls.link))
+        review = tuple(value.get("review", (value.get("review_low", 0.5), link)))
+        return cls(link=link, review=(float(review[0]), float(review[1])), floor=float(value.get("floor", 0.01)))
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["review"] = list(self.review)
+        return d
+
+
+@dataclass
+class LinkResult:
+    record_citizen: pd.DataFrame
+    match_evidence: pd.DataFrame
+    review_queue: pd.DataFrame
+    events: pd.DataFrame
+    registry: pd.DataFrame
+    known_ids: Any
+    model: ModelArtifact
+    model_trained: bool
+    blocking_analysis: dict[str, Any]
+    thresholds: Thresholds
+    scored_pairs: pd.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def link_records(
+    features: pd.DataFrame,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    previous_registry: pd.DataFrame | None = None,
+    known_ids: Any = None,
+    decisions: pd.DataFrame | None = None,
+    previous_queue: pd.DataFrame | None = None,
+    stored_model: ModelArtifact | None = None,
+    retrain: bool = False,
+    run_id: str = "run",
+    thresholds: Thresholds | dict[str, Any] | None = None,
+    seed: int = 42,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    analyse_blocking: bool = True,
+) -> LinkResult:
+    """Link ``features`` (``matching.features.FEATURE_COLUMNS``) into citizens.
+
+    ``con`` is the warehouse connection holding ``audit.models``: when given, the latest stored model
+    is reused (unless ``retrain`` or ``stored_model`` is given) and a newly trained model is saved.
+    Splink itself runs in a private in-memory DuckDB with ``threads`` / ``memory_limit``.
+    """
+    from matching.registry import assign_citizen_ids
+
+    th = Thresholds.coerce(thresholds)
+    if stored_model is None and con is not None and not retrain:
+        stored_model = load_latest_model(con)
+    trained = retrain or stored_model is None
+    if trained:
+        model = train_model(features, seed=seed, threads=threads, memory_limit=memory_limit)
+        if con is not None:
+            save_model(con, model, run_id)
+    else:
+        model = stored_model
+    log.info("model %s (%s)", model.model_version, "trained" if trained else "reused")
+
+    scored = predict_pairs(features, model, th.floor, threads=threads, memory_limit=memory_limit)
+    clusters = cluster_scored(features, scored, decisions, th)
+    registry, events, known_ids = assign_citizen_ids(clusters.assignments, previous_registry, known_ids, run_id)
+
+    uid_citizen = _uid_to_citizen(registry, clusters.assignments)
+    record_citizen = _record_citizen(features, clusters.assignments, uid_citizen)
+    evidence = _evidence_rows(clusters.links, clusters.review, scored, run_id, model.model_version)
+    review_queue = _review_queue(clusters.review, decisions, run_id, model.model_version, previous_queue)
+    analysis = blocking_analysis(features) if analyse_blocking else {}
+    stats = {
+        **clusters.stats,
+        "scored_pairs": len(scored),
+        "linked_pairs": len(clusters.links),
+        "review_pairs": len(review_queue),
+        "citizens": int(record_citizen["citizen_id"].nunique()),
+        "link_methods": record_citizen["link_method"].value_counts().sort_index().to_dict(),
+    }
+    return LinkResult(record_citizen, evidence, review_queue, events, registry, known_ids, model, trained,
+                      analysis, th, scored, stats)
+
+
+def cluster_scored(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.DataFrame | None,
+                   thresholds: Thresholds | dict[str, Any] | None = None):
+    """``matching.cluster.cluster_records`` on the pairs with enough identity evidence to link on their
+    own (``auto_link_eligible``); the others, when scored inside or above the review band and left in
+    different clusters, join the review queue with reason ``insufficient_identity_evidence``."""
+    from matching.cluster import SCORED_COLUMNS, cluster_records
+
+    th = Thresholds.coerce(thresholds)
+    ok = scored["auto_link_eligible"].astype(bool) if "auto_link_eligible" in scored else True
+    result = cluster_records(features, scored[ok] if ok is not True else scored, decisions, th.link, th.review)
+    if ok is True:
+        return result
+    weak = scored[~ok & (scored["match_probability"] >= th.review[0])]
+    if "gamma_first_name" in weak.columns:  # different first names (siblings, twins) are not borderline
+        weak = weak[weak["gamma_first_name"] != 0]
+    if not weak.empty:
+        key = result.assignments.set_index("unique_id")["cluster_key"]
+        weak = weak[weak["unique_id_l"].map(key) != weak["unique_id_r"].map(key)]
+        extra = weak[SCORED_COLUMNS].assign(reason="insufficient_identity_evidence")
+        result.review = pd.concat([result.review, extra], ignore_index=True).sort_values(
+            ["unique_id_l", "unique_id_r", "reason"], kind="mergesort").reset_index(drop=True)
+        result.stats["review_pairs"] = len(result.review)
+        result.stats["insufficient_evidence_pairs"] = len(extra)
+    return result
+
+
+def _split_uid(uids: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parts = uids.astype(str).str.split(":", n=1, expand=True)
+    return parts[0], parts[1]
+
+
+def _uid_to_citizen(registry: pd.DataFrame, assignments: pd.DataFrame) -> pd.Series:
+    """unique_id -> citizen_id, from whichever key the registry frame carries."""
+    if "record_key" in registry.columns:
+        m = registry.rename(columns={"record_key": "unique_id"})[["unique_id", "citizen_id"]]
+    elif "unique_id" in registry.columns:
+        m = registry[["unique_id", "citizen_id"]]
+    elif {"source", "source_record_id"} <= set(registry.columns):
+        m = registry.assign(unique_id=registry["source"].astype(str) + ":" + registry["source_record_id"].astype(str))
+    elif "cluster_key" in registry.columns:
+        m = assignments[["unique_id", "cluster_key"]].merge(registry[["cluster_key", "citizen_id"]], on="cluster_key")
+    else:
+        raise ValueError(f"registry frame has no record key: {list(registry.columns)}")
+    return m.drop_duplicates("unique_id").set_index("unique_id")["citizen_id"]
+
+
+def _record_citizen(features: pd.DataFrame, assignments: pd.DataFrame, uid_citizen: pd.Series) -> pd.DataFrame:
+    out = features[["unique_id", "source", "source_record_id"]].merge(
+        assignments[["unique_id", "link_method", "match_probability"]], on="unique_id", how="left"
+    )
+    out["citizen_id"] = out["unique_id"].map(uid_citizen)
+    if out["citizen_id"].isna().any():
+        raise ValueError(f"{int(out['citizen_id'].isna().sum())} records have no citizen id")
+    out["link_method"] = out["link_method"].fillna("singleton")
+    return out[RECORD_CITIZEN_COLUMNS].sort_values(["source", "source_record_id"]).reset_index(drop=True)
+
+
+def _level_columns(scored: pd.DataFrame) -> list[str]:
+    return [c for c in scored.columns if c.startswith(("level_", "mw_", "gamma_"))] + ["match_key"]
+
+
+def _evidence_rows(links: pd.DataFrame, review: pd.DataFrame, scored: pd.DataFrame, run_id: str,
+                   model_version: str) -> pd.DataFrame:
+    """One row per linked pair and per review pair, with per-comparison level labels and weights."""
+    linked = links.assign(status="linked")
+    queued = review.assign(link_method="review", status="review")
+    rows = pd.concat([linked, queued], ignore_index=True)
+    rows = rows.drop_duplicates(["unique_id_l", "unique_id_r", "status"])
+    levels = scored[["unique_id_l", "unique_id_r", *_level_columns(scored)]]
+    rows = rows.merge(levels, on=["unique_id_l", "unique_id_r"], how="left")
+    rows["source_l"], rows["source_record_id_l"] = _split_uid(rows["unique_id_l"])
+    rows["source_r"], rows["source_record_id_r"] = _split_uid(rows["unique_id_r"])
+    rows["run_id"] = run_id
+    rows["model_version"] = model_version
+    extra = [c for c in _level_columns(scored) if c in rows.columns]
+    cols = EVIDENCE_BASE_COLUMNS + [c for c in extra if c not in EVIDENCE_BASE_COLUMNS]
+    if "reason" in rows.columns:
+        cols.append("reason")
+    return rows[cols].sort_values(["status", "unique_id_l", "unique_id_r"]).reset_index(drop=True)
+
+
+def _review_queue(review: pd.DataFrame, decisions: pd.DataFrame | None, run_id: str, model_version: str,
+                  previous_queue: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``audit.review_queue`` rows via ``matching.review`` (open pairs, decided ones dropped)."""
+    from matching import review as review_mod
+
+    queue = review_mod.build_review_queue(review, run_id=run_id, decisions=decisions)
+    queue = review_mod.carry_forward(previous_queue, queue)
+    return queue.assign(model_version=model_version)
