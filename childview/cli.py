@@ -13,10 +13,13 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from childview.review_cli import explain, review_app  # noqa: E402
 from schemas.errors import ChildviewError  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="childview: link children's records across agencies into one warehouse.")
+app.add_typer(review_app, name="review")
+app.command("explain")(explain)
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 

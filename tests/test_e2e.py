@@ -32,6 +32,15 @@ def test_sex_codes_and_identifiers_are_standardised(demo_run):
     assert bad == [(0,)]
 
 
+def test_quality_flag_rates_are_queryable_per_source(demo_run):
+    rows = query(demo_run, "SELECT source, flag, records, rate FROM marts.quality_flag_rates")
+    assert {r[0] for r in rows} >= {"education", "health", "police"}
+    direct = query(demo_run, "SELECT count(*) FROM staging.identity_records "
+                             "WHERE source = 'health' AND list_contains(quality_flags, 'nhs_number_invalid_check_digit')")
+    reported = [r[2] for r in rows if r[:2] == ("health", "nhs_number_invalid_check_digit")]
+    assert reported == ([direct[0][0]] if direct[0][0] else [])
+
+
 def physical_lines(path):
     if path.suffix == ".xlsx":
         import openpyxl

@@ -23,6 +23,12 @@ MARTS: dict[str, str] = {
                coalesce(open_social_care_episode, false) AS open_social_care_episode,
                count(*) AS children, round(avg(attendance_rate), 4) AS mean_attendance_rate
         FROM linked.single_view WHERE attendance_rate IS NOT NULL GROUP BY ALL ORDER BY ALL""",
+    "marts.quality_flag_rates": """
+        WITH totals AS (SELECT source, count(*) AS n FROM staging.identity_records GROUP BY 1),
+             flags AS (SELECT source, unnest(quality_flags) AS flag FROM staging.identity_records)
+        SELECT f.source, f.flag, count(*) AS records, any_value(t.n) AS source_records,
+               round(count(*) / any_value(t.n), 4) AS rate
+        FROM flags f JOIN totals t USING (source) GROUP BY f.source, f.flag ORDER BY f.source, records DESC""",
 }
 
 LINKAGE_QUALITY = """

@@ -1,0 +1,85 @@
+"""The analysts' file holds no identifying values, and its pseudonyms depend on the key."""
+
+import duckdb
+import pytest
+
+from childview.warehouse.analytics import analytics_path, build_analytics, pseudonym
+from tests.e2e import query
+
+pytestmark = pytest.mark.slow
+
+IDENTIFYING = {
+    "staging.identity_records": ["first_name", "middle_names", "last_name", "preferred_surname", "former_surname",
+                                 "nhs_number", "nhs_number_raw", "upn", "upn_raw", "former_upn", "address_line",
+                                 "postcode", "dob_raw", "source_record_id"],
+    "linked.single_view": ["first_name", "last_name", "nhs_number", "upn", "postcode", "citizen_id"],
+}
+
+
+# Controlled vocabularies: their values may coincide with a name ("Summer" term, "Summer" the child).
+VOCABULARY = {"source", "sources", "event_type", "event_code", "role", "academic_year", "term", "sex",
+              "sen_provision", "ethnicity", "agencies", "attendance_band", "run_id"}
+
+
+def analytics_tables(path):
+    return query(path, "SELECT schema_name, table_name FROM duckdb_tables()")
+
+
+def test_analytics_file_is_published_beside_the_warehouse(demo_run):
+    assert analytics_path(demo_run).exists()
+    tables = {f"{s}.{t}" for s, t in analytics_tables(analytics_path(demo_run))}
+    assert {"linked.single_view", "linked.interactions", "marts.agency_overlap",
+            "marts.children_known_to_three_plus", "marts.linkage_quality"} <= tables
+
+
+def test_analytics_file_contains_no_identifying_value(demo_run):
+    secret: set[str] = set()
+    for table, cols in IDENTIFYING.items():
+        for col in cols:
+            secret |= {str(v).strip().lower() for (v,) in query(demo_run, f"SELECT DISTINCT {col} FROM {table}")
+                       if v is not None and str(v).strip()}
+    secret |= {d.isoformat() for (d,) in query(demo_run, "SELECT DISTINCT dob FROM staging.identity_records")
+               if d is not None}
+    assert len(secret) > 1000
+    path = analytics_path(demo_run)
+    checked = 0
+    for schema, table in analytics_tables(path):
+        cols = query(path, "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? "
+                           "AND table_name = ?", [schema, table])
+        for col, typ in cols:
+            assert col not in {"dob", "date_of_birth", "date_of_death", "first_name", "last_name", "nhs_number",
+                               "upn", "postcode", "address_line", "citizen_id", "source_record_id", "detail"}
+            if typ.startswith("VARCHAR") and col not in VOCABULARY:
+                values = {str(v).strip().lower() for (v,) in query(
+                    path, f'SELECT DISTINCT CAST("{col}" AS VARCHAR) FROM {schema}.{table}') if v is not None}
+                assert not values & secret, f"{schema}.{table}.{col} leaks {sorted(values & secret)[:3]}"
+                checked += 1
+    assert checked >= 5
+
+
+def test_dob_is_cut_to_month_and_postcode_to_district(demo_run):
+    rows = query(analytics_path(demo_run), "SELECT dob_month, postcode_district FROM linked.single_view "
+                                           "WHERE dob_month IS NOT NULL AND postcode_district IS NOT NULL LIMIT 50")
+    assert rows
+    for month, district in rows:
+        assert len(month) == 7 and month[4] == "-"
+        assert " " not in district
+
+
+def test_pseudonyms_change_with_the_key(demo_run, tmp_path):
+    import shutil
+
+    shutil.copy(demo_run, tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        build_analytics(con, tmp_path / "a.duckdb", b"key-one")
+        build_analytics(con, tmp_path / "b.duckdb", b"key-two")
+        build_analytics(con, tmp_path / "c.duckdb", b"key-one")
+    finally:
+        con.close()
+    sql = "SELECT citizen_pseudonym FROM linked.single_view ORDER BY 1"
+    a, b, c = (set(query(tmp_path / f"{x}.duckdb", sql)) for x in "abc")
+    assert a == c
+    assert not a & b
+    some_id = query(demo_run, "SELECT min(citizen_id) FROM linked.single_view")[0][0]
+    assert (pseudonym(b"key-one", some_id),) in a
