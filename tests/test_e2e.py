@@ -15,6 +15,23 @@ CONTRACT = {
     "staging.interactions": {"source", "source_record_id", "event_id", "event_type", "event_date", "end_date",
                              "detail"},
     "quarantine.rows": {"run_id", "source", "file", "line_number", "reason", "raw_line"},
+    "linked.record_citizen": {"source", "source_record_id", "citizen_id", "link_method", "match_probability",
+                              "run_id"},
+    "linked.single_view": {"citizen_id", "first_name", "last_name", "dob", "sex", "postcode", "nhs_number", "upn",
+                           "known_to_education", "known_to_health", "known_to_police", "known_to_social_care",
+                           "record_count", "persistent_absence", "suspensions_12m", "permanent_exclusion",
+                           "sen_provision", "fsm_eligible", "ed_attendances_12m", "camhs_referral_12m",
+                           "police_missing_episodes_12m", "police_domestic_abuse_12m", "police_incidents_12m",
+                           "open_social_care_episode", "cp_plan_active", "lac_active"},
+    "linked.interactions": {"citizen_id", "source", "source_record_id", "event_id", "event_type", "event_date",
+                            "end_date", "detail"},
+    "audit.runs": {"run_id", "started_at", "finished_at", "status", "drop", "model_version", "thresholds",
+                   "row_counts"},
+    "audit.match_evidence": {"run_id", "unique_id_l", "unique_id_r", "match_probability", "match_weight",
+                             "evidence", "model_version"},
+    "audit.citizen_events": {"run_id", "citizen_id", "event", "related_citizen_id", "record_key", "reason"},
+    "audit.review_queue": {"unique_id_l", "unique_id_r", "match_probability", "reason", "status"},
+    "audit.review_decisions": {"unique_id_l", "unique_id_r", "decision", "reviewer", "reason", "decided_at"},
 }
 
 pytestmark = pytest.mark.slow
@@ -23,6 +40,20 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("table", sorted(CONTRACT))
 def test_contract_tables_have_contract_columns(demo_run, table):
     assert CONTRACT[table] <= columns(demo_run, table)
+
+
+def test_single_view_has_one_row_per_citizen(demo_run):
+    (n_view, n_distinct), = query(demo_run, "SELECT count(*), count(DISTINCT citizen_id) FROM linked.single_view")
+    (n_citizens,), = query(demo_run, "SELECT count(DISTINCT citizen_id) FROM linked.record_citizen")
+    assert n_view == n_distinct == n_citizens > 1000
+
+
+def test_run_is_recorded_with_model_version_and_stage_timings(demo_run):
+    (status, model, stages, counts), = query(demo_run, "SELECT status, model_version, stage_seconds, row_counts "
+                                                       "FROM audit.runs")
+    assert status == "success" and model
+    assert {"linked__record_citizen", "single_view", "marts"} <= set(json.loads(stages))
+    assert json.loads(counts)["linked.single_view"] > 1000
 
 
 def test_sex_codes_and_identifiers_are_standardised(demo_run):

@@ -50,7 +50,7 @@ def pseudonym_key() -> bytes:
 
 
 def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: Path, drop_date: dt.date,
-                  conn_kw: dict | None = None) -> dict[str, int]:
+                  conn_kw: dict | None = None, stage_seconds: dict | None = None) -> dict[str, int]:
     key = pseudonym_key()
     con = connect(build_path(target, run_id), **(conn_kw or {}))
     analytics_build = target.with_name(f".{target.stem}_analytics.build-{run_id}.duckdb")
@@ -59,12 +59,11 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
         fold_failures(con, target)
         m = con.execute("SELECT model_version, thresholds, blocking_analysis FROM audit.run_matching "
                         "WHERE run_id = ?", [run_id]).fetchone()
-        seconds = []
         counts = table_counts(con)
         record_run(con, run_id=run_id, started_at=started_at, status="success", drop=drop, drop_date=drop_date,
                    row_counts=counts, model_version=m[0] if m else None,
                    thresholds=json.loads(m[1]) if m else None, blocking_analysis=json.loads(m[2]) if m else None,
-                   stage_seconds=dict(seconds))
+                   stage_seconds=stage_seconds)
         if "linked.single_view" in counts:
             build_analytics(con, analytics_build, key)
     finally:
