@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 JOB_NAME = "childview_run_job"
-OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "ChildviewError")
+OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "ChildviewError", "Failure")
 
 
 @dataclass

@@ -98,6 +98,10 @@ TABLES.update({
         ("pair_id", "VARCHAR"), ("unique_id_l", "VARCHAR"), ("unique_id_r", "VARCHAR"), ("decision", "VARCHAR"),
         ("reviewer", "VARCHAR"), ("reason", "VARCHAR"), ("decided_at", "TIMESTAMP"),
     ],
+    "audit.access_log": [
+        ("accessed_at", "TIMESTAMP"), ("who", "VARCHAR"), ("command", "VARCHAR"), ("subject", "VARCHAR"),
+        ("purpose", "VARCHAR"),
+    ],
     "audit.run_matching": [
         ("run_id", "VARCHAR"), ("model_version", "VARCHAR"), ("thresholds", "VARCHAR"), ("blocking_analysis", "VARCHAR"),
         ("stats", "VARCHAR"),

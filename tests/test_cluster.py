@@ -280,3 +280,36 @@ def test_skipping_checks_in_conflict_free_components_changes_nothing(seed, monke
     pd.testing.assert_frame_equal(fast.assignments, full.assignments)
     pd.testing.assert_frame_equal(fast.review, full.review)
     assert fast.stats["clusters"] > 20  # the twin / NHS groups were really split
+
+
+def test_one_odd_record_does_not_block_a_true_merge_but_twins_stay_apart():
+    """A cluster holding one record with a clashing first name (a middle name recorded as the first) still
+    joins a record whose name matches another of its records; clusters of twins (no such bridge) do not."""
+    feats = frame(rec("education:F1", "FREDDIE", nhs="9434765919"), rec("social_care:F2", "JAMES", nhs="9434765919"),
+                  rec("police:F3", "FREDDIE"), rec("health:I1", "ISLA"))
+    scored = pairs(("education:F1", "police:F3", 0.999), ("police:F3", "social_care:F2", 0.99),
+                   ("education:F1", "health:I1", 0.98))
+    idx = ConstraintIndex(feats.sort_values("unique_id").reset_index(drop=True))
+    assert idx.pair_conflict(2, 3) == "twin_guard"  # JAMES vs FREDDIE on their own: the guard holds
+    cl = clusters(cluster_records(feats, scored, None, link_threshold=0.9, review_band=(0.5, 0.9)))
+    assert frozenset({"education:F1", "social_care:F2", "police:F3"}) in cl
+    assert frozenset({"health:I1"}) in cl
+
+
+def test_twins_registered_in_one_source_never_merge_but_its_typo_duplicates_do():
+    feats = frame(
+        rec("health:L1", "LUCA", sex="M"), rec("health:L2", "LUCAS", sex="M"),
+        rec("education:L1", "LUCA", sex="M"), rec("education:L2", "LUCAS", sex="M"),
+        rec("health:R1", "RILEY", sex="M", dob=dt.date(2016, 1, 2)),
+        rec("health:R2", "RIELY", sex="M", dob=dt.date(2016, 1, 2)),
+        rec("education:R1", "RILEY", sex="M", dob=dt.date(2016, 1, 2)),
+    )
+    scored = pairs(("health:L1", "education:L1", 0.9999), ("health:L2", "education:L2", 0.9999),
+                   ("education:L1", "health:L2", 0.999), ("health:R1", "education:R1", 0.9999),
+                   ("education:R1", "health:R2", 0.999))
+    res = cluster_records(feats, scored, None, link_threshold=0.9, review_band=(0.5, 0.9))
+    cl = clusters(res)
+    assert frozenset({"health:L1", "education:L1"}) in cl and frozenset({"health:L2", "education:L2"}) in cl
+    assert frozenset({"health:R1", "health:R2", "education:R1"}) in cl  # RIELY is a one-off typo, not a name
+    held = res.review.set_index(["unique_id_l", "unique_id_r"])["reason"]
+    assert held[("education:L1", "health:L2")] == "held_apart:same_source_twin"

@@ -183,6 +183,9 @@ def test_link_records_facade_reuses_stored_model(features: pd.DataFrame, artifac
     ev = first.match_evidence
     assert set(ev.run_id) == {"run-1"} and set(ev.model_version) == {artifact.model_version}
     assert {"level_first_name", "mw_first_name", "evidence"} <= set(ev.columns)
+    alf = ev[(ev.unique_id_l == "education:ALF1") & (ev.unique_id_r == "health:ALF2") & (ev.status == "linked")]
+    assert list(alf["level_first_name"]) == ["nickname/transliteration group match"]
+    assert json.loads(alf.iloc[0]["evidence"])[0]["level"] == "nickname/transliteration group match"
     again = link_records(features, con=con, previous_registry=first.registry, known_ids=first.known_ids,
                          run_id="run-2", threads=1, analyse_blocking=False)
     pd.testing.assert_frame_equal(again.record_citizen, rc)

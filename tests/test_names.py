@@ -182,3 +182,21 @@ def test_series_helpers_align_with_scalars():
     out = normalise_name_series(raw)
     assert list(out.index) == [5, 6, 7, 8, 9]
     assert out.tolist() == ["obrien", None, "zoe", "obrien", None]
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Zuzia", "Zuzanna"), ("Ola", "Aleksandra"), ("Wojtek", "Wojciech"), ("Tobi", "Tobenna"), ("Harry", "Harrison"),
+    ("Mia", "Amelia"), ("Seun", "Oluwaseun"), ("Chi", "Chidi"), ("Ayo", "Ayodele"), ("Luka", "Luca"),
+    ("Lukas", "Lucas"), ("Łukasz", "Lucas"), ("Darcy", "Darcie"), ("Jaxon", "Jackson"), ("Zane", "Zayn"),
+])
+def test_common_diminutives_and_spellings_share_a_group(a, b):
+    assert same_name_group(a, b) and same_name_group(b, a)
+
+
+@pytest.mark.parametrize("a, b", [
+    # distinct given names (twins are given such pairs) never share a group, even through a third spelling
+    ("Luca", "Lucas"), ("Luca", "Luke"), ("Lucas", "Luke"), ("Tobias", "Tobenna"), ("Harrison", "Henry"),
+    ("Mia", "Maya"),
+])
+def test_distinct_given_names_do_not_share_a_group(a, b):
+    assert not same_name_group(a, b)

@@ -128,3 +128,61 @@ def test_default_ids_are_opaque_and_unique():
     assert all(re.fullmatch(r"CV-[A-Z2-7]{12}", i) for i in ids)
     reg, _, _ = assign_citizen_ids(assignments({"a": ["e:1"]}), None, None, "r1")
     assert re.fullmatch(r"CV-[A-Z2-7]{12}", reg["citizen_id"].iloc[0])
+
+
+@pytest.mark.slow
+def test_night_two_keeps_ids_and_logs_every_change(tmp_path):
+    """Generated drop, night 1 then night 2 (same seed): children clustered correctly on both nights keep
+    their id (>= 99.9%), and every record that changed id, every retired id and every split is in events."""
+    import datetime as dt
+
+    from childview.drops import drop_date
+    from childview.synth import generate_drop
+    from connectors import PRESETS, extract_source
+    from matching.features import build_features
+    from matching.linker import link_records
+
+    def features(night: int) -> tuple[pd.DataFrame, pd.DataFrame, dt.date]:
+        drop = tmp_path / f"n{night}"
+        generate_drop(2000, 21, drop, night=night)
+        ref = drop_date(drop)
+        identity = pd.concat([extract_source(drop / n, c, run_id="t", reference_date=ref).identity
+                              for n, c in PRESETS.items() if (drop / n).exists()], ignore_index=True)
+        truth = pd.read_csv(drop / "truth.csv", dtype=str, keep_default_na=False)
+        return build_features(identity, ref), truth, ref
+
+    def correct(result, truth: pd.DataFrame) -> pd.Series:
+        rc = result.registry.rename(columns={"record_key": "unique_id"})
+        t = truth.assign(unique_id=truth["source"] + ":" + truth["source_record_id"]).merge(rc, on="unique_id")
+        per_child = t.groupby("child_id")["citizen_id"].agg(["nunique", "first"])
+        per_cit = t.groupby("citizen_id")["child_id"].nunique()
+        ok = (per_child["nunique"] == 1) & (per_child["first"].map(per_cit) == 1)
+        return per_child.loc[ok, "first"]
+
+    f1, t1, _ = features(1)
+    r1 = link_records(f1, run_id="n1", threads=2, analyse_blocking=False)
+    f2, t2, _ = features(2)
+    r2 = link_records(f2, previous_registry=r1.registry[["record_key", "citizen_id"]], known_ids=r1.known_ids,
+                      stored_model=r1.model, run_id="n2", threads=2, analyse_blocking=False)
+    c1, c2 = correct(r1, t1), correct(r2, t2)
+    both = c1.index.intersection(c2.index)
+    assert len(both) > 1800
+    assert (c1[both] == c2[both]).mean() >= 0.999
+
+    ev = r2.events
+    old = r1.registry.set_index("record_key")["citizen_id"]
+    new = r2.registry.set_index("record_key")["citizen_id"]
+    common = old.index.intersection(new.index)
+    changed = set(common[(old[common] != new[common]).to_numpy()])
+    assert changed <= set(ev.loc[ev["event"] == "record_moved", "record_key"])
+    gone = set(old) - set(new)
+    assert gone <= set(ev.loc[ev["event"] == "retired", "citizen_id"])
+    # an old id whose records now sit under several ids: the new ids say where they split from
+    spread = pd.DataFrame({"old": old[common], "new": new[common]}).drop_duplicates()
+    for old_id, group in spread.groupby("old"):
+        for new_id in set(group["new"]) - {old_id}:
+            if new_id not in set(old):
+                assert ((ev["citizen_id"] == new_id) & (ev["event"] == "split")
+                        & (ev["related_citizen_id"] == old_id)).any()
+    known = r2.known_ids.set_index("citizen_id")["status"]
+    assert (known[list(gone)] == "retired").all() and set(new) <= set(known.index)

@@ -108,3 +108,100 @@ def test_decisions_are_append_only_and_latest_wins():
     assert latest_decisions(d2)["decision"].tolist() == ["different"]
     d3 = append_decision(d2, good_decision(decision="same", decided_at="2024-02-01"))  # same time: later row wins
     assert latest_decisions(d3)["decision"].tolist() == ["same"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Steward decisions through the matching facade (a small generated drop, one trained model)
+
+
+@pytest.fixture(scope="module")
+def linked_drop(tmp_path_factory):
+    """(features, model, first run) for a 400-child generated drop."""
+    from childview.drops import drop_date
+    from childview.synth import generate_drop
+    from connectors import PRESETS, extract_source
+    from matching.features import build_features
+    from matching.linker import link_records
+    from matching.model import train_model
+
+    drop = tmp_path_factory.mktemp("steward") / "drop"
+    generate_drop(400, 11, drop)
+    ref = drop_date(drop)
+    identity = pd.concat([extract_source(drop / n, c, run_id="t", reference_date=ref).identity
+                          for n, c in PRESETS.items() if (drop / n).exists()], ignore_index=True)
+    feats = build_features(identity, ref)
+    model = train_model(feats, seed=1, threads=1)
+    first = link_records(feats, stored_model=model, run_id="r1", threads=1, analyse_blocking=False)
+    return feats, model, first
+
+
+def _rerun(linked_drop, decisions: pd.DataFrame, run_id: str = "r2", first=None):
+    from matching.linker import link_records
+
+    feats, model, first0 = linked_drop
+    first = first or first0
+    return link_records(feats, stored_model=model, run_id=run_id, threads=1, analyse_blocking=False,
+                        previous_registry=first.registry[["record_key", "citizen_id"]], known_ids=first.known_ids,
+                        decisions=decisions, previous_queue=first.review_queue)
+
+
+def _citizen(result, uid: str) -> str:
+    return result.registry.set_index("record_key").loc[uid, "citizen_id"]
+
+
+def test_different_decision_splits_a_linked_pair_on_the_next_run(linked_drop):
+    _, _, first = linked_drop
+    ev = first.match_evidence
+    link = ev[(ev["status"] == "linked") & (ev["link_method"] == "probabilistic")].iloc[0]
+    a, b = link["unique_id_l"], link["unique_id_r"]
+    assert _citizen(first, a) == _citizen(first, b)
+    decisions = append_decision(None, good_decision(unique_id_l=a, unique_id_r=b, decision="different"))
+    second = _rerun(linked_drop, decisions)
+    assert _citizen(second, a) != _citizen(second, b)
+    moved = {a, b} - {k for k in (a, b) if _citizen(second, k) == _citizen(first, k)}
+    assert moved  # one of them changed id, and the change is in the events
+    events = second.events
+    assert set(moved) <= set(events.loc[events["event"] == "record_moved", "record_key"]) or (
+        events["event"] == "split").any()
+    assert pair_id(a, b) not in set(second.review_queue["pair_id"])
+    # and the split holds on every later run
+    third = _rerun(linked_drop, decisions, "r3", first=second)
+    assert _citizen(third, a) != _citizen(third, b)
+
+
+def test_same_decision_links_a_queued_pair_with_method_steward_and_never_requeues(linked_drop):
+    _, _, first = linked_drop
+    queue = first.review_queue
+    assert not queue.empty, "the drop should leave some pairs for people"
+    row = queue.iloc[0]
+    a, b = row["unique_id_l"], row["unique_id_r"]
+    decisions = append_decision(None, good_decision(unique_id_l=a, unique_id_r=b, decision="same"))
+    second = _rerun(linked_drop, decisions)
+    assert _citizen(second, a) == _citizen(second, b)
+    ev = second.match_evidence
+    pair = ev[(ev["unique_id_l"] == min(a, b)) & (ev["unique_id_r"] == max(a, b)) & (ev["status"] == "linked")]
+    assert list(pair["link_method"]) == ["steward"]
+    assert pair_id(a, b) not in set(second.review_queue["pair_id"])
+    third = _rerun(linked_drop, decisions, "r3", first=second)
+    assert pair_id(a, b) not in set(third.review_queue["pair_id"])
+    assert _citizen(third, a) == _citizen(third, b)
+
+
+def test_every_multi_record_citizen_is_explained_by_linked_evidence(linked_drop):
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    _, _, first = linked_drop
+    rc = first.record_citizen.assign(uid=lambda d: d["source"] + ":" + d["source_record_id"])
+    ev = first.match_evidence[first.match_evidence["status"] == "linked"]
+    index = pd.Index(rc["uid"])
+    li, ri = index.get_indexer(ev["unique_id_l"]), index.get_indexer(ev["unique_id_r"])
+    assert (li >= 0).all() and (ri >= 0).all()
+    cit = rc["citizen_id"].to_numpy()
+    assert (cit[li] == cit[ri]).all()  # no evidence row links two citizens
+    graph = coo_matrix(([1] * len(li), (li, ri)), shape=(len(rc), len(rc)))
+    _, comp = connected_components(graph, directed=False)
+    # the linked evidence connects exactly each citizen's records: one component per citizen
+    assert pd.Series(comp).groupby(cit).nunique().max() == 1
+    assert pd.Series(cit).groupby(comp).nunique().max() == 1
+    assert ev["evidence"].notna().all()

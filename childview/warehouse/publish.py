@@ -71,4 +71,8 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
     publish(target, run_id)
     if analytics_build.exists():
         os.replace(analytics_build, analytics_path(target))
+    if "linked.single_view" in counts:
+        from childview.report import write_report
+
+        write_report(target, run_id)
     return counts

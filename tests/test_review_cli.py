@@ -1,0 +1,180 @@
+"""The review workflow CLI: list / show / decide / explain, the access log, the purpose rule, and the full loop."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from childview.cli import app
+from childview.report import write_report
+from matching.review import pair_id
+from schemas.tables import ensure_tables
+from tests.e2e import DEMO, query, run_cli
+
+runner = CliRunner()
+RUN = "run-0001"
+
+
+def _ev(*items: tuple[str, str, float | None]) -> str:
+    return json.dumps([{"comparison": c, "level": lvl, "match_weight": w} for c, lvl, w in items])
+
+
+@pytest.fixture()
+def tiny(tmp_path) -> Path:
+    """A warehouse with one three-record child (NHS link + probabilistic link), one singleton and one queued pair."""
+    wh = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(wh))
+    ensure_tables(con)
+    con.execute("INSERT INTO audit.runs (run_id, started_at, finished_at, status) VALUES (?, now(), now(), 'success')",
+                [RUN])
+    recs = [("health", "H1", "Amy", "Smith"), ("social_care", "S1", "Amy", "Smith"), ("education", "P1", "Aimee", "Smith"),
+            ("police", "N1", "Amy", "Smyth")]
+    for src, rid, first, last in recs:
+        con.execute("INSERT INTO staging.identity_records (source, source_record_id, first_name, last_name, dob) "
+                    "VALUES (?, ?, ?, ?, DATE '2012-03-04')", [src, rid, first, last])
+    con.execute("INSERT INTO linked.record_citizen VALUES ('health','H1','C1','nhs_number',1.0,?), "
+                "('social_care','S1','C1','nhs_number',1.0,?), ('education','P1','C1','probabilistic',0.99,?), "
+                "('police','N1','C2','singleton',NULL,?)", [RUN] * 4)
+    nhs_ev = json.dumps([{"comparison": "nhs_number", "level": "exact", "match_weight": None}])
+    prob_ev = _ev(("first_name", "nickname/transliteration group match", 3.9), ("dob", "date of birth exact match", 10.9),
+                  ("last_name", "surname exact match", 8.5), ("sex", "sex matches", 1.0))
+    for lk, rk, method, p, ev in [("health:H1", "social_care:S1", "nhs_number", 1.0, nhs_ev),
+                                ("education:P1", "health:H1", "probabilistic", 0.99, prob_ev)]:
+        (sl, il), (sr, ir) = lk.split(":"), rk.split(":")
+        con.execute("INSERT INTO audit.match_evidence (run_id, unique_id_l, unique_id_r, source_l, source_record_id_l, "
+                    "source_r, source_record_id_r, match_probability, link_method, status, evidence) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'linked', ?)", [RUN, lk, rk, sl, il, sr, ir, p, method, ev])
+    con.execute("INSERT INTO audit.review_queue VALUES (?, 'health:H1', 'police:N1', 0.8, 2.0, "
+                "'insufficient_identity_evidence', ?, 'open', ?)",
+                [pair_id("health:H1", "police:N1"), _ev(("last_name", "surname similar", 3.1)), RUN])
+    con.close()
+    return wh
+
+
+def _access(wh: Path) -> list[tuple]:
+    if not query(wh, "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'audit' AND table_name = 'access_log'"):
+        return []
+    return query(wh, "SELECT who, command, subject, purpose FROM audit.access_log ORDER BY accessed_at")
+
+
+def test_list_shows_queue(tiny):
+    res = runner.invoke(app, ["review", "list", "--warehouse", str(tiny)])
+    assert res.exit_code == 0, res.output
+    assert pair_id("health:H1", "police:N1") in res.output and "health – police" in res.output
+
+
+@pytest.mark.parametrize("args", [
+    ["review", "show", "PAIR"],
+    ["review", "decide", "PAIR", "same", "--reviewer", "ann", "--reason", "x"],
+    ["explain", "C1"],
+    ["explain", "C1", "--purpose", "   "],
+])
+def test_purpose_required(tiny, args):
+    args = [a.replace("PAIR", pair_id("health:H1", "police:N1")) for a in args]
+    res = runner.invoke(app, [*args, "--warehouse", str(tiny)])
+    assert res.exit_code != 0
+    assert "--purpose is required" in res.output and "Amy" not in res.output
+    assert len([ln for ln in res.output.strip().splitlines() if ln.strip()]) <= 2
+    assert not _access(tiny)
+
+
+def test_show_logs_and_shows_side_by_side(tiny):
+    pid = pair_id("health:H1", "police:N1")
+    res = runner.invoke(app, ["review", "show", pid, "--warehouse", str(tiny), "--purpose", "S47 enquiry",
+                              "--user", "ann"])
+    assert res.exit_code == 0, res.output
+    assert "Smith" in res.output and "Smyth" in res.output and "differ" in res.output and "surname similar" in res.output
+    assert _access(tiny) == [("ann", "review show", f"pair {pid}", "S47 enquiry")]
+
+
+def test_decide_appends_and_logs(tiny):
+    pid = pair_id("health:H1", "police:N1")
+    for decision in ("different", "same"):
+        res = runner.invoke(app, ["review", "decide", pid, decision, "--reviewer", "bob", "--reason", "checked",
+                                  "--purpose", "queue", "--warehouse", str(tiny)])
+        assert res.exit_code == 0, res.output
+    rows = query(tiny, "SELECT pair_id, unique_id_l, unique_id_r, decision, reviewer, reason FROM "
+                       "audit.review_decisions ORDER BY decided_at")
+    assert rows == [(pid, "health:H1", "police:N1", "different", "bob", "checked"),
+                    (pid, "health:H1", "police:N1", "same", "bob", "checked")]  # appended, never edited
+    assert [r[1] for r in _access(tiny)] == ["review decide different", "review decide same"]
+    bad = runner.invoke(app, ["review", "decide", pid, "maybe", "--reviewer", "bob", "--reason", "x",
+                              "--purpose", "q", "--warehouse", str(tiny)])
+    assert bad.exit_code != 0 and "same' or 'different" in bad.output
+    assert len(query(tiny, "SELECT * FROM audit.review_decisions")) == 2
+
+
+def test_decide_on_linked_pair_by_keys(tiny):
+    res = runner.invoke(app, ["review", "decide", "health:H1,education:P1", "different", "--reviewer", "cy",
+                              "--reason", "different DOB on birth certificate", "--purpose", "complaint",
+                              "--warehouse", str(tiny)])
+    assert res.exit_code == 0, res.output
+    assert query(tiny, "SELECT unique_id_l, unique_id_r, decision FROM audit.review_decisions") == [
+        ("education:P1", "health:H1", "different")]
+
+
+def test_explain_three_record_child(tiny):
+    res = runner.invoke(app, ["explain", "C1", "--warehouse", str(tiny), "--purpose", "court order", "--user", "dee"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    for key in ("health:H1", "social_care:S1", "education:P1"):
+        assert key in out
+    assert "nhs_number" in out and "NHS number identical" in out
+    assert "probabilistic" in out and "date of birth exact match (+10.9)" in out
+    assert _access(tiny) == [("dee", "explain", "citizen C1", "court order")]
+
+
+def test_writer_refused_while_run_in_progress(tiny):
+    from childview.warehouse.build import acquire_lock, release_lock
+
+    acquire_lock(tiny, "some-run")
+    try:
+        res = runner.invoke(app, ["explain", "C1", "--warehouse", str(tiny), "--purpose", "p"])
+        assert res.exit_code != 0 and "writing this warehouse" in res.output
+    finally:
+        release_lock(tiny)
+    assert not _access(tiny)
+
+
+@pytest.mark.slow
+def test_review_loop_end_to_end(demo_run, tmp_path):
+    """run → decide different on a probabilistic link and same on a queued pair → run → both honoured."""
+    wh = tmp_path / "warehouse" / "childview.duckdb"
+    wh.parent.mkdir()
+    shutil.copyfile(demo_run, wh)
+    split_l, split_r = query(wh, """
+        SELECT e.unique_id_l, e.unique_id_r FROM audit.match_evidence e
+        JOIN linked.record_citizen a ON a.source || ':' || a.source_record_id = e.unique_id_l
+        WHERE e.status = 'linked' AND e.link_method = 'probabilistic'
+          AND (SELECT count(*) FROM linked.record_citizen c WHERE c.citizen_id = a.citizen_id) = 2
+        ORDER BY e.match_probability, e.unique_id_l LIMIT 1""")[0]
+    same_pid, same_l, same_r = query(wh, """
+        SELECT pair_id, unique_id_l, unique_id_r FROM audit.review_queue
+        WHERE reason = 'insufficient_identity_evidence' AND status = 'open'
+        ORDER BY match_probability DESC, pair_id LIMIT 1""")[0]
+    assert {split_l, split_r}.isdisjoint({same_l, same_r})
+    run_cli("review", "decide", f"{split_l},{split_r}", "different", "--reviewer", "ann", "--reason",
+            "different mothers on birth records", "--purpose", "data quality review", "--warehouse", str(wh), tmp=tmp_path)
+    run_cli("review", "decide", same_pid, "same", "--reviewer", "bob", "--reason", "same child after a house move",
+            "--purpose", "data quality review", "--warehouse", str(wh), tmp=tmp_path)
+    run_cli("run", "--drop", str(DEMO), "--warehouse", str(wh), tmp=tmp_path)
+
+    cit = dict(query(wh, "SELECT source || ':' || source_record_id, citizen_id FROM linked.record_citizen"))
+    assert cit[split_l] != cit[split_r]
+    run_id = query(wh, "SELECT run_id FROM audit.runs WHERE status = 'success' ORDER BY finished_at DESC")[0][0]
+    assert query(wh, "SELECT count(*) FROM audit.citizen_events WHERE run_id = ? AND event = 'split'", [run_id])[0][0]
+    assert cit[same_l] == cit[same_r]
+    methods = dict(query(wh, "SELECT source || ':' || source_record_id, link_method FROM linked.record_citizen "
+                             "WHERE source || ':' || source_record_id IN (?, ?)", [same_l, same_r]))
+    assert "steward" in methods.values()
+    assert not query(wh, "SELECT * FROM audit.review_queue WHERE pair_id = ?", [same_pid])
+    # the decisions and access rows survived the rebuild, and the report lists the decisions
+    assert [r[0] for r in query(wh, "SELECT reviewer FROM audit.review_decisions ORDER BY decided_at")] == ["ann", "bob"]
+    assert len(query(wh, "SELECT * FROM audit.access_log")) == 2
+    html = write_report(wh, run_id).read_text()
+    assert "different mothers on birth records" in html and "same child after a house move" in html
