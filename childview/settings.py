@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
     spill_dir: Path | None = None
-    link_threshold: float = 0.97
+    link_threshold: float = 0.95
     review_lower: float = 0.5
     retrain: bool = False
     chunk_size: int = 200_000

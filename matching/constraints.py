@@ -25,7 +25,11 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import JaroWinkler
 
+from matching.names import load_name_groups
+
 TWIN_NAME_JW_THRESHOLD = 0.88
+# A first name held by at least this many records is an established given name, not a one-off typo.
+ESTABLISHED_NAME_COUNT = 3
 
 PLACEHOLDER_FIRST_NAMES = frozenset(
     {
@@ -248,6 +252,15 @@ class ConstraintIndex:
         usable = (first_u.notna() & ~first_u.isin(placeholders)).to_numpy(dtype=bool)
         if "is_placeholder_first_name" in features:  # the feature stage also reads quality flags
             usable &= ~features["is_placeholder_first_name"].fillna(False).astype(bool).to_numpy()
+        if "source" in features:
+            self.src = features["source"].astype(str).tolist()
+        elif "unique_id" in features:
+            self.src = features["unique_id"].astype(str).str.split(":", n=1).str[0].tolist()
+        else:
+            self.src = list(range(n))  # no source known: every record its own source
+        counts = first_u.map(first_u.value_counts())
+        known = {k.upper() for k in load_name_groups()}
+        self.established = ((counts >= ESTABLISHED_NAME_COUNT) | first_u.isin(known)).fillna(False).tolist()
         self.alts = features["alt_first_names"].tolist() if "alt_first_names" in features else [None] * n
         self.last_parts = features["last_name_parts"].tolist() if "last_name_parts" in features else [None] * n
         dob_int = np.where(ok, days.astype("int64", copy=False), -1)
@@ -308,6 +321,15 @@ class ConstraintIndex:
                 return False
         return True
 
+    def distinct_given_names(self, i: int, j: int) -> bool:
+        """Both first names are established given names (in the nickname file, or held by at least
+        ``ESTABLISHED_NAME_COUNT`` records) sharing no nickname group: Luca/Lucas, Leo/Leon - not Riley/Riely
+        (a one-off typo) nor Sam/Samuel."""
+        if not (self.established[i] and self.established[j]):
+            return False
+        gi, gj = set(self.name_groups(i)) or {self.first[i]}, set(self.name_groups(j)) or {self.first[j]}
+        return not (gi & gj)
+
     def upn_conflict(self, a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:
         return a[0] != b[0] and a[0] != b[1] and b[0] != a[1]
 
@@ -354,13 +376,44 @@ class ConstraintIndex:
         if ta:
             tb = mb if mb is not None else self._members(self.twin_root, self._twin_ok, rb)
             if tb:
-                dob = self.twin_dob
-                for i in ta:
-                    di = dob[i]
-                    for j in tb:
-                        if dob[j] == di and self.twin_conflict(i, j):
-                            return "twin_guard"
+                return self._twin_conflict_between(ta, tb, ma is not None)
         return None
+
+    def _twin_conflict_between(self, ta: Sequence[int], tb: Sequence[int], records_only: bool) -> str | None:
+        """Twin checks between two groups of twin-eligible records (usable DOB and first name).
+
+        * ``same_source_twin``: one source holds a record in each group with the same DOB and two *distinct
+          given names* (``distinct_given_names``): twins registered side by side (Luca and Lucas at one GP).
+          No name similarity overrides it; a source's duplicate with a typo or a nickname is not refused.
+        * ``twin_guard``: a record pair with the same DOB and household and clearly different first names,
+          unless the groups are *bridged* by another same-DOB pair whose first names agree (exact, nickname
+          group or close spelling): then the clash is one odd record (a typo, a known-as name), not twins.
+        """
+        dob, src, first = self.twin_dob, self.src, self.first
+        clash = False
+        for i in ta:
+            di = dob[i]
+            for j in tb:
+                if dob[j] != di:
+                    continue
+                if src[i] == src[j] and first[i] != first[j] and self.distinct_given_names(i, j):
+                    return "same_source_twin"
+                if not clash and self.twin_conflict(i, j):
+                    clash = True
+        if not clash:
+            return None
+        if not records_only and self._names_bridge(ta, tb):
+            return None
+        return "twin_guard"
+
+    def _names_bridge(self, ta: Sequence[int], tb: Sequence[int]) -> bool:
+        dob, first = self.twin_dob, self.first
+        for i in ta:
+            for j in tb:
+                if dob[j] == dob[i] and (first[i] == first[j] or not first_names_clearly_different(
+                        first[i], self.name_groups(i), first[j], self.name_groups(j))):
+                    return True
+        return False
 
     def cluster_conflict(self, ra: int, rb: int, find: Callable[[int], int]) -> str | None:
         """Reason clusters rooted at ``ra`` and ``rb`` may not merge, or None."""

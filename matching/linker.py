@@ -138,6 +138,7 @@ def cluster_scored(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.D
     own (``auto_link_eligible``); the others, when scored inside or above the review band and left in
     different clusters, join the review queue with reason ``insufficient_identity_evidence``."""
     from matching.cluster import SCORED_COLUMNS, cluster_records
+    from matching.review import drop_decided
 
     th = Thresholds.coerce(thresholds)
     ok = scored["auto_link_eligible"].astype(bool) if "auto_link_eligible" in scored else True
@@ -150,6 +151,7 @@ def cluster_scored(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.D
     if not weak.empty:
         key = result.assignments.set_index("unique_id")["cluster_key"]
         weak = weak[weak["unique_id_l"].map(key) != weak["unique_id_r"].map(key)]
+        weak = drop_decided(weak, decisions)  # a steward already answered: never queue the pair again
         extra = weak[SCORED_COLUMNS].assign(reason="insufficient_identity_evidence")
         result.review = pd.concat([result.review, extra], ignore_index=True).sort_values(
             ["unique_id_l", "unique_id_r", "reason"], kind="mergesort").reset_index(drop=True)

@@ -196,7 +196,7 @@ def test_common_diminutives_and_spellings_share_a_group(a, b):
 @pytest.mark.parametrize("a, b", [
     # distinct given names (twins are given such pairs) never share a group, even through a third spelling
     ("Luca", "Lucas"), ("Luca", "Luke"), ("Lucas", "Luke"), ("Tobias", "Tobenna"), ("Harrison", "Henry"),
-    ("Mia", "Maya"),
+    ("Mia", "Maya"), ("Amelia", "Amelie"), ("Emily", "Emilia"),
 ])
 def test_distinct_given_names_do_not_share_a_group(a, b):
     assert not same_name_group(a, b)
