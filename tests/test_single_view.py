@@ -28,9 +28,6 @@ def ix(source, rid, eid, etype, date, **kw):
 def con():
     c = duckdb.connect()
     ensure_tables(c)
-    c.execute("CREATE TABLE linked.record_citizen (source VARCHAR, source_record_id VARCHAR, citizen_id VARCHAR,"
-              " link_method VARCHAR, match_probability DOUBLE, run_id VARCHAR)")
-    c.execute("CREATE TABLE audit.review_queue (unique_id_l VARCHAR, unique_id_r VARCHAR, status VARCHAR)")
     identity = [
         # Child A: known to all four agencies.
         ident("education", "P1", first_name="Olivia", last_name="Smith", dob=dt.date(2013, 4, 2), sex="F",
