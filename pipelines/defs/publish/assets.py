@@ -5,8 +5,8 @@ import datetime as dt
 import dagster as dg
 
 from childview.warehouse.publish import publish_build
-from pipelines.resources import DropResource, WarehouseResource
 from pipelines.defs.linked.assets import MART_KEYS
+from pipelines.resources import DropResource, WarehouseResource
 
 UPSTREAM = [*MART_KEYS, dg.AssetKey(["linked", "single_view"]), dg.AssetKey(["linked", "interactions"])]
 
