@@ -161,6 +161,11 @@ def evaluate(
 
 
 def main() -> None:
+    import warnings
+
+    # Operators see childview's own messages; library deprecation chatter is for developers.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*deprecated.*")
     logging.basicConfig(level=os.environ.get("CHILDVIEW_LOG_LEVEL", "WARNING"))
     for noisy in ("splink", "great_expectations", "dagster"):
         logging.getLogger(noisy).setLevel(logging.ERROR)

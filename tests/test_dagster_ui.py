@@ -55,5 +55,9 @@ def test_dagster_dev_lists_assets_checks_schedule_and_sensors(tmp_path):
         assert {"drop_arrival_sensor", "run_failure_recording_sensor"} <= {s["name"] for s in repo["sensors"]}
         assert "childview_run_job" in {j["name"] for j in repo["jobs"]}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)

@@ -19,8 +19,8 @@ def source_asset(config: SourceConfig) -> dg.AssetsDefinition:
               description=f"{config.name} identity records, interactions and quarantined lines, staged")
     def _staged(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource):
         try:
-            with warehouse.build(context.run_id) as con:
-                counts = stage_source(con, drop.dir, config, context.run_id, drop.date)
+            with warehouse.build(context.run.run_id) as con:
+                counts = stage_source(con, drop.dir, config, context.run.run_id, drop.date)
         except ChildviewError as err:
             raise dg.Failure(description=str(err), allow_retries=False) from err
         return dg.MaterializeResult(metadata={k: v for k, v in counts.items() if isinstance(v, int)})

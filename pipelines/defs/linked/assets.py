@@ -19,7 +19,7 @@ MART_KEYS = [dg.AssetKey(name.split(".")) for name in MARTS] + [dg.AssetKey(["ma
     ],
 )
 def single_view(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource):
-    with warehouse.build(context.run_id) as con:
+    with warehouse.build(context.run.run_id) as con:
         counts = build_single_view(con, drop.date)
     yield dg.MaterializeResult(asset_key=["linked", "single_view"], metadata={"citizens": counts["citizens"]})
     yield dg.MaterializeResult(asset_key=["linked", "interactions"], metadata={"rows": counts["interactions"]})
@@ -30,7 +30,7 @@ def single_view(context: dg.AssetExecutionContext, drop: DropResource, warehouse
                         group_name="marts", kinds={"duckdb"}) for k in MART_KEYS],
 )
 def marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    with warehouse.build(context.run_id) as con:
-        counts = build_marts(con, context.run_id)
+    with warehouse.build(context.run.run_id) as con:
+        counts = build_marts(con, context.run.run_id)
     for key in MART_KEYS:
         yield dg.MaterializeResult(asset_key=key, metadata={"rows": counts[".".join(key.path)]})

@@ -21,9 +21,9 @@ class MatchConfig(dg.Config):
 def record_citizen(context: dg.AssetExecutionContext, config: MatchConfig, drop: DropResource,
                    warehouse: WarehouseResource) -> dg.MaterializeResult:
     s = get_settings()
-    with warehouse.build(context.run_id) as con:
+    with warehouse.build(context.run.run_id) as con:
         stats = match_records(
-            con, run_id=context.run_id, drop_date=drop.date, retrain=config.retrain or s.retrain,
+            con, run_id=context.run.run_id, drop_date=drop.date, retrain=config.retrain or s.retrain,
             link_threshold=config.link_threshold or s.link_threshold, review_lower=config.review_lower or s.review_lower,
             threads=warehouse.threads, memory_limit=warehouse.memory_limit)
     return dg.MaterializeResult(metadata=stats)
