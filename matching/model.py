@@ -29,7 +29,7 @@ from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from matching import settings as S
 
 log = logging.getLogger(__name__)
-SPLINK_LOG_LEVEL = logging.WARNING
+SPLINK_LOG_LEVEL = logging.ERROR  # "level not observed" EM notes are expected on small drops
 _SIG_DIGITS = 10
 
 
