@@ -171,13 +171,18 @@ class CsvStream(RawStream):
     def _fast(self, block: list[bytes]) -> tuple[list, list, list, int] | None:
         """Parse a cleanly decoding block with ``csv`` in C: (texts, rows, spans, lines used), or None.
 
-        Stops before the first record that is broken (csv error, a quote still open at the block's end, a
-        multi-line record with the wrong field count or more than ``max_record_lines`` lines); the careful
-        path takes over from there.
+        Stops before the first line that does not decode and before the first record that is broken (csv
+        error, a quote still open at the block's end, a multi-line record with the wrong field count or more
+        than ``max_record_lines`` lines); the careful path takes over from there for one record, then the
+        fast path resumes on the rest of the block.
         """
-        try:
-            texts = [b.decode(self.encoding) for b in block]
-        except UnicodeDecodeError:
+        texts = []
+        for b in block:  # a line that does not decode ends the fast prefix; the careful path quarantines it
+            try:
+                texts.append(b.decode(self.encoding))
+            except UnicodeDecodeError:
+                break
+        if not texts:
             return None
         n, limit = len(self.header), self.max_record_lines
         rows: list = []
@@ -227,6 +232,10 @@ class CsvStream(RawStream):
                         yield st.flush()
                     if feed.idle():
                         break
+                    if not feed.pushback:  # at a record boundary: the rest of the block may take the fast path
+                        rest = feed.take_rest()
+                        if rest:
+                            break
                 else:
                     break
             self.lines_in = feed.lines_in

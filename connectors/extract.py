@@ -95,8 +95,18 @@ def _hash_ids(raw: pd.DataFrame, fcol: dict[str, str], record_ids: pd.Series) ->
     values = pd.DataFrame({f"c{i}": blank_to_none(raw[c]).fillna("") for i, c in enumerate(cols)})
     values["rid"] = record_ids.to_numpy()
     hashes = pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
-    return pd.Series([f"{r}/{h:016x}" for r, h in zip(record_ids.tolist(), hashes.tolist(), strict=True)],
-                     index=raw.index, dtype=object)
+    return pd.Series(record_ids.to_numpy(dtype=object) + "/" + _hex16(hashes), index=raw.index, dtype=object)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex16(values: np.ndarray) -> np.ndarray:
+    """Object array of 16-digit lower-case hex strings of uint64 values (vectorised ``f"{v:016x}"``)."""
+    octets = np.ascontiguousarray(values, dtype=">u8").view(np.uint8).reshape(-1, 8)
+    chars = np.empty((len(values), 16), dtype=np.uint8)
+    chars[:, 0::2], chars[:, 1::2] = _HEX[octets >> 4], _HEX[octets & 15]
+    return chars.view("S16").ravel().astype("U16").astype(object)
 
 
 def _key_name(cfg: FileConfig, field: str) -> str:

