@@ -32,6 +32,8 @@ ACCESS_LOG_DDL = ("CREATE TABLE IF NOT EXISTS audit.access_log (accessed_at TIME
                   "subject VARCHAR, purpose VARCHAR)")
 PURPOSE_HELP = "Why you need to see this (written to the access log); required"
 WAREHOUSE_OPT = typer.Option(..., "--warehouse", help="The published warehouse file")
+PURPOSE_OPT = typer.Option(None, "--purpose", help=PURPOSE_HELP)
+USER_OPT = typer.Option(None, "--user", help="Who is looking (default: login name)")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -201,8 +203,8 @@ def list_pairs(warehouse: Path = WAREHOUSE_OPT,
 @review_app.command("show")
 def show(pair: str = typer.Argument(..., help="Pair id from 'review list', or KEY_A,KEY_B"),
          warehouse: Path = WAREHOUSE_OPT,
-         purpose: str | None = typer.Option(None, "--purpose", help=PURPOSE_HELP),
-         user: str | None = typer.Option(None, "--user", help="Who is looking (default: login name)")) -> None:
+         purpose: str | None = PURPOSE_OPT,
+         user: str | None = USER_OPT) -> None:
     """Both records side by side, which fields agree, and how the evidence adds up."""
     purpose = _require_purpose(purpose)
     with _writer(warehouse) as con:
@@ -233,7 +235,7 @@ def decide(pair: str = typer.Argument(..., help="Pair id from 'review list', or 
            reviewer: str = typer.Option(..., "--reviewer", help="Who decided"),
            reason: str = typer.Option(..., "--reason", help="Why (kept with the decision)"),
            warehouse: Path = WAREHOUSE_OPT,
-           purpose: str | None = typer.Option(None, "--purpose", help=PURPOSE_HELP)) -> None:
+           purpose: str | None = PURPOSE_OPT) -> None:
     """Record a decision on a pair; the next run honours it. Decisions are appended, never edited."""
     from matching.review import pair_id, validate_decision
 
@@ -294,8 +296,8 @@ def strongest_evidence(method: str, evidence: list[dict], top: int = 3) -> str:
 
 def explain(citizen_id: str = typer.Argument(..., help="The citizen id to explain"),
             warehouse: Path = WAREHOUSE_OPT,
-            purpose: str | None = typer.Option(None, "--purpose", help=PURPOSE_HELP),
-            user: str | None = typer.Option(None, "--user", help="Who is looking (default: login name)")) -> None:
+            purpose: str | None = PURPOSE_OPT,
+            user: str | None = USER_OPT) -> None:
     """Why these records are one child: every link, its method and its strongest evidence."""
     purpose = _require_purpose(purpose)
     with _writer(warehouse) as con:

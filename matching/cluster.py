@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -178,15 +179,11 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
-        if dirty[a]:
-            reason = cidx.steward_conflict(ra, rb, find) if cannot else None
-            if reason:
-                refused.append((a, b, method, reason))
-                continue
-            keep, gone = uf.union_roots(ra, rb)
-            cidx.merge(keep, gone)
-        else:
-            uf.union_roots(ra, rb)
+        reason = _union_unless(uf, cidx, dirty[a], ra, rb,
+                               (lambda x, y: cidx.steward_conflict(x, y, find)) if cannot else None)
+        if reason:
+            refused.append((a, b, method, reason))
+            continue
         used_l.append(a)
         used_r.append(b)
         used_m.append(method)
@@ -197,16 +194,11 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
-        if dirty[a]:
-            reason = cidx.cluster_conflict(ra, rb, find)
-            if reason:
-                blocked_rows.append(row)
-                blocked_reason.append(reason)
-                continue
-            keep, gone = uf.union_roots(ra, rb)
-            cidx.merge(keep, gone)
-        else:
-            uf.union_roots(ra, rb)
+        reason = _union_unless(uf, cidx, dirty[a], ra, rb, lambda x, y: cidx.cluster_conflict(x, y, find))
+        if reason:
+            blocked_rows.append(row)
+            blocked_reason.append(reason)
+            continue
         used_l.append(a)
         used_r.append(b)
         used_m.append("probabilistic")
@@ -249,6 +241,20 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
     }
     log.info("cluster_records: %s", stats)
     return ClusterResult(assignments, links, review, refused_df, stats)
+
+
+def _union_unless(uf: _UnionFind, cidx: ConstraintIndex, checked: bool, ra: int, rb: int,
+                  conflict: Callable[[int, int], str | None] | None) -> str | None:
+    """Merge two clusters unless ``conflict`` names a reason not to (only records that can conflict are checked)."""
+    if checked:
+        reason = conflict(ra, rb) if conflict else None
+        if reason:
+            return reason
+        keep, gone = uf.union_roots(ra, rb)
+        cidx.merge(keep, gone)
+    else:
+        uf.union_roots(ra, rb)
+    return None
 
 
 def _all_roots(parent: np.ndarray) -> np.ndarray:
