@@ -65,7 +65,6 @@ def run_pipeline(drop: Path, warehouse: Path, *, retrain: bool = False, sources_
                  on_event: Callable[[str, str, float], None] | None = None) -> RunOutcome:
     if sources_file:
         os.environ["CHILDVIEW_SOURCES_FILE"] = str(sources_file)
-    os.environ["CHILDVIEW_RETRAIN"] = "true" if retrain else os.environ.get("CHILDVIEW_RETRAIN", "false")
     import dagster as dg
 
     from childview.warehouse.build import discard_build

@@ -68,7 +68,6 @@ def record_run(con: duckdb.DuckDBPyConnection, *, run_id: str, started_at: dt.da
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    rows = con.execute(
-        "SELECT schema_name || '.' || table_name, estimated_size FROM duckdb_tables() ORDER BY 1"
-    ).fetchall()
-    return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name, _ in rows}
+    names = [r[0] for r in con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+    return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in names}
