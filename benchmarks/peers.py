@@ -4,7 +4,10 @@ Datasets: a generated 20,000-child drop (seed 1; truth from ``truth.csv``) and F
 5,000 true cross-file links). Every linker starts from the same standardised feature frame (connectors →
 ``matching.features.build_features`` for the drop; ``tests.test_febrl.febrl_features`` for FEBRL4), so the
 comparison is of the linking itself; ``seconds`` is the linker's own time (training + scoring + clustering),
-and the shared preparation time is reported separately. Metrics on the drop come from
+and the shared preparation time is reported separately. ``comparisons_per_s`` divides the candidate
+comparisons by ``seconds``; ``scoring_comparisons_per_s`` divides them by the scoring step alone (candidate
+generation plus comparison vectors and scores: Splink's ``predict``, recordlinkage's ``index`` + ``compute``),
+which is what a night with a stored model pays per comparison. Metrics on the drop come from
 ``matching.evaluate.evaluate``; on FEBRL4 from the set of predicted cross-file pairs.
 """
 
@@ -86,28 +89,30 @@ def components(ids: pd.Series, left: pd.Series, right: pd.Series) -> pd.DataFram
 
 
 # ------------------------------------------------------------------------------------------ linkers
-def run_childview(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame | set, int]:
+def run_childview(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame | set, int, float]:
     """The pipeline's matcher: ``link_records`` on the drop; on FEBRL4 the mapping of tests/test_febrl.py."""
-    from matching.model import blocking_analysis
+    from matching.blocking import blocking_analysis
 
     if febrl:
         from matching.model import predict_pairs, train_model
         from tests.test_febrl import best_link_pairs
 
         artifact = train_model(feats, seed=7, extra_id_columns=("other_id",), threads=THREADS)
+        t0 = time.perf_counter()
         pairs = predict_pairs(feats, artifact, threshold_probability=0.01, threads=THREADS)
+        scoring = time.perf_counter() - t0
         n = blocking_analysis(feats, extra_id_columns=("other_id",))["comparisons_to_score"]
-        return best_link_pairs(pairs, threshold=0.5), n
+        return best_link_pairs(pairs, threshold=0.5), n, scoring
     from matching.linker import link_records
 
     r = link_records(feats, run_id="bench", threads=THREADS, analyse_blocking=True)
     rc = r.record_citizen
     clusters = pd.DataFrame({"unique_id": rc["source"] + ":" + rc["source_record_id"],
                              "cluster_id": rc["citizen_id"]})
-    return clusters, int(r.blocking_analysis["comparisons_to_score"])
+    return clusters, int(r.blocking_analysis["comparisons_to_score"]), r.stats["seconds"]["predict"]
 
 
-def run_splink(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int]:
+def run_splink(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int, float]:
     """Plain Splink 5: library comparisons, EM-trained, clustered at p >= 0.95."""
     import duckdb
     import splink.comparison_library as cl
@@ -146,23 +151,26 @@ def run_splink(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int]:
     tr.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
     tr.estimate_parameters_using_expectation_maximisation(block_on("dob"))
     tr.estimate_parameters_using_expectation_maximisation(block_on("first_name_std", "last_name_std"))
+    t0 = time.perf_counter()
     pred = linker.inference.predict(threshold_match_probability=0.5)
+    scoring = time.perf_counter() - t0
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         pred, threshold_match_probability=SPLINK_CLUSTER_THRESHOLD).as_pandas_dataframe()
     counts = count_comparisons_from_blocking_rules(sdf, blocking_rules=rules, link_type="dedupe_only",
                                                    unique_id_column_name="unique_id", record_sample_proportion=1.0)
     n = int(counts[-1]["cumulative_comparison_count"])
     con.close()
-    return clusters[["unique_id", "cluster_id"]], n
+    return clusters[["unique_id", "cluster_id"]], n, scoring
 
 
-def run_recordlinkage(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int]:
+def run_recordlinkage(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int, float]:
     """recordlinkage: block on dob ∪ sorted neighbourhood on surname; jaro-winkler names; ECM classifier."""
     import recordlinkage as rl
 
     df = feats.set_index("unique_id")[["first_name_std", "last_name_std", "dob", "postcode", "nhs_number",
                                        "upn", *(["other_id"] if febrl else [])]].copy()
     df["dob"] = df["dob"].astype(str).where(feats.set_index("unique_id")["dob"].notna(), None)
+    t0 = time.perf_counter()
     idx = rl.Index()
     idx.block("dob")
     idx.sortedneighbourhood("last_name_std", window=5)
@@ -177,10 +185,11 @@ def run_recordlinkage(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame
     if not febrl:
         cmp.exact("upn", "upn", label="upn")
     vectors = cmp.compute(candidates, df)
+    scoring = time.perf_counter() - t0
     matches = rl.ECMClassifier(binarize=0.5).fit_predict(vectors.astype(float))
     left = pd.Series(matches.get_level_values(0))
     right = pd.Series(matches.get_level_values(1))
-    return components(feats["unique_id"], left, right), int(len(candidates))
+    return components(feats["unique_id"], left, right), int(len(candidates)), scoring
 
 
 LINKERS = {"childview": run_childview, "splink": run_splink, "recordlinkage": run_recordlinkage}
@@ -203,7 +212,7 @@ def compare(children: int = 20_000, seed: int = SEED, linkers: tuple[str, ...] =
 def _one(dataset: str, name: str, feats: pd.DataFrame, prep: float, score, *, febrl: bool) -> dict:
     t0 = time.perf_counter()
     try:
-        out, n = LINKERS[name](feats, febrl=febrl)
+        out, n, scoring = LINKERS[name](feats, febrl=febrl)
     except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
         log.exception("linker %s failed on %s", name, dataset)
         return {"dataset": dataset, "linker": name, "error": f"{type(exc).__name__}: {exc}"}
@@ -212,6 +221,8 @@ def _one(dataset: str, name: str, feats: pd.DataFrame, prep: float, score, *, fe
     row = {"dataset": dataset, "linker": name, "precision": round(m["precision"], 5), "recall": round(m["recall"], 5),
            "f1": round(m["f1"], 5), "twin_pairs_merged": int(m["twin_pairs_merged"]), "seconds": round(secs, 1),
            "comparisons_per_s": round(n / secs) if secs else None, "comparisons": n,
+           "scoring_seconds": round(scoring, 2), "scoring_comparisons_per_s": round(n / scoring) if scoring else None,
+           "records_per_s": round(len(feats) / secs) if secs else None,
            "records": len(feats), "prep_seconds": round(prep, 1)}
     print(row, flush=True)
     return row

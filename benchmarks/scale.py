@@ -218,7 +218,7 @@ def large_run_env(records: int, label: str = "run") -> dict:
     spill.mkdir(parents=True, exist_ok=True)
     return {"CHILDVIEW_DUCKDB_THREADS": "2",
             "CHILDVIEW_DUCKDB_MEMORY_LIMIT": os.environ.get("CHILDVIEW_DUCKDB_MEMORY_LIMIT",
-                                                            "3GB" if records > 200_000 else "2GB"),
+                                                            "2GB"),
             "CHILDVIEW_SPILL_DIR": str(spill)}
 
 

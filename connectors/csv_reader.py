@@ -1,9 +1,10 @@
 """RFC 4180 CSV with physical line tracking, in blocks of lines.
 
-The file is read in blocks of ``CHUNK_ROWS`` physical lines. A block with no quote character that decodes
-cleanly takes the fast path: one record per line, parsed by ``csv`` in C. Any other block goes through the
-careful path: a ``_LineFeed`` hands ``csv.reader`` (strict) one decoded line at a time and remembers the
-lines of the current record, so a quoted field with a newline is one record numbered by its first line.
+The file is read in blocks of ``CHUNK_ROWS`` physical lines. Each block first takes the fast path in
+``csv_bulk`` (a numpy line screen, then single-line records parsed in bulk or by ``csv`` in C). From the
+first line the fast path cannot take (undecodable, broken quoting) the careful path reads one record: a
+``_LineFeed`` hands ``csv.reader`` (strict) one decoded line at a time and remembers the lines of the
+current record, so a quoted field with a newline is one record numbered by its first line.
 
 A quoted field still open after ``MAX_RECORD_LINES`` lines, at end of file, or broken by a stray quote
 quarantines only its opening line, and parsing resumes at the next line, so one bad quote never swallows
@@ -18,6 +19,9 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
+from connectors import csv_bulk
 from connectors import raw as rawmod
 from connectors.encoding import UTF8_BOM, detect_encoding
 from connectors.raw import Quarantined, RawChunk, RawStream, dedupe_header, make_chunk
@@ -50,6 +54,8 @@ class _LineFeed:
         self._blocks = blocks
         self._block: list[bytes] = []
         self._pos = 0
+        self._screen: tuple | None = None
+        self.rest_screen: tuple | None = None
         self.encoding, self.limit = encoding, limit
         self.pushback: deque = deque()
         self.pending: list = []
@@ -59,14 +65,19 @@ class _LineFeed:
     def __iter__(self):
         return self
 
-    def load(self, block: list[bytes]) -> None:
-        self._block, self._pos = block, 0
+    def load(self, block: list[bytes], screen: tuple | None = None) -> None:
+        """Read ``block`` next; ``screen`` is its ``CsvStream._screen`` result when already known."""
+        self._block, self._pos, self._screen = block, 0, screen
 
     def take_rest(self) -> list[bytes] | None:
-        """The unread lines of the current block (when nothing is pushed back), now marked as read."""
+        """The unread lines of the current block (when nothing is pushed back), now marked as read.
+
+        ``rest_screen`` is then the screen of those lines, when the block's screen is known."""
         if self.pushback or self._pos >= len(self._block):
             return None
-        rest, self._pos = self._block[self._pos:], len(self._block)
+        pos = self._pos
+        rest, self._pos = self._block[pos:], len(self._block)
+        self.rest_screen = None if self._screen is None else tuple(a[pos:] for a in self._screen)
         return rest
 
     def idle(self) -> bool:
@@ -168,38 +179,14 @@ class CsvStream(RawStream):
         self.header = dedupe_header([c.strip().lstrip("\ufeff") for c in row])
         self.header_lines = len(pend)
 
-    def _fast(self, block: list[bytes]) -> tuple[list, list, list, int] | None:
-        """Parse a cleanly decoding block with ``csv`` in C: (texts, rows, spans, lines used), or None.
+    def _screen(self, block: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """Per line of ``block``: (plain, single), see ``csv_bulk.screen``."""
+        return csv_bulk.screen(block, self.encoding, len(self.header))
 
-        Stops before the first line that does not decode and before the first record that is broken (csv
-        error, a quote still open at the block's end, a multi-line record with the wrong field count or more
-        than ``max_record_lines`` lines); the careful path takes over from there for one record, then the
-        fast path resumes on the rest of the block.
-        """
-        texts = []
-        for b in block:  # a line that does not decode ends the fast prefix; the careful path quarantines it
-            try:
-                texts.append(b.decode(self.encoding))
-            except UnicodeDecodeError:
-                break
-        if not texts:
-            return None
-        n, limit = len(self.header), self.max_record_lines
-        rows: list = []
-        spans: list[int] = []
-        used = 0
-        reader = csv.reader(texts, strict=True)
-        try:
-            for row in reader:
-                span = reader.line_num - used
-                if span > 1 and (len(row) != n or span > limit):
-                    break
-                rows.append(row)
-                spans.append(span)
-                used = reader.line_num
-        except csv.Error:
-            pass
-        return texts, rows, spans, used
+    def _fast(self, block: list[bytes], plain: np.ndarray, single: np.ndarray) -> tuple[list, int] | None:
+        """(pieces, lines used) of ``block`` parsed without the careful path, see ``csv_bulk.parse_block``."""
+        return csv_bulk.parse_block(block, plain, single, self.header, self.usecols, self.encoding,
+                                    self.max_record_lines)
 
     def chunks(self) -> Iterator[RawChunk]:
         n = len(self.header)
@@ -211,24 +198,26 @@ class CsvStream(RawStream):
             rest = feed.take_rest()
             while True:
                 if feed.idle():
+                    screen = feed.rest_screen if rest else None
                     block, rest = rest or next(blocks, None), None
                     if block is None:
                         break
-                    fast = self._fast(block)
+                    screen = screen or self._screen(block)
+                    fast = self._fast(block, *screen)
                     if fast is not None:
-                        texts, rows, spans, used = fast
-                        st.add_block(feed.lines_in + 1, texts, rows, spans)
+                        pieces, used = fast
+                        st.add_pieces(feed.lines_in + 1, block, pieces)
                         feed.lines_in += used
-                        if len(st.rows) >= self.chunk_rows:
+                        if st.count >= self.chunk_rows:
                             yield st.flush()
                         if used == len(block):
                             continue
-                        block = block[used:]
-                    feed.load(block)
+                        block, screen = block[used:], tuple(a[used:] for a in screen)
+                    feed.load(block, screen)
                 items = iter_csv_items(feed)
                 for item in items:
                     st.add_item(feed, *item)
-                    if len(st.rows) >= self.chunk_rows:
+                    if st.count >= self.chunk_rows:
                         yield st.flush()
                     if feed.idle():
                         break
@@ -239,47 +228,76 @@ class CsvStream(RawStream):
                 else:
                     break
             self.lines_in = feed.lines_in
-        if st.decode_failed and not (st.records or st.rows or st.other_quarantined):
+        if st.decode_failed and not (st.records or st.count or st.other_quarantined):
             raise UnusableInputError(self.path, f"no line after the header can be decoded as {self.encoding}",
                                      ENCODING_HINT)
         yield st.flush()
 
 
 class _State:
-    """Rows and quarantined items gathered for the next chunk, plus counts for the whole file."""
+    """Records and quarantined items gathered for the next chunk, plus counts for the whole file."""
 
     def __init__(self, stream: CsvStream, n_fields: int) -> None:
         self.stream, self.n = stream, n_fields
-        self.rows: list = []
-        self.lines: list[int] = []
-        self.n_lines: list[int] = []
-        self.raws: list[str] = []
-        self.quarantined: list[Quarantined] = []
         self.decode_failed = self.other_quarantined = self.records = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.parts: list = []  # ("rows", rows) / ("cols", arrays), in record order
+        self.lines: list = []  # per part: first physical line of each record (list or array)
+        self.n_lines: list = []  # per part: physical lines each record spans
+        self.raws: list = []  # str, or the line's bytes for plain lines
+        self.quarantined: list[Quarantined] = []
+        self.count = 0
 
     def flush(self) -> RawChunk:
-        chunk = make_chunk(self.stream.header, self.rows, self.lines, self.n_lines, self.raws, self.quarantined,
-                           self.stream.usecols)
-        self.records += len(self.rows)
-        self.rows, self.lines, self.n_lines, self.raws, self.quarantined = [], [], [], [], []
+        lines = np.concatenate([np.asarray(v, dtype=np.int64) for v in self.lines]) if self.lines \
+            else np.zeros(0, np.int64)
+        n_lines = np.concatenate([np.asarray(v, dtype=np.int64) for v in self.n_lines]) if self.n_lines \
+            else np.zeros(0, np.int64)
+        chunk = make_chunk(self.stream.header, [], lines, n_lines, self.raws, self.quarantined,
+                           self.stream.usecols, parts=self.parts, encoding=self.stream.encoding)
+        self.records += self.count
+        self._reset()
         return chunk
 
-    def add_block(self, first_line: int, texts: list[str], rows: list[list[str]], spans: list[int]) -> None:
+    def _row(self, row: list[str], line: int, span: int, raw: str) -> None:
+        if not self.parts or self.parts[-1][0] != "rows":
+            self.parts.append(("rows", []))
+            self.lines.append([])
+            self.n_lines.append([])
+        self.parts[-1][1].append(row)
+        self.lines[-1].append(line)
+        self.n_lines[-1].append(span)
+        self.raws.append(raw)
+        self.count += 1
+
+    def add_pieces(self, first_line: int, block: list[bytes], pieces: list) -> None:
+        """Add what ``CsvStream._fast`` parsed from ``block`` (whose first line is ``first_line``)."""
+        for piece in pieces:
+            if piece[0] == "bulk":
+                _, start, stop, arrays, offsets, quarantined = piece
+                for item in quarantined:
+                    item.line += first_line + start
+                self.quarantined.extend(quarantined)
+                self.other_quarantined += len(quarantined)
+                self.parts.append(("cols", arrays))
+                self.lines.append(offsets + (first_line + start))
+                self.n_lines.append(np.ones(len(offsets), dtype=np.int64))
+                self.raws.extend([block[start + i] for i in offsets.tolist()] if len(offsets) < stop - start
+                                 else block[start:stop])
+                self.count += len(offsets)
+            else:
+                _, start, texts, rows, spans = piece
+                self._add_rows(first_line + start, texts, rows, spans)
+
+    def _add_rows(self, first_line: int, texts: list[str], rows: list[list[str]], spans: list[int]) -> None:
         n = self.n
-        if len(spans) == len(texts) and all(len(r) == n for r in rows):  # one clean record per line
-            self.rows.extend(rows)
-            self.lines.extend(range(first_line, first_line + len(rows)))
-            self.n_lines.extend(spans)
-            self.raws.extend(texts)
-            return
         idx = 0
         for row, span in zip(rows, spans, strict=True):
             text = texts[idx] if span == 1 else "".join(texts[idx:idx + span]).rstrip("\r\n")
             if len(row) == n:
-                self.rows.append(row)
-                self.lines.append(first_line + idx)
-                self.n_lines.append(span)
-                self.raws.append(text)
+                self._row(row, first_line + idx, span, text)
             else:  # single line (the fast path stops before a multi-line record with the wrong count)
                 reason = "line is blank" if not text.strip() else f"expected {n} fields, found {len(row)}"
                 self.quarantined.append(Quarantined(first_line + idx, 1, reason, text.rstrip("\r\n")))
@@ -311,7 +329,4 @@ class _State:
             self.decode_failed += decode
             self.other_quarantined += not decode
             return
-        self.rows.append(row)
-        self.lines.append(pend[0][0])
-        self.n_lines.append(len(pend))
-        self.raws.append(pend[0][1] if len(pend) == 1 else _text(pend))
+        self._row(row, pend[0][0], len(pend), pend[0][1] if len(pend) == 1 else _text(pend))

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -22,13 +24,64 @@ _MIDNIGHT = re.compile(r"[ T]00:00(?::00(?:\.0+)?)?$")
 _MISSING_UPPER = frozenset(MISSING_TOKENS)
 
 
+_SHARED: ContextVar[dict | None] = ContextVar("connectors_shared_factorize", default=None)
+
+
+@contextmanager
+def shared_factorize() -> Iterator[None]:
+    """Within the block, ``factorize`` works out each array's distinct values at most once.
+
+    Arrays are recognised by memory address, shape and strides (and kept alive until the block ends), so
+    they must not be changed in place inside the block. ``extract_file`` opens one block per chunk.
+    """
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _key(values: np.ndarray) -> tuple:
+    return values.__array_interface__["data"][0], values.shape, values.strides
+
+
+def factorize(values) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, use_na_sentinel=True)`` of an object array, as (codes, uniques array).
+
+    Inside ``shared_factorize`` the result is remembered, and so is the output of ``map_distinct``, whose
+    codes then come from its input's codes instead of hashing every value again."""
+    values = np.asarray(values, dtype=object)
+    memo = _SHARED.get()
+    if memo is None:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        return codes, np.asarray(uniques, dtype=object)
+    key = _key(values)
+    hit = memo.get(key)
+    if hit is None:
+        derived = memo.pop(("map", key), None)
+        if derived is not None:  # output of map_distinct: (its codes, the mapped distinct values + None)
+            in_codes, mapped = derived
+            ucodes, uniques = pd.factorize(mapped[:-1], use_na_sentinel=True)
+            codes = np.append(ucodes, -1)[in_codes]  # first appearances keep their order: same as pd.factorize
+        else:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        hit = memo[key] = (values, codes, np.asarray(uniques, dtype=object))
+    return hit[1], hit[2]
+
+
 def map_distinct(series: pd.Series, fn) -> pd.Series:
     """Apply ``fn`` once per distinct non-null value; nulls stay None. Returns an object Series."""
-    codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = factorize(series.to_numpy(dtype=object))
     mapped = np.empty(len(uniques) + 1, dtype=object)
     mapped[:-1] = [fn(u) for u in uniques]
     mapped[-1] = None
-    return pd.Series(mapped[codes], index=series.index, dtype=object)
+    out = mapped[codes]
+    memo = _SHARED.get()
+    if memo is not None:
+        memo[("map", _key(out))] = (codes, mapped)
+        memo[("keep", _key(out))] = out  # keeps the address taken until the block ends
+        out.flags.writeable = False  # an in-place change would make the remembered codes wrong: refuse it
+    return pd.Series(out, index=series.index, dtype=object)
 
 
 def _blank(value: object) -> str | None:
@@ -74,7 +127,7 @@ def parse_dates(series: pd.Series, formats: Sequence[str] = ()) -> tuple[pd.Seri
     """
     clean = blank_to_none(series)
     missing = clean.isna()
-    codes, uniques = pd.factorize(clean, use_na_sentinel=True)
+    codes, uniques = factorize(clean.to_numpy(dtype=object))
     parsed = np.array([*_parse_uniques(pd.Index(uniques), formats), None], dtype=object) if len(uniques) else \
         np.array([None], dtype=object)
     dates = pd.Series(parsed[codes], index=series.index, dtype=object)

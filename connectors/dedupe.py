@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from connectors.dates import factorize
+
 
 class DuplicateTracker:
     def __init__(self) -> None:
@@ -25,13 +27,12 @@ class DuplicateTracker:
         first = np.zeros(n, dtype=np.int64)
         if n == 0:
             return first
-        codes, uniques = pd.factorize(keys)
-        uniques = np.asarray(uniques, dtype=object)
+        codes, uniques = factorize(keys)  # shared with the caller's own factorizing of the same array
         _, first_idx = np.unique(codes, return_index=True)
         repeat = first_idx[codes] != np.arange(n)
         first[repeat] = lines[first_idx[codes[repeat]]]
 
-        hashes = pd.util.hash_array(uniques)
+        hashes = pd.util.hash_array(uniques, categorize=False)  # distinct already: nothing to categorize
         hit = np.zeros(len(uniques), dtype=bool)
         prev_line = np.zeros(len(uniques), dtype=np.int64)
         if len(self._hashes):

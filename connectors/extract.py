@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.accounting import FileAccount, LineLedger
-from connectors.dates import blank_to_none
+from connectors.dates import blank_to_none, shared_factorize
 from connectors.dedupe import DuplicateTracker
 from connectors.readers import RawStream, open_file, resolve_file
 from connectors.sql import open_sql
@@ -109,6 +109,11 @@ def _hex16(values: np.ndarray) -> np.ndarray:
     return chars.view("S16").ravel().astype("U16").astype(object)
 
 
+def _kept(data, keep: np.ndarray):
+    """The rows of a Series or frame (RangeIndex) where ``keep``; the object itself when every row is kept."""
+    return data if keep.all() else data[keep].reset_index(drop=True)
+
+
 def _key_name(cfg: FileConfig, field: str) -> str:
     return cfg.columns.get(field, field)
 
@@ -139,48 +144,51 @@ def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bo
                            "reason": reason, "raw_line": raw})
 
     for chunk in stream.chunks():
-        raw = chunk.frame
-        for item in chunk.quarantined:
-            q(item.line, item.reason, item.raw)
-        keep = np.ones(len(raw), dtype=bool)
-        reasons: dict[int, str] = {}
-        rid = blank_to_none(field_series(raw, cfg, fcol, "source_record_id"))
-        for i in np.flatnonzero(rid.isna().to_numpy()):
-            keep[i], reasons[i] = False, f"{rid_name} is missing"
-        if identity:
-            key, key_name = rid, rid_name
-        elif attendance:
-            year, term = attendance_keys(raw, cfg, fcol)
-            key = (rid.fillna("") + "/" + year.fillna("") + "/" + term.fillna("")).astype(object)
-            key_name = "/".join(_key_name(cfg, f) for f in ("source_record_id", "academic_year", "term"))
-        elif "event_id" in fcol:
-            key, key_name = blank_to_none(raw[fcol["event_id"]]), _key_name(cfg, "event_id")
-            for i in np.flatnonzero((key.isna() & rid.notna()).to_numpy()):
-                keep[i], reasons[i] = False, f"{key_name} is missing"
-        else:
-            key, key_name = _hash_ids(raw, fcol, rid.fillna("")), None
-        idx = np.flatnonzero(keep)
-        first = tracker.first_seen(key.to_numpy(dtype=object)[idx], chunk.lines[idx])
-        for i, line in zip(idx[first > 0].tolist(), first[first > 0].tolist(), strict=True):
-            keep[i] = False
-            reasons[i] = (f"{key_name} '{key.iat[i]}' already seen at line {line}" if key_name
-                          else f"exact repeat of the row at line {line}")
-        for i in sorted(reasons):
-            q(chunk.lines[i], reasons[i], chunk.raw_text(i))
-        gone = ~keep
-        ledger.add(chunk.lines[keep], chunk.n_lines[keep],
-                   np.concatenate([[it.line for it in chunk.quarantined], chunk.lines[gone]]).astype(np.int64),
-                   np.concatenate([[it.n_lines for it in chunk.quarantined], chunk.n_lines[gone]]).astype(np.int64))
-        if not keep.any():
-            continue
-        good = raw[keep].reset_index(drop=True)
-        common = dict(source=source, record_ids=rid[keep].reset_index(drop=True), lines=chunk.lines[keep],
-                      file_label=stream.label, run_id=run_id)
-        if identity:
-            frames.append(standardise_identity(good, cfg, fcol, reference_date=reference_date, **common))
-        else:
-            frames.append(standardise_interactions(good, cfg, fcol, event_ids=key[keep].reset_index(drop=True),
-                                                   **common))
+        with shared_factorize():  # each raw column's distinct values are worked out once per chunk
+            raw = chunk.frame
+            for item in chunk.quarantined:
+                q(item.line, item.reason, item.raw)
+            keep = np.ones(len(raw), dtype=bool)
+            reasons: dict[int, str] = {}
+            rid = blank_to_none(field_series(raw, cfg, fcol, "source_record_id"))
+            for i in np.flatnonzero(rid.isna().to_numpy()):
+                keep[i], reasons[i] = False, f"{rid_name} is missing"
+            if identity:
+                key, key_name = rid, rid_name
+            elif attendance:
+                year, term = attendance_keys(raw, cfg, fcol)  # standardise_interactions reuses them
+                key = (rid.fillna("") + "/" + year.fillna("") + "/" + term.fillna("")).astype(object)
+                key_name = "/".join(_key_name(cfg, f) for f in ("source_record_id", "academic_year", "term"))
+            elif "event_id" in fcol:
+                key, key_name = blank_to_none(raw[fcol["event_id"]]), _key_name(cfg, "event_id")
+                for i in np.flatnonzero((key.isna() & rid.notna()).to_numpy()):
+                    keep[i], reasons[i] = False, f"{key_name} is missing"
+            else:
+                key, key_name = _hash_ids(raw, fcol, rid.fillna("")), None
+            idx = np.flatnonzero(keep)
+            keys = key.to_numpy(dtype=object)
+            first = tracker.first_seen(keys if len(idx) == len(keys) else keys[idx], chunk.lines[idx])
+            for i, line in zip(idx[first > 0].tolist(), first[first > 0].tolist(), strict=True):
+                keep[i] = False
+                reasons[i] = (f"{key_name} '{key.iat[i]}' already seen at line {line}" if key_name
+                              else f"exact repeat of the row at line {line}")
+            for i in sorted(reasons):
+                q(chunk.lines[i], reasons[i], chunk.raw_text(i))
+            gone = ~keep
+            ledger.add(chunk.lines[keep], chunk.n_lines[keep],
+                       np.concatenate([[it.line for it in chunk.quarantined], chunk.lines[gone]]).astype(np.int64),
+                       np.concatenate([[it.n_lines for it in chunk.quarantined], chunk.n_lines[gone]]).astype(np.int64))
+            if not keep.any():
+                continue
+            common = dict(source=source, record_ids=_kept(rid, keep), lines=chunk.lines[keep],
+                          file_label=stream.label, run_id=run_id)
+            good = _kept(raw, keep)
+            if identity:
+                frames.append(standardise_identity(good, cfg, fcol, reference_date=reference_date, **common))
+            else:
+                terms = (_kept(year, keep), _kept(term, keep)) if attendance else None
+                frames.append(standardise_interactions(good, cfg, fcol, event_ids=_kept(key, keep), terms=terms,
+                                                       **common))
     account = ledger.close(stream.lines_in)
     quarantine.sort(key=lambda r: r["line_number"])
     log.info("source=%s file=%s lines_in=%d records_out=%d quarantined=%d", source, stream.label,
@@ -200,7 +208,7 @@ def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFram
             c: np.concatenate([f[c].to_numpy(dtype=object) for f in frames]) if frames[0][c].dtype == object
             else pd.concat([f[c] for f in frames], ignore_index=True)
             for c in columns
-        })
+        }, copy=False)
     for col in out.columns:
         if out[col].dtype == object:
             values = out[col].to_numpy(dtype=object)

@@ -28,12 +28,16 @@ class RawChunk:
     frame: pd.DataFrame  # the file's columns (or the ones asked for), values str or None, RangeIndex
     lines: np.ndarray  # first physical line of each record
     n_lines: np.ndarray  # physical lines each record spans
-    raw: list[str] | None  # raw text per record (None: rebuilt from the values on demand)
+    raw: list[str | bytes] | None  # raw text per record (None: rebuilt from the values on demand)
     quarantined: list[Quarantined] = field(default_factory=list)
+    encoding: str | None = None  # decodes the ``bytes`` items of ``raw`` (lines kept undecoded until needed)
 
     def raw_text(self, i: int) -> str:
         if self.raw is not None:
-            return self.raw[i].rstrip("\r\n")
+            value = self.raw[i]
+            if isinstance(value, bytes):
+                value = value.decode(self.encoding)
+            return value.rstrip("\r\n")
         buf = io.StringIO()
         csv.writer(buf, lineterminator="").writerow(["" if v is None else v for v in self.frame.iloc[i]])
         return buf.getvalue()
@@ -77,16 +81,35 @@ def dedupe_header(names: list[str]) -> list[str]:
     return out
 
 
+def frame_of_columns(names: list[str], columns: list[np.ndarray]) -> pd.DataFrame:
+    """A frame holding the given object arrays as its columns, without copying or consolidating them."""
+    return pd.DataFrame(dict(zip(names, columns, strict=True)), columns=names, copy=False)
+
+
 def make_chunk(header: list[str], rows: list, lines, n_lines, raws, quarantined,
-               usecols: list[str] | None = None) -> RawChunk:
-    """Build a chunk from equal-length rows, keeping only ``usecols`` (all columns when None)."""
+               usecols: list[str] | None = None, parts: list | None = None, encoding: str | None = None) -> RawChunk:
+    """Build a chunk from equal-length rows, keeping only ``usecols`` (all columns when None).
+
+    ``parts`` (instead of ``rows``) lists pieces in record order: ``("rows", rows)`` or ``("cols", arrays)``
+    with one object array per header column (None for a column not kept).
+    """
     keep = [i for i, h in enumerate(header) if usecols is None or h in usecols]
-    if rows:
-        table = np.empty((len(rows), len(header)), dtype=object)
-        table[:] = rows
-        data = {header[i]: table[:, i].copy() for i in keep}
-        frame = pd.DataFrame(data, columns=[header[i] for i in keep])
+    names = [header[i] for i in keep]
+    if parts is None:
+        parts = [("rows", rows)]
+    pieces = []
+    for kind, part in parts:
+        if kind == "cols":
+            pieces.append([part[i] for i in keep])
+        elif part:
+            table = np.empty((len(part), len(header)), dtype=object)
+            table[:] = part
+            pieces.append([table[:, i].copy() for i in keep])
+    if pieces:
+        columns = [pieces[0][k] if len(pieces) == 1 else np.concatenate([p[k] for p in pieces])
+                   for k in range(len(keep))]
+        frame = frame_of_columns(names, columns)
     else:
-        frame = pd.DataFrame({header[i]: pd.Series(dtype=object) for i in keep}, columns=[header[i] for i in keep])
+        frame = pd.DataFrame({h: pd.Series(dtype=object) for h in names}, columns=names)
     return RawChunk(frame, np.asarray(lines, dtype=np.int64), np.asarray(n_lines, dtype=np.int64), raws,
-                    quarantined)
+                    quarantined, encoding)

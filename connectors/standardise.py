@@ -8,13 +8,16 @@ column feeds which canonical field. Output frames carry exactly ``IDENTITY_COLUM
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
 import pandas as pd
 
-from connectors.dates import blank_to_none, map_distinct, parse_dates
+from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates
 from schemas.config import FileConfig, InteractionFileConfig
 from schemas.identifiers import (
     MISSING_TOKENS,
@@ -40,6 +43,22 @@ IDENTITY_TEXT_FIELDS = ("first_name", "middle_names", "last_name", "preferred_su
                         "organisation_name")
 
 
+@contextmanager
+def row_lists() -> Iterator[None]:
+    """Around building one small list per row: the cyclic garbage collector is paused meanwhile.
+
+    Lists hold no reference cycles, but allocating 100k of them triggers full collections that walk every
+    object alive; that cost as much as the rest of a chunk's flags."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class Flags:
     """Collects quality-flag codes per row; ``lists()`` gives one Python list per row."""
 
@@ -59,10 +78,11 @@ class Flags:
             self._parts.append((idx, values[idx]))
 
     def lists(self) -> list[list[str]]:
-        out: list[list[str]] = [[] for _ in range(self.n)]
-        for idx, codes in self._parts:
-            for i, code in zip(idx.tolist(), codes.tolist(), strict=True):
-                out[i].append(code)
+        with row_lists():
+            out: list[list[str]] = [[] for _ in range(self.n)]
+            for idx, codes in self._parts:
+                for i, code in zip(idx.tolist(), codes.tolist(), strict=True):
+                    out[i].append(code)
         return out
 
 
@@ -98,13 +118,29 @@ def field_series(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], fie
     col = colmap.get(field)
     if col is None:
         return pd.Series(None, index=raw.index, dtype=object)
-    return raw[col].astype(object)
+    series = raw[col]  # not copied, so shared_factorize recognises the column: callers never change it in place
+    return series if series.dtype == object else series.astype(object)
 
 
 def map_codes(clean: pd.Series, mapping: dict[str, str]) -> pd.Series:
-    """Case-insensitive code lookup; unmapped values are NaN, '' maps to None."""
+    """Case-insensitive code lookup (object Series); unmapped values and nulls are NaN, '' maps to None."""
     upper = {str(k).strip().upper(): v for k, v in mapping.items()}
-    return clean.str.upper().map(upper)
+    codes, uniques = factorize(clean.to_numpy(dtype=object))
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[:-1] = [upper.get(u.upper(), np.nan) if isinstance(u, str) else np.nan for u in uniques]
+    mapped[-1] = np.nan
+    return pd.Series(mapped[codes], index=clean.index, dtype=object)
+
+
+def _stripped_text(value: object) -> object:
+    if isinstance(value, str):
+        return value.strip() or None
+    return np.nan
+
+
+def stripped(raw: pd.Series) -> pd.Series:
+    """Surrounding whitespace removed; blank text and nulls become None (non-text values NaN)."""
+    return map_distinct(raw, _stripped_text)
 
 
 def harmonise_sex(raw: pd.Series, mapping: dict[str, str] | None) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -113,13 +149,11 @@ def harmonise_sex(raw: pd.Series, mapping: dict[str, str] | None) -> tuple[pd.Se
     mapped = map_codes(clean, mapping or DEFAULT_SEX_MAP)
     sex = mapped.where(mapped.isin(["M", "F"]), None).astype(object)
     unrecognised = clean.notna() & mapped.isna()
-    sex_raw = raw.astype(object).str.strip().where(raw.notna() & (raw.astype(object).str.strip() != ""), None)
-    return sex, sex_raw.astype(object), unrecognised
+    return sex, stripped(raw), unrecognised
 
 
 def _identifier(raw: pd.Series, check) -> tuple[pd.Series, pd.Series, pd.Series]:
-    raw_clean = raw.astype(object).str.strip().where(raw.notna(), None)
-    raw_clean = raw_clean.where(raw_clean != "", None).astype(object)
+    raw_clean = stripped(raw)
     values, flags = check_series(raw_clean, check)
     return values.astype(object), flags.astype(object), raw_clean
 
@@ -165,7 +199,8 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     flags.add(placeholder.to_numpy(dtype=object) == True, "first_name_placeholder")  # noqa: E712
     sep = cfg.split.get("alternative_names")
     alt = field_series(raw, cfg, colmap, "alternative_names")
-    out["alternative_names"] = _split_list(alt, sep) if sep else [[] if v is None else [v] for v in text(alt)]
+    with row_lists():
+        out["alternative_names"] = _split_list(alt, sep) if sep else [[] if v is None else [v] for v in text(alt)]
 
     dob, dob_missing = _dates(raw, cfg, colmap, "dob", flags)
     dob_raw = text(field_series(raw, cfg, colmap, "dob"))
@@ -214,7 +249,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
         "fsm_eligible": fsm.astype(object).where(fsm.notna(), None), "start_date": start, "end_date": end,
         "quality_flags": flags.lists(), "source_file": file_label, "source_line": lines, "run_id": run_id,
     })
-    frame = pd.DataFrame({c: _values(out[c], n) for c in IDENTITY_COLUMNS})
+    frame = pd.DataFrame({c: _values(out[c], n) for c in IDENTITY_COLUMNS}, copy=False)
     frame["source_line"] = frame["source_line"].astype("int64")
     return frame
 
@@ -252,8 +287,8 @@ def attendance_keys(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str]) 
 
 def _term_start(year: pd.Series, term: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(term start date, valid year, valid term): computed per distinct year and term, mapped back by code."""
-    cy, uy = pd.factorize(year.to_numpy(dtype=object), use_na_sentinel=True)
-    ct, ut = pd.factorize(term.to_numpy(dtype=object), use_na_sentinel=True)
+    cy, uy = factorize(year.to_numpy(dtype=object))
+    ct, ut = factorize(term.to_numpy(dtype=object))
     years = [str(y) for y in uy]
     ok_year = np.array([bool(re.match(r"^\d{4}/\d{2}$", y)) for y in years] + [False], dtype=bool)
     ok_term = np.array([t in TERM_STARTS for t in ut] + [False], dtype=bool)
@@ -272,7 +307,7 @@ def _term_start(year: pd.Series, term: pd.Series) -> tuple[pd.Series, pd.Series,
 
 def _numbers(series: pd.Series, field: str, flags: Flags, integer: bool) -> pd.Series:
     clean = blank_to_none(series)
-    codes, uniques = pd.factorize(clean.to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = factorize(clean.to_numpy(dtype=object))
     parsed = np.append(pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype="float64"),
                        np.nan)  # per distinct value; code -1 (blank) -> NaN
     num = pd.Series(parsed[codes], index=series.index, dtype="float64")
@@ -287,15 +322,18 @@ def _numbers(series: pd.Series, field: str, flags: Flags, integer: bool) -> pd.S
 
 def standardise_interactions(raw: pd.DataFrame, cfg: InteractionFileConfig, colmap: dict[str, str], *,
                              source: str, record_ids: pd.Series, event_ids: pd.Series, lines: np.ndarray,
-                             file_label: str, run_id: str | None) -> pd.DataFrame:
-    """Canonical interaction frame (``INTERACTION_COLUMNS``); ids are already validated by the caller."""
+                             file_label: str, run_id: str | None,
+                             terms: tuple[pd.Series, pd.Series] | None = None) -> pd.DataFrame:
+    """Canonical interaction frame (``INTERACTION_COLUMNS``); ids are already validated by the caller.
+
+    ``terms``: ``attendance_keys`` of ``raw`` when the caller has them already (attendance files)."""
     n = len(raw)
     flags = Flags(n)
     out: dict[str, object] = {"source": source, "source_record_id": record_ids.to_numpy(dtype=object),
                               "event_id": event_ids.to_numpy(dtype=object)}
     none = pd.Series(None, index=raw.index, dtype=object)
     if cfg.kind == "attendance":
-        year, term = attendance_keys(raw, cfg, colmap)
+        year, term = terms if terms is not None else attendance_keys(raw, cfg, colmap)
         event_date, valid_year, valid_term = _term_start(year, term)
         flags.add(year.notna() & ~valid_year, "academic_year_invalid_format")
         flags.add(term.notna() & ~valid_term, "term_invalid_format")
@@ -329,7 +367,7 @@ def standardise_interactions(raw: pd.DataFrame, cfg: InteractionFileConfig, colm
     out["detail"] = text(field_series(raw, cfg, colmap, "detail"))
     out["sessions"] = _numbers(field_series(raw, cfg, colmap, "sessions"), "sessions", flags, integer=False)
     out.update(quality_flags=flags.lists(), source_file=file_label, source_line=lines, run_id=run_id)
-    frame = pd.DataFrame({c: _col(out[c], n) for c in INTERACTION_COLUMNS})
+    frame = pd.DataFrame({c: _col(out[c], n) for c in INTERACTION_COLUMNS}, copy=False)
     frame["source_line"] = frame["source_line"].astype("int64")
     return frame
 

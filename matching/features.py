@@ -80,7 +80,7 @@ def standardise_address(line: str) -> tuple[str | None, str | None]:
     ``14 high street``), else the first segment; lower case, accents folded, punctuation removed, street
     abbreviations expanded (``rd`` → ``road``; ``st`` → ``street`` at the end, ``saint`` elsewhere).
     """
-    cleaned = [c for c in (_clean_segment(seg) for seg in re.split(r"[,;\n]", line)) if c]
+    cleaned = [c for c in (_clean_segment(seg) for seg in _SEGMENT_SPLIT.split(line)) if c]
     if not cleaned:
         return None, None
     streets = [seg for seg in cleaned if seg.rsplit(" ", 1)[-1] in _STREET_WORDS]
@@ -102,11 +102,15 @@ def standardise_address(line: str) -> tuple[str | None, str | None]:
     return " ".join(out), house
 
 
+_APOSTROPHE = re.compile(r"['’‘`]")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_HOUSE_LETTER = re.compile(r"\b(\d+) ([a-z])\b")
+_SEGMENT_SPLIT = re.compile(r"[,;\n]")
+
+
 def _clean_segment(seg: str) -> str:
-    s = fold_text(seg)
-    s = re.sub(r"['’‘`]", "", s)
-    s = re.sub(r"[^a-z0-9]+", " ", s).strip()
-    return re.sub(r"\b(\d+) ([a-z])\b", r"\1\2", s)  # "14 a high st" -> "14a high st"
+    s = _NON_ALNUM.sub(" ", _APOSTROPHE.sub("", fold_text(seg))).strip()
+    return _HOUSE_LETTER.sub(r"\1\2", s)  # "14 a high st" -> "14a high st"
 
 
 def _col(identity: pd.DataFrame, name: str) -> pd.Series:

@@ -8,16 +8,18 @@ the cannot-link constraints and steward decisions (``matching.cluster``), assign
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from matching.blocking import blocking_analysis
 from matching.model import (
     ModelArtifact,
-    blocking_analysis,
     load_latest_model,
     predict_pairs,
     save_model,
@@ -103,23 +105,31 @@ def link_records(
     if stored_model is None and con is not None and not retrain:
         stored_model = load_latest_model(con)
     trained = retrain or stored_model is None
+    clock = _Clock()
     if trained:
         model = train_model(features, seed=seed, threads=threads, memory_limit=memory_limit)
+        if analyse_blocking:  # counted once per model: a reused model carries the counts it was trained with
+            analysis = blocking_analysis(features, threads=threads, memory_limit=memory_limit)
+            model = dataclasses.replace(model, training_summary={**model.training_summary,
+                                                                 "blocking_analysis": analysis})
         if con is not None:
             save_model(con, model, run_id)
     else:
         model = stored_model
     log.info("model %s (%s)", model.model_version, "trained" if trained else "reused")
-
+    clock.lap("train")
     scored = predict_pairs(features, model, th.floor, threads=threads, memory_limit=memory_limit)
+    clock.lap("predict")
     clusters = cluster_scored(features, scored, decisions, th)
+    clock.lap("cluster")
     registry, events, known_ids = assign_citizen_ids(clusters.assignments, previous_registry, known_ids, run_id)
 
     uid_citizen = _uid_to_citizen(registry, clusters.assignments)
     record_citizen = _record_citizen(features, clusters.assignments, uid_citizen)
     evidence = _evidence_rows(clusters.links, clusters.review, scored, run_id, model.model_version)
     review_queue = _review_queue(clusters.review, decisions, run_id, model.model_version, previous_queue)
-    analysis = blocking_analysis(features) if analyse_blocking else {}
+    analysis = _run_blocking_analysis(model, trained) if analyse_blocking else {}
+    clock.lap("ids_and_evidence")
     stats = {
         **clusters.stats,
         "scored_pairs": len(scored),
@@ -127,9 +137,33 @@ def link_records(
         "review_pairs": len(review_queue),
         "citizens": int(record_citizen["citizen_id"].nunique()),
         "link_methods": record_citizen["link_method"].value_counts().sort_index().to_dict(),
+        "seconds": clock.laps,
     }
     return LinkResult(record_citizen, evidence, review_queue, events, registry, known_ids, model, trained,
                       analysis, th, scored, stats)
+
+
+class _Clock:
+    """Wall seconds per matching step (``stats["seconds"]``: train, predict, cluster, ids_and_evidence)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 2)
+        self._t = now
+
+
+def _run_blocking_analysis(model: ModelArtifact, trained: bool) -> dict[str, Any]:
+    """The blocking counts recorded for this run: measured tonight when the model was trained tonight,
+    else the counts stored with the reused model (``from_stored_model``: true; its ``n_records`` says
+    how many records they were counted on)."""
+    analysis = dict(model.training_summary.get("blocking_analysis") or {})
+    if analysis:
+        analysis["from_stored_model"] = not trained
+    return analysis
 
 
 def cluster_scored(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.DataFrame | None,

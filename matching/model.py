@@ -13,6 +13,7 @@ never touch the warehouse. Nothing here logs names, dates of birth or identifier
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -22,15 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 from splink import DuckDBAPI, Linker, SettingsCreator
-from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from matching import settings as S
 
 log = logging.getLogger(__name__)
 SPLINK_LOG_LEVEL = logging.ERROR  # "level not observed" EM notes are expected on small drops
 _SIG_DIGITS = 10
+# Records per left-hand chunk when scoring: bounds DuckDB's working set on a county-sized night.
+PREDICT_CHUNK_RECORDS = 250_000
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,21 @@ def matching_connection(threads: int | None = None, memory_limit: str | None = N
     if memory_limit:
         con.execute("SET memory_limit = ?", [memory_limit])
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
+
+
+@contextlib.contextmanager
+def _connection(con: duckdb.DuckDBPyConnection | None, threads: int | None, memory_limit: str | None):
+    """``con`` as given, else a private matching connection that is closed (its memory freed) on exit."""
+    if con is not None:
+        yield con
+        return
+    own = matching_connection(threads, memory_limit)
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 def _features_table_sql(extra_id_columns: tuple[str, ...]) -> str:
@@ -159,39 +176,39 @@ def train_model(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> ModelArtifact:
     """Estimate the model on ``features``. Deterministic for a given seed and input."""
-    con = con or matching_connection(threads, memory_limit)
-    table = _load_features(con, features, extra_id_columns)
-    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    linker = _linker(con, table, S.build_settings(extra_id_columns=extra_id_columns))
-    tr = linker.training
-    prior_note = "estimated"
-    try:
-        tr.estimate_probability_two_random_records_match(
-            list(S.deterministic_rules(extra_id_columns)), recall=prior_recall
-        )
-    except ValueError:  # deterministic rules found more pairs than recall allows: keep default prior
-        prior_note = "default (deterministic rules inconsistent with recall)"
-    tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    sessions = []
-    for rule in S.TRAINING_BLOCKING_RULES:
-        em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
-        tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_pairs)
-        sessions.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
-    model_dict = linker.misc.save_model_to_json(out_path=None)
-    summary = {
-        "seed": seed,
-        "n_records": int(n),
-        "u_max_pairs": u_max_pairs,
-        "em_max_pairs": em_max_pairs,
-        "em_blocking_rules": sessions,
-        "prior_rules": [
-            r.get_blocking_rule("duckdb").blocking_rule_sql for r in S.deterministic_rules(extra_id_columns)
-        ],
-        "prior_recall": prior_recall,
-        "prior": prior_note,
-        "splink_version": _splink_version(),
-    }
-    return make_artifact(model_dict, summary)
+    with _connection(con, threads, memory_limit) as con:
+        table = _load_features(con, features, extra_id_columns)
+        n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        linker = _linker(con, table, S.build_settings(extra_id_columns=extra_id_columns))
+        tr = linker.training
+        prior_note = "estimated"
+        try:
+            tr.estimate_probability_two_random_records_match(
+                list(S.deterministic_rules(extra_id_columns)), recall=prior_recall
+            )
+        except ValueError:  # deterministic rules found more pairs than recall allows: keep default prior
+            prior_note = "default (deterministic rules inconsistent with recall)"
+        tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+        sessions = []
+        for rule in S.TRAINING_BLOCKING_RULES:
+            em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
+            tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_pairs)
+            sessions.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
+        model_dict = linker.misc.save_model_to_json(out_path=None)
+        summary = {
+            "seed": seed,
+            "n_records": int(n),
+            "u_max_pairs": u_max_pairs,
+            "em_max_pairs": em_max_pairs,
+            "em_blocking_rules": sessions,
+            "prior_rules": [
+                r.get_blocking_rule("duckdb").blocking_rule_sql for r in S.deterministic_rules(extra_id_columns)
+            ],
+            "prior_recall": prior_recall,
+            "prior": prior_note,
+            "splink_version": _splink_version(),
+        }
+        return make_artifact(model_dict, summary)
 
 
 def _splink_version() -> str:
@@ -255,8 +272,16 @@ def load_latest_model(con: duckdb.DuckDBPyConnection) -> ModelArtifact | None:
 
 
 # --------------------------------------------------------------------------------------- predict
+def level_labels(linker: Linker) -> dict[str, dict[int, str]]:
+    """comparison name -> {comparison vector value (gamma): the level's plain-English label}."""
+    return {comp.output_column_name: {lvl.comparison_vector_value: lvl.label_for_charts
+                                      for lvl in comp.comparison_levels}
+            for comp in linker._settings_obj.comparisons}
+
+
 def _evidence_select(linker: Linker) -> tuple[list[str], str]:
-    """Per-comparison level/weight columns and the evidence JSON expression, from the settings."""
+    """Per-comparison gamma/weight columns and the evidence JSON expression, from the settings. Level
+    labels are added afterwards as categoricals (``_add_level_columns``): one string per level, not per pair."""
     cols: list[str] = []
     items: list[str] = []
     for comp in linker._settings_obj.comparisons:
@@ -267,9 +292,21 @@ def _evidence_select(linker: Linker) -> tuple[list[str], str]:
         )
         level = f"CASE gamma_{name} {whens} END"
         mw = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if comp._has_tf_adjustments else "")
-        cols += [f"gamma_{name}", f"{level} AS level_{name}", f"round({mw}, 4) AS mw_{name}"]
+        cols += [f"gamma_{name}", f"round({mw}, 4) AS mw_{name}"]
         items.append(f"{{'comparison': '{name}', 'level': {level}, 'match_weight': round({mw}, 3)}}")
     return cols, f"to_json([{', '.join(items)}])"
+
+
+def _add_level_columns(out: pd.DataFrame, labels: dict[str, dict[int, str]]) -> pd.DataFrame:
+    """``level_<comparison>`` categoricals decoded from ``gamma_<comparison>``, placed before ``mw_``."""
+    for name, by_gamma in labels.items():
+        gammas = sorted(by_gamma)
+        lut = np.full(max(gammas) + 2, -1, dtype=np.int64)
+        lut[np.asarray(gammas) + 1] = np.arange(len(gammas))
+        gamma = out[f"gamma_{name}"].to_numpy(dtype=np.int64)
+        level = pd.Categorical.from_codes(lut[gamma + 1], categories=[by_gamma[g] for g in gammas])
+        out.insert(out.columns.get_loc(f"mw_{name}"), f"level_{name}", level)
+    return out
 
 
 IDENTIFIER_COMPARISONS = ("nhs_number", "upn")
@@ -324,70 +361,26 @@ def predict_pairs(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """Score candidate pairs; keep those with ``match_probability >= threshold_probability``."""
-    con = con or matching_connection(threads, memory_limit)
-    extra = _extra_ids(artifact.settings)
-    table = _load_features(con, features, extra)
-    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    linker = _linker(con, table, json.loads(artifact.settings_json))
-    chunks = num_chunks or max(1, math.ceil(n / 250_000))
-    pred = linker.inference.predict(
-        threshold_match_probability=threshold_probability,
-        num_chunks_left=chunks,
-        num_chunks_right=1,
-        warning_mode="never",
-    )
-    cols, evidence = _evidence_select(linker)
-    sql = (
-        "SELECT unique_id_l, unique_id_r, match_probability, match_weight, match_key, "
-        f"{_eligibility_sql(linker)} AS auto_link_eligible, "
-        f"{evidence} AS evidence, {', '.join(cols)} FROM {pred.physical_name} "
-        "ORDER BY unique_id_l, unique_id_r"
-    )
-    out = con.execute(sql).df()
-    pred.drop_table_from_database_and_remove_from_cache()
+    with _connection(con, threads, memory_limit) as con:
+        extra = _extra_ids(artifact.settings)
+        table = _load_features(con, features, extra)
+        n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        linker = _linker(con, table, json.loads(artifact.settings_json))
+        pred = linker.inference.predict(
+            threshold_match_probability=threshold_probability,
+            num_chunks_left=num_chunks or max(1, math.ceil(n / PREDICT_CHUNK_RECORDS)),
+            num_chunks_right=1,
+            warning_mode="never",
+        )
+        cols, evidence = _evidence_select(linker)
+        sql = (
+            "SELECT unique_id_l, unique_id_r, match_probability, match_weight, match_key, "
+            f"{_eligibility_sql(linker)} AS auto_link_eligible, "
+            f"{evidence} AS evidence, {', '.join(cols)} FROM {pred.physical_name} "
+            "ORDER BY unique_id_l, unique_id_r"
+        )
+        out = _add_level_columns(con.execute(sql).df(), level_labels(linker))
+        pred.drop_table_from_database_and_remove_from_cache()
     out["match_key"] = out["match_key"].astype(int)
     log.info("scored %d pairs above p=%.3g from %d records", len(out), threshold_probability, n)
     return out
-
-
-# ----------------------------------------------------------------------------- blocking analysis
-def blocking_analysis(
-    features: pd.DataFrame,
-    *,
-    extra_id_columns: tuple[str, ...] = (),
-    rules: tuple[tuple[str, Any], ...] | None = None,
-    record_sample_proportion: float | None = None,
-    con: duckdb.DuckDBPyConnection | None = None,
-) -> dict[str, Any]:
-    """Marginal and cumulative comparison counts per prediction blocking rule (counts only)."""
-    rules = rules or S.prediction_rules(extra_id_columns)
-    con = con or matching_connection()
-    table = _load_features(con, features, extra_id_columns)
-    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    prop = record_sample_proportion or (1.0 if n <= 200_000 else 0.05)
-    sdf = DuckDBAPI(con).register(table)
-    records = count_comparisons_from_blocking_rules(
-        sdf,
-        blocking_rules=[r for _, r in rules],
-        link_type="dedupe_only",
-        unique_id_column_name=S.UNIQUE_ID,
-        record_sample_proportion=prop,
-    )
-    per_rule = [
-        {
-            "rule": name,
-            "sql": rec["blocking_rule"],
-            "marginal_comparisons": int(rec["marginal_comparison_count"]),
-            "cumulative_comparisons": int(rec["cumulative_comparison_count"]),
-        }
-        for (name, _), rec in zip(rules, records, strict=True)
-    ]
-    total = int(records[-1]["total_possible_comparison_count"]) if records else 0
-    return {
-        "n_records": int(n),
-        "record_sample_proportion": prop,
-        "is_estimate": prop < 1.0,
-        "total_possible_comparisons": total,
-        "comparisons_to_score": per_rule[-1]["cumulative_comparisons"] if per_rule else 0,
-        "rules": per_rule,
-    }

@@ -72,6 +72,8 @@ _PLACEHOLDER_RAW = frozenset({"UNKNOWN", "NK", "N/K", "NOT KNOWN"})
 
 def fold_text(text: str) -> str:
     """NFKC, casefold and fold accents (including letters NFKD cannot split: ł, ø, đ, ß, æ, œ)."""
+    if text.isascii():  # NFKC, NFKD and the fold table change nothing in ASCII; casefold is lower()
+        return text.lower()
     s = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
     return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
 

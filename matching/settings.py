@@ -250,21 +250,35 @@ def _extra_id(column: str) -> cl.CustomComparison:
 
 
 # Rules that generate candidate pairs for prediction. Chosen by measured comparison counts (see
-# ``matching.model.blocking_analysis``); each catches matches the others miss.
+# ``matching.blocking.blocking_analysis``); each catches matches the others miss. Name-only rules grow with
+# the square of the county's size, so they are split by DOB year or month (a pair with both wrong is
+# caught by the identifier, postcode or DOB rules) plus rules for a record with no usable DOB (one per side, so the join
+# filters before it pairs). Measured on
+# the 1M-record benchmark drop: 32.7M comparisons -> 9.9M, and 4 of 602,920 true pairs lose their last
+# blocking rule (benchmarks/RESULTS.md, "Choosing blocking rules").
+_NAMES_PHONETIC = "l.first_name_phonetic = r.first_name_phonetic AND l.last_name_phonetic = r.last_name_phonetic"
+_NAMES_GROUP = "l.first_name_groups[1] = r.first_name_groups[1] AND l.last_name_phonetic = r.last_name_phonetic"
 PREDICTION_BLOCKING_RULES: tuple[tuple[str, Any], ...] = (
     ("nhs_number", block_on("nhs_number")),
     ("upn", block_on("upn")),
     ("dob+first_phonetic", block_on("dob", "first_name_phonetic")),
     ("dob+last_phonetic", block_on("dob", "last_name_phonetic")),
     ("dob+postcode_district", block_on("dob", "postcode_district")),
-    ("first_phonetic+last_phonetic", block_on("first_name_phonetic", "last_name_phonetic")),
+    ("first_phonetic+last_phonetic+dob_year", block_on("first_name_phonetic", "last_name_phonetic", "dob_year")),
+    ("first_phonetic+last_phonetic+dob_month", block_on("first_name_phonetic", "last_name_phonetic", "dob_month")),
+    ("first_phonetic+last_phonetic, left dob missing", f"{_NAMES_PHONETIC} AND l.dob IS NULL"),
+    ("first_phonetic+last_phonetic, right dob missing", f"{_NAMES_PHONETIC} AND r.dob IS NULL"),
     ("names_transposed", "l.first_name_std = r.last_name_std AND l.last_name_std = r.first_name_std"),
     ("postcode+dob_year", block_on("postcode", "dob_year")),
     ("postcode+first_phonetic", block_on("postcode", "first_name_phonetic")),
     ("postcode+last_phonetic", block_on("postcode", "last_name_phonetic")),
     ("postcode+house_number", block_on("postcode", "house_number")),
-    ("last_name+dob_year+dob_month", block_on("last_name_std", "dob_year", "dob_month")),
-    ("first_group+last_phonetic", block_on("first_name_groups[1]", "last_name_phonetic")),
+    ("last_name+dob_year+dob_month+first_initial",
+     block_on("last_name_std", "dob_year", "dob_month", "substr(first_name_std, 1, 1)")),
+    ("first_group+last_phonetic+dob_year", block_on("first_name_groups[1]", "last_name_phonetic", "dob_year")),
+    ("first_group+last_phonetic+dob_month", block_on("first_name_groups[1]", "last_name_phonetic", "dob_month")),
+    ("first_group+last_phonetic, left dob missing", f"{_NAMES_GROUP} AND l.dob IS NULL"),
+    ("first_group+last_phonetic, right dob missing", f"{_NAMES_GROUP} AND r.dob IS NULL"),
 )
 
 TRAINING_BLOCKING_RULES = (

@@ -151,7 +151,7 @@ def test_evidence_names_the_nickname_level(features: pd.DataFrame, artifact: Mod
     assert evidence["first_name"]["level"] == "nickname/transliteration group match"
     assert evidence["first_name"]["match_weight"] > 0
     assert evidence["dob"]["level"] == "date of birth exact match"
-    assert row.iloc[0]["level_first_name"] == "nickname/transliteration group match"
+    assert row.iloc[0]["level_first_name"] == "nickname/transliteration group match"  # categorical label
     assert row.iloc[0]["match_probability"] > 0.95
     total = sum(e["match_weight"] for e in evidence.values())
     prior_weight = row.iloc[0]["match_weight"] - total

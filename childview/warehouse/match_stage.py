@@ -57,7 +57,8 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
     stats = {k: v for k, v in result.stats.items() if isinstance(v, int | float)}
     stats.update({"model_version": result.model.model_version, "model_trained": result.model_trained,
                   "records": len(rc), "citizens": int(rc["citizen_id"].nunique()),
-                  "review_queue": len(queue), "events": len(result.events)})
+                  "review_queue": len(queue), "events": len(result.events),
+                  "seconds": result.stats.get("seconds", {})})
     con.execute("DELETE FROM audit.run_matching WHERE run_id = ?", [run_id])
     con.execute("INSERT INTO audit.run_matching VALUES (?, ?, ?, ?, ?)",
                 [run_id, result.model.model_version, json.dumps(result.thresholds.as_dict()),
