@@ -212,13 +212,12 @@ def run_pipeline(drop: Path, warehouse: Path, env: dict | None = None, timeout: 
     return result
 
 
-def large_run_env(records: int, label: str = "run") -> dict:
+def large_run_env(label: str = "run") -> dict:
     """DuckDB settings for a run: 2 threads, a memory cap, and a spill directory of its own."""
     spill = DATA / "spill" / label
     spill.mkdir(parents=True, exist_ok=True)
     return {"CHILDVIEW_DUCKDB_THREADS": "2",
-            "CHILDVIEW_DUCKDB_MEMORY_LIMIT": os.environ.get("CHILDVIEW_DUCKDB_MEMORY_LIMIT",
-                                                            "2GB"),
+            "CHILDVIEW_DUCKDB_MEMORY_LIMIT": os.environ.get("CHILDVIEW_DUCKDB_MEMORY_LIMIT", "2GB"),
             "CHILDVIEW_SPILL_DIR": str(spill)}
 
 
@@ -229,7 +228,7 @@ def scale_point(label: str, children: int | None = None, seed: int = SEED, timeo
     drop = drop_for(children, seed)
     gen_s = time.perf_counter() - t0
     identity, interactions = drop_counts(drop)
-    run = run_pipeline(drop, DATA / "warehouses" / f"scale-{label}.duckdb", large_run_env(identity, label), timeout)
+    run = run_pipeline(drop, DATA / "warehouses" / f"scale-{label}.duckdb", large_run_env(label), timeout)
     return {"identity_records": identity, "interactions": interactions, "wall_s": run["wall_s"],
             "peak_rss_mb": run["peak_rss_mb"], "comparisons": run.get("comparisons"),
             "stages": run["stages"], "label": label, "children": children, "seed": seed,

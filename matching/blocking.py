@@ -17,7 +17,7 @@ from splink import DuckDBAPI
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from matching import settings as S
-from matching.model import _connection, _load_features
+from matching.model import load_features, scoped_connection
 
 EXACT_COUNT_MAX_RECORDS = 2_000_000
 SAMPLE_PROPORTION = 0.05
@@ -35,8 +35,8 @@ def blocking_analysis(
 ) -> dict[str, Any]:
     """Marginal and cumulative comparison counts per prediction blocking rule."""
     rules = rules or S.prediction_rules(extra_id_columns)
-    with _connection(con, threads, memory_limit) as con:
-        table = _load_features(con, features, extra_id_columns)
+    with scoped_connection(con, threads, memory_limit) as con:
+        table = load_features(con, features, extra_id_columns)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         prop = record_sample_proportion or (1.0 if n <= EXACT_COUNT_MAX_RECORDS else SAMPLE_PROPORTION)
         sdf = DuckDBAPI(con).register(table)

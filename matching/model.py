@@ -105,7 +105,7 @@ def matching_connection(threads: int | None = None, memory_limit: str | None = N
 
 
 @contextlib.contextmanager
-def _connection(con: duckdb.DuckDBPyConnection | None, threads: int | None, memory_limit: str | None):
+def scoped_connection(con: duckdb.DuckDBPyConnection | None, threads: int | None, memory_limit: str | None):
     """``con`` as given, else a private matching connection that is closed (its memory freed) on exit."""
     if con is not None:
         yield con
@@ -136,7 +136,7 @@ def _features_table_sql(extra_id_columns: tuple[str, ...]) -> str:
     return ",\n  ".join(cols)
 
 
-def _load_features(
+def load_features(
     con: duckdb.DuckDBPyConnection, features: pd.DataFrame, extra_id_columns: tuple[str, ...]
 ) -> str:
     missing = [c for c in (*S.REQUIRED_FEATURE_COLUMNS, *extra_id_columns) if c not in features.columns]
@@ -176,8 +176,8 @@ def train_model(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> ModelArtifact:
     """Estimate the model on ``features``. Deterministic for a given seed and input."""
-    with _connection(con, threads, memory_limit) as con:
-        table = _load_features(con, features, extra_id_columns)
+    with scoped_connection(con, threads, memory_limit) as con:
+        table = load_features(con, features, extra_id_columns)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         linker = _linker(con, table, S.build_settings(extra_id_columns=extra_id_columns))
         tr = linker.training
@@ -284,12 +284,11 @@ def _evidence_select(linker: Linker) -> tuple[list[str], str]:
     labels are added afterwards as categoricals (``_add_level_columns``): one string per level, not per pair."""
     cols: list[str] = []
     items: list[str] = []
+    labels = level_labels(linker)
     for comp in linker._settings_obj.comparisons:
         name = comp.output_column_name
-        whens = " ".join(
-            f"WHEN {lvl.comparison_vector_value} THEN '{lvl.label_for_charts.replace(chr(39), chr(39) * 2)}'"
-            for lvl in comp.comparison_levels
-        )
+        whens = " ".join(f"WHEN {gamma} THEN '{label.replace(chr(39), chr(39) * 2)}'"
+                         for gamma, label in labels[name].items())
         level = f"CASE gamma_{name} {whens} END"
         mw = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if comp._has_tf_adjustments else "")
         cols += [f"gamma_{name}", f"round({mw}, 4) AS mw_{name}"]
@@ -361,9 +360,9 @@ def predict_pairs(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """Score candidate pairs; keep those with ``match_probability >= threshold_probability``."""
-    with _connection(con, threads, memory_limit) as con:
+    with scoped_connection(con, threads, memory_limit) as con:
         extra = _extra_ids(artifact.settings)
-        table = _load_features(con, features, extra)
+        table = load_features(con, features, extra)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         linker = _linker(con, table, json.loads(artifact.settings_json))
         pred = linker.inference.predict(
