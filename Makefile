@@ -1,4 +1,4 @@
-# childview: `make demo` runs the pipeline on the sample drop; `make test` runs the tests.
+# svoc: `make demo` runs the pipeline on the sample drop; `make test` runs the tests.
 # Both install what they need first (a .venv, the package, and PostgreSQL for the SQL-reader tests).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -26,7 +26,7 @@ $(DAGSTER_HOME)/dagster.yaml: pipelines/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME) && cp pipelines/dagster.yaml $@
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/childview demo
+	$(BIN)/svoc demo
 
 test: install system-deps $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/pytest -q

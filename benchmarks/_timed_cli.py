@@ -1,6 +1,6 @@
-"""``childview`` CLI with time-stamped INFO logs on stderr, so the benchmark can split the match stage.
+"""``svoc`` CLI with time-stamped INFO logs on stderr, so the benchmark can split the match stage.
 
-Same entry point as the installed ``childview`` script (``childview.cli.main``); the only difference is a
+Same entry point as the installed ``svoc`` script (``svoc.cli.main``); the only difference is a
 logging format with a wall-clock timestamp. The libraries log counts and record keys only, never values.
 """
 
@@ -18,7 +18,7 @@ MARK = "@@t"
 def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=MARK + " %(created).3f %(name)s %(message)s")
-    from childview.cli import main as cli_main
+    from svoc.cli import main as cli_main
 
     cli_main()
 

@@ -3,7 +3,7 @@ zero twin pairs merged on a 20,000-child drop).
 
     .venv/bin/python benchmarks/accuracy_eval.py --children 20000 --seed 1 [--out DIR] [--night2]
 
-Generates the drop with ``childview.synth.generate_drop`` (into ``--out`` or a temporary folder), reads each
+Generates the drop with ``svoc.synth.generate_drop`` (into ``--out`` or a temporary folder), reads each
 source with its preset (``connectors.extract_source``), builds features and runs the matching facade
 (``matching.linker.link_records``) exactly as the warehouse stage does, then scores the result against
 ``truth.csv`` with ``matching.evaluate``. With ``--night2`` the night-2 drop of the same seed is linked
@@ -32,9 +32,9 @@ DEFAULT_LINK_THRESHOLD = 0.97
 
 def drop_features(drop: Path) -> tuple[pd.DataFrame, dt.date]:
     """Feature frame of every source in ``drop`` (the library chain of the warehouse stage)."""
-    from childview.drops import drop_date
     from connectors import PRESETS, extract_source
     from matching.features import build_features
+    from svoc.drops import drop_date
 
     ref = drop_date(drop)
     frames = [extract_source(drop / name, cfg, run_id="bench", reference_date=ref).identity
@@ -69,8 +69,8 @@ def correct_children(record_citizen: pd.DataFrame, truth: pd.DataFrame) -> pd.Se
 
 def main(children: int = 20_000, seed: int = 1, out: Path | None = None, night2: bool = False,
          link_threshold: float = DEFAULT_LINK_THRESHOLD, threads: int = 2) -> dict:
-    from childview.synth import generate_drop
     from matching.linker import link_records
+    from svoc.synth import generate_drop
 
     th = {"link": link_threshold, "review": (0.5, link_threshold)}
     with tempfile.TemporaryDirectory(prefix="cv-acc-") as tmp:

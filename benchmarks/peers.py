@@ -1,4 +1,4 @@
-"""Accuracy and throughput against peers: childview vs plain Splink 5 vs recordlinkage (ECM).
+"""Accuracy and throughput against peers: svoc vs plain Splink 5 vs recordlinkage (ECM).
 
 Datasets: a generated 20,000-child drop (seed 1; truth from ``truth.csv``) and FEBRL4 (2 x 5,000 records,
 5,000 true cross-file links). Every linker starts from the same standardised feature frame (connectors →
@@ -89,7 +89,7 @@ def components(ids: pd.Series, left: pd.Series, right: pd.Series) -> pd.DataFram
 
 
 # ------------------------------------------------------------------------------------------ linkers
-def run_childview(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame | set, int, float]:
+def run_svoc(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame | set, int, float]:
     """The pipeline's matcher: ``link_records`` on the drop; on FEBRL4 the mapping of tests/test_febrl.py."""
     from matching.blocking import blocking_analysis
 
@@ -192,7 +192,7 @@ def run_recordlinkage(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame
     return components(feats["unique_id"], left, right), int(len(candidates)), scoring
 
 
-LINKERS = {"childview": run_childview, "splink": run_splink, "recordlinkage": run_recordlinkage}
+LINKERS = {"svoc": run_svoc, "splink": run_splink, "recordlinkage": run_recordlinkage}
 
 
 def compare(children: int = 20_000, seed: int = SEED, linkers: tuple[str, ...] = tuple(LINKERS)) -> list[dict]:

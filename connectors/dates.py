@@ -17,7 +17,7 @@ from contextvars import ContextVar
 import numpy as np
 import pandas as pd
 
-from schemas.identifiers import MISSING_TOKENS
+from schemas.rules import MISSING_TOKENS
 
 ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f")
 _MIDNIGHT = re.compile(r"[ T]00:00(?::00(?:\.0+)?)?$")

@@ -20,7 +20,6 @@ import pandas as pd
 from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates
 from schemas.config import FileConfig, InteractionFileConfig
 from schemas.identifiers import (
-    MISSING_TOKENS,
     check_nhs_number,
     check_pnc_id,
     check_postcode,
@@ -28,13 +27,12 @@ from schemas.identifiers import (
     check_upn,
 )
 from schemas.records import EVENT_TYPES, IDENTITY_COLUMNS, INTERACTION_COLUMNS
+from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, MISSING_TOKENS, is_placeholder_first_name
 
 DEFAULT_SEX_MAP = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
 BOOL_MAP = {"TRUE": True, "T": True, "YES": True, "Y": True, "1": True,
             "FALSE": False, "F": False, "NO": False, "N": False, "0": False}
-PLACEHOLDER_FIRST_NAMES = frozenset({"BABY", "UNBORN", "INFANT", "UNNAMED", "CHILD", "NK", "NOT KNOWN", "TBC"})
 TERM_STARTS = {"Autumn": (0, 9, 1), "Spring": (1, 1, 1), "Summer": (1, 4, 15)}  # (year offset, month, day)
-DOB_FLOOR = dt.date(1990, 1, 1)
 _SPACES = re.compile(r"\s+")
 _ACADEMIC_YEAR = re.compile(r"^(\d{4})\s*[/-]\s*(\d{2}|\d{4})$")
 
@@ -89,11 +87,6 @@ class Flags:
 def _text(value: object) -> str | None:
     clean = str(value).strip()
     return None if clean.upper() in MISSING_TOKENS else _SPACES.sub(" ", clean)
-
-
-def _is_placeholder(name: str) -> bool:
-    upper = name.upper()
-    return upper in PLACEHOLDER_FIRST_NAMES or upper.startswith(("BABY ", "UNBORN "))
 
 
 def text(series: pd.Series) -> pd.Series:
@@ -195,7 +188,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
         out[field] = series.to_numpy(dtype=object)
     for field in ("first_name", "last_name"):
         flags.add(pd.isna(out[field]), f"{field}_missing")
-    placeholder = map_distinct(pd.Series(out["first_name"], dtype=object), _is_placeholder)
+    placeholder = map_distinct(pd.Series(out["first_name"], dtype=object), is_placeholder_first_name)
     flags.add(placeholder.to_numpy(dtype=object) == True, "first_name_placeholder")  # noqa: E712
     sep = cfg.split.get("alternative_names")
     alt = field_series(raw, cfg, colmap, "alternative_names")
@@ -207,12 +200,12 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     flags.add(dob_missing, "dob_missing")
     has_dob = dob.notna()
     future = has_dob & (dob.where(has_dob, dt.date.min) > reference_date)
-    early = has_dob & (dob.where(has_dob, dt.date.max) < DOB_FLOOR)
+    early = has_dob & (dob.where(has_dob, dt.date.max) < DOB_FROM_DEFAULT)
     if cfg.future_dob == "expected":
         flags.add(future, "dob_expected")
     else:
         flags.add(future, "dob_in_future")
-    flags.add(early, "dob_before_1990")
+    flags.add(early, DOB_TOO_EARLY_FLAG)
     dod, _ = _dates(raw, cfg, colmap, "date_of_death", flags)
     has_dod = dod.notna()
     dod_bad = has_dob & has_dod & (dod.where(has_dod, dt.date.max) < dob.where(has_dob, dt.date.min))

@@ -34,20 +34,12 @@ from matching.must_links import (  # noqa: F401 - re-exported: the constraints A
     steward_links,
 )
 from matching.names import load_name_groups
+from schemas.rules import is_placeholder_first_name as placeholder_rule
 
 TWIN_NAME_JW_THRESHOLD = 0.88
 # A first name held by at least this many records is an established given name, not a one-off typo.
 ESTABLISHED_NAME_COUNT = 3
 
-PLACEHOLDER_FIRST_NAMES = frozenset(
-    {
-        "BABY", "BABYBOY", "BABYGIRL", "BABY BOY", "BABY GIRL", "BABY OF", "INFANT", "UNBORN", "NEWBORN",
-        "UNKNOWN", "UNNAMED", "NOT KNOWN", "NOTKNOWN", "NK", "N/K", "TBC", "TBA", "NONE", "NULL", "NA", "N/A",
-        "MALE", "FEMALE", "BOY", "GIRL", "CHILD", "TWIN", "TWIN 1", "TWIN 2", "TWIN ONE", "TWIN TWO",
-        "TWIN A", "TWIN B", "X", "XX", "XXX", "ZZZ", "TEST",
-    }
-)
-_PLACEHOLDER_PREFIXES = ("BABY ", "TWIN ", "UNBORN ", "INFANT ")
 _SURNAME_SPLIT = re.compile(r"[\s\-']+")
 
 _MULTI = object()  # a cluster holding more than one NHS number (only must-links can make one)
@@ -82,10 +74,10 @@ def as_list(value: object) -> list[str]:
 
 
 def is_placeholder_first_name(name: str | None) -> bool:
+    """Not a usable given name for the twin guard: missing, a lone initial, or a placeholder (``schemas.rules``)."""
     if not name:
         return True
-    n = name.strip().upper()
-    return len(n) <= 1 or n in PLACEHOLDER_FIRST_NAMES or n.startswith(_PLACEHOLDER_PREFIXES)
+    return len(name.strip()) <= 1 or placeholder_rule(name)
 
 
 @lru_cache(maxsize=200_000)

@@ -41,6 +41,7 @@ from schemas.identifiers import (
     map_distinct,
     partial_postcode_parts,
 )
+from schemas.rules import DOB_FROM_DEFAULT, NOT_EVIDENCE_DOB_FLAGS
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "unique_id", "source", "source_record_id",
@@ -52,9 +53,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 LIST_COLUMNS = ("first_name_groups", "last_name_parts", "other_surnames", "alt_first_names", "upn_any")
 
-UNUSABLE_DOB_FLAGS = frozenset({"dob_in_future", "dob_before_1990", "dod_before_dob", "dob_unparseable",
-                                "dob_expected", "dob_impossible"})
-EARLIEST_DOB = dt.date(1990, 1, 1)
+# A DOB flagged wrong or provisional is not evidence; the rule is stated once in ``schemas.rules``.
+UNUSABLE_DOB_FLAGS = NOT_EVIDENCE_DOB_FLAGS
+EARLIEST_DOB = DOB_FROM_DEFAULT
 
 # Street-type abbreviations expanded when they are the last word of the street (or anywhere, if unambiguous).
 _STREET_SUFFIX = {

@@ -32,6 +32,8 @@ import jellyfish
 import pandas as pd
 
 from schemas.identifiers import is_missing, map_distinct
+from schemas.rules import fold_placeholder_text, is_placeholder_folded
+from schemas.rules import is_placeholder_first_name as placeholder_rule
 
 NICKNAMES_CSV = Path(__file__).parent / "data" / "nicknames.csv"
 
@@ -54,20 +56,6 @@ SUFFIXES = frozenset({"jr", "jnr", "junr", "snr", "sr", "senr", "ii", "iii", "iv
 PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "al", "el",
                        "bin", "ibn", "bint", "mc", "mac", "st", "ter", "ten", "dos", "das"})
 
-# Whole normalised values that are placeholders, not names.
-_PLACEHOLDER_EXACT = frozenset({
-    "baby", "unborn", "unknown", "nk", "n k", "infant", "male", "female", "boy", "girl", "child", "twin",
-    "triplet", "newborn", "not known", "unnamed", "no name", "tbc", "tba", "not stated", "name unknown",
-    "x", "xx", "xxx", "test", "anon", "anonymous", "nfn", "fnu", "none", "null", "b o",
-})
-# A value starting with one of these words is a placeholder (Baby of Smith, Twin 1, Unborn child, B/O Smith).
-_PLACEHOLDER_LEADING = frozenset({"baby", "unborn", "infant", "twin", "triplet", "newborn", "unnamed", "unknown"})
-_PLACEHOLDER_PREFIXES = ("b o ", "child of ", "son of ", "daughter of ", "baby-", "twin-")
-# A value made only of these words is a placeholder (Female Twin, Baby Girl, Male Child).
-_PLACEHOLDER_WORDS = frozenset({"baby", "boy", "girl", "male", "female", "twin", "triplet", "child", "infant",
-                                "unborn", "unknown", "newborn", "of", "one", "two", "three", "first", "second",
-                                "not", "known", "nk", "unnamed"})
-_PLACEHOLDER_RAW = frozenset({"UNKNOWN", "NK", "N/K", "NOT KNOWN"})
 
 
 def fold_text(text: str) -> str:
@@ -100,23 +88,12 @@ def normalise_name(s: object) -> str | None:
 
 
 def _is_placeholder_norm(norm: str) -> bool:
-    if norm in _PLACEHOLDER_EXACT:
-        return True
-    spaced = norm.replace("-", " ")
-    tokens = spaced.split(" ")
-    if tokens[0] in _PLACEHOLDER_LEADING or spaced.startswith(_PLACEHOLDER_PREFIXES):
-        return True
-    return all(t in _PLACEHOLDER_WORDS for t in tokens)
+    return is_placeholder_folded(fold_placeholder_text(norm))
 
 
 def is_placeholder_first_name(s: object) -> bool:
-    """True when a first name was given but is a placeholder (Baby, Baby of Smith, Unborn, NK, Twin 1, Male)."""
-    if s is None or (isinstance(s, float) and s != s) or s is pd.NA:
-        return False
-    if str(s).strip().upper() in _PLACEHOLDER_RAW:
-        return True
-    norm = normalise_name(s)
-    return norm is not None and _is_placeholder_norm(norm)
+    """True when a first name was given but is a placeholder (the rule is ``schemas.rules``)."""
+    return isinstance(s, str) and placeholder_rule(s)
 
 
 def normalise_first_name(s: object) -> str | None:

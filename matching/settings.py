@@ -1,4 +1,4 @@
-"""The one declarative Splink 5 model specification for childview.
+"""The one declarative Splink 5 model specification for svoc.
 
 Every source's records are matched together (``dedupe_only`` over the union of all sources). Each
 comparison level carries a ``label_for_charts`` that an IG officer reads in the match evidence, so
@@ -306,10 +306,10 @@ def build_settings(
     extra_id_columns: tuple[str, ...] = (),
     blocking_rules: tuple[tuple[str, Any], ...] | None = None,
 ) -> SettingsCreator:
-    """The childview Splink model, untrained.
+    """The svoc Splink model, untrained.
 
     ``extra_id_columns`` adds an exact/else comparison and a blocking rule per extra identifier
-    (e.g. a council's own person id); childview's core sources use none.
+    (e.g. a council's own person id); svoc's core sources use none.
     """
     if blocking_rules is None:
         blocking_rules = prediction_rules(extra_id_columns)

@@ -1,18 +1,21 @@
-"""Resources: where the drop is and where the warehouse is, from settings and environment variables."""
+"""Resources: everything a stage needs from the settings, as Dagster resources built from one ``Settings``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 
-from childview.drops import check_drop, drop_date
-from childview.settings import get_settings
-from childview.warehouse.build import connect, start_build
+from svoc.drops import check_drop, drop_date
+from svoc.settings import Settings
+from svoc.warehouse.analytics import resolve_pseudonym_key
+from svoc.warehouse.build import connect, start_build
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -27,13 +30,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def target(self) -> Path:
         return Path(self.path)
 
-    def _conn_kw(self) -> dict:
+    def conn_kw(self) -> dict[str, Any]:
         return {"memory_limit": self.memory_limit, "threads": self.threads,
                 "spill_dir": Path(self.spill_dir) if self.spill_dir else None}
 
     @contextmanager
     def build(self, run_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(start_build(self.target, run_id, **self._conn_kw()), **self._conn_kw())
+        con = connect(start_build(self.target, run_id, **self.conn_kw()), **self.conn_kw())
         try:
             yield con
         finally:
@@ -55,10 +58,48 @@ class DropResource(dg.ConfigurableResource):
         return drop_date(self.dir)
 
 
-def default_resources() -> dict:
-    s = get_settings()
+class LandingResource(dg.ConfigurableResource):
+    """Where dated drops land (``<landing>/<YYYY-MM-DD>/``), for the drop sensor."""
+
+    path: str
+
+    @property
+    def dir(self) -> Path:
+        return Path(self.path)
+
+
+class MatchingResource(dg.ConfigurableResource):
+    """Matching settings: thresholds and whether to train a new model instead of reusing the stored one."""
+
+    link_threshold: float = 0.95
+    review_lower: float = 0.5
+    retrain: bool = False
+
+
+class PrivacyResource(dg.ConfigurableResource):
+    """The pseudonymisation key for the analytics file (a secret: from the environment, never in config)."""
+
+    profile: str = "demo"
+    pseudonym_key: str | None = None
+    pseudonym_key_file: str = ""
+
+    def key(self) -> bytes:
+        return resolve_pseudonym_key(self.profile, self.pseudonym_key, Path(self.pseudonym_key_file))
+
+
+def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    key_env = settings.env_name("pseudonym_key")
     return {
-        "warehouse": WarehouseResource(path=str(s.warehouse), memory_limit=s.duckdb_memory_limit,
-                                       threads=s.duckdb_threads, spill_dir=str(s.spill_dir) if s.spill_dir else None),
-        "drop": DropResource(path=str(s.drop)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse), memory_limit=settings.duckdb_memory_limit,
+                                       threads=settings.duckdb_threads,
+                                       spill_dir=str(settings.spill_dir) if settings.spill_dir else None),
+        "drop": DropResource(path=str(settings.drop)),
+        "landing": LandingResource(path=str(settings.landing_dir)),
+        "matching": MatchingResource(link_threshold=settings.link_threshold, review_lower=settings.review_lower,
+                                     retrain=settings.retrain),
+        "privacy": PrivacyResource(
+            profile=settings.profile,
+            # Read from the environment at run time, so the key never appears in run config or the UI.
+            pseudonym_key=dg.EnvVar(key_env) if key_env in os.environ else None,  # type: ignore[arg-type]
+            pseudonym_key_file=str(settings.pseudonym_key_file)),
     }

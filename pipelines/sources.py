@@ -1,15 +1,12 @@
-"""Which sources this deployment reads: the four presets, or ``CHILDVIEW_SOURCES_FILE`` (sources.yaml)."""
+"""Which sources this deployment reads: the four presets, or the ``sources.yaml`` named in the settings."""
 
 from __future__ import annotations
 
-from functools import cache
-
-from childview.settings import get_settings
+from connectors import load_source_configs
 from schemas.config import SourceConfig
+from svoc.settings import Settings
 
 
-@cache
-def configured_sources() -> tuple[SourceConfig, ...]:
-    from connectors import load_source_configs
-
-    return tuple(load_source_configs(get_settings().sources_file))
+def configured_sources(settings: Settings) -> tuple[SourceConfig, ...]:
+    """Read afresh each time the definitions are built: a changed sources.yaml is never masked by a cache."""
+    return tuple(load_source_configs(settings.sources_file))

@@ -49,7 +49,7 @@ if hasattr(_pandas_engine, "HASH_THRESHOLD"):
 # No unexpected values in results: they would be names, DOBs or identifiers.
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
 SEVERITY_TO_GX = {"blocking": "critical", "warning": "warning"}
-DOCS_SITE = "childview_data_docs"
+DOCS_SITE = "svoc_data_docs"
 
 _LOCK = threading.RLock()
 _STATE: dict = {}
@@ -82,7 +82,7 @@ def context():
     with _LOCK:
         if "context" not in _STATE:
             ctx = new_context()
-            asset = ctx.data_sources.add_pandas("childview").add_dataframe_asset("staged_frame")
+            asset = ctx.data_sources.add_pandas("svoc").add_dataframe_asset("staged_frame")
             _STATE["context"] = ctx
             _STATE["batch_definition"] = asset.add_batch_definition_whole_dataframe("whole_frame")
         return _STATE["context"]

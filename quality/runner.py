@@ -31,7 +31,7 @@ from quality.suites import (  # noqa: E402
     suite_name,
     valid_flag_column,
 )
-from schemas.identifiers import MISSING_TOKENS  # noqa: E402
+from schemas.rules import MISSING_TOKENS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def write_data_docs(
         metas.setdefault(r.suite, r.details.get("suite_meta") or {})
     # One run time per set of results, so rewriting the docs later in the same run overwrites its pages.
     started = min((r.checked_at for r in results), default=dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    return _gx.write_docs(suites, metas, Path(out_dir), run_id or "childview", started.replace(tzinfo=dt.UTC))
+    return _gx.write_docs(suites, metas, Path(out_dir), run_id or "svoc", started.replace(tzinfo=dt.UTC))
 
 
 __all__ = ["ID_FIELDS", "data_docs_dir", "run_source_suite", "write_data_docs"]

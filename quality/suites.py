@@ -17,10 +17,10 @@ from typing import Literal
 import pandas as pd
 
 from schemas.records import EVENT_TYPES
+from schemas.rules import DOB_FROM_DEFAULT
 
 Severity = Literal["blocking", "warning"]
 
-DOB_FLOOR = dt.date(1990, 1, 1)
 BASE_REQUIRED = ("source_record_id", "last_name", "dob")
 
 # Identifier fields whose validity rate is checked: field -> (check name, label in messages).
@@ -98,7 +98,7 @@ def rules_for(source: str) -> SourceRules:
 
 
 def suite_name(source: str, frame: Literal["identity", "interactions"]) -> str:
-    return f"childview_{source}_{frame}"
+    return f"svoc_{source}_{frame}"
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class CheckSpec:
 
 def dob_bounds(reference_date: dt.date, future_months: int) -> tuple[dt.datetime, dt.datetime]:
     upper = pd.Timestamp(reference_date) + pd.DateOffset(months=future_months)
-    return dt.datetime.combine(DOB_FLOOR, dt.time()), upper.to_pydatetime()
+    return dt.datetime.combine(DOB_FROM_DEFAULT, dt.time()), upper.to_pydatetime()
 
 
 def valid_flag_column(id_field: str) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class ChildviewError(Exception):
+class SvocError(Exception):
     """Base class: a run stopped for a reason the operator can fix."""
 
 
-class UnusableInputError(ChildviewError):
+class UnusableInputError(SvocError):
     """An input file or table cannot be read at all (missing, wrong type, missing column, wrong encoding)."""
 
     def __init__(self, path: Path | str, problem: str, hint: str = "") -> None:
@@ -22,11 +22,11 @@ class UnusableInputError(ChildviewError):
         super().__init__(msg)
 
 
-class LineAccountingError(ChildviewError):
+class LineAccountingError(SvocError):
     """Lines in did not equal records plus quarantined rows: something would have been silently dropped."""
 
 
-class BlockedRunError(ChildviewError):
+class BlockedRunError(SvocError):
     """A blocking quality check failed; matching and publishing did not happen."""
 
     def __init__(self, source: str, check: str, observed: str) -> None:

@@ -36,12 +36,8 @@ from stdnum import exceptions as stdnum_exc
 from stdnum.gb import nhs as _nhs
 from stdnum.gb import upn as _upn
 
-MISSING_TOKENS = frozenset(
-    {
-        "", "NULL", "N/A", "NA", "UNKNOWN", "NONE", "NIL", "-", "--", "?", "N/K", "NK", "NOT KNOWN",
-        "NOT STATED", "NOT RECORDED", "#N/A", "<NA>",
-    }
-)
+from schemas.rules import MISSING_TOKENS
+
 _PUNCT = re.compile(r"[\s\-./_,:;()\[\]]+")
 
 

@@ -1,9 +1,9 @@
 """Warehouse table definitions, generated from the pydantic models where one exists.
 
-``TABLES`` maps a qualified table name to its ordered columns and DuckDB types. ``ensure_tables``
-creates whatever is missing, so a new build and an old published file converge on the contract.
-``to_arrow`` turns a pandas frame into an Arrow table with exactly the table's types, which is how
-every library frame is written (typed, no per-row inference).
+``TABLES`` maps a qualified table name to its ordered columns and DuckDB types; ``SCHEMAS`` lists the
+warehouse's schemas. ``to_arrow`` turns a pandas frame into an Arrow table with exactly the table's types,
+which is how every library frame is written (typed, no per-row inference). Creating and writing the
+tables is the warehouse's job (``svoc.warehouse.sql``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import datetime as dt
 import types
 import typing
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel
@@ -115,14 +114,6 @@ TABLES.update({
 SCHEMAS = ("staging", "quarantine", "matching", "linked", "marts", "audit")
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, list[tuple[str, str]]] | None = None) -> None:
-    for schema in SCHEMAS:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    for name, cols in (tables or TABLES).items():
-        body = ", ".join(f'"{c}" {t}' for c, t in cols)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({body})")
-
-
 def arrow_schema(table: str) -> pa.Schema:
     return pa.schema([(c, _ARROW[t]) for c, t in TABLES[table]])
 
@@ -143,17 +134,3 @@ def to_arrow(df: pd.DataFrame, table: str) -> pa.Table:
         _column_array(df[f.name], f.type) if f.name in df.columns else pa.nulls(len(df), f.type) for f in schema
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *, replace_where: str | None = None,
-                params: list | None = None) -> int:
-    """Append ``df`` to ``table`` (optionally deleting ``replace_where`` rows first). Returns rows written."""
-    arrow = to_arrow(df, table)
-    if replace_where:
-        con.execute(f"DELETE FROM {table} WHERE {replace_where}", params or [])
-    con.register("_cv_frame", arrow)
-    try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM _cv_frame")
-    finally:
-        con.unregister("_cv_frame")
-    return arrow.num_rows

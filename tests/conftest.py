@@ -11,9 +11,9 @@ from tests.e2e import DEMO, run_cli  # noqa: E402
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
-    """One real ``childview run`` of the sample drop, shared by the end-to-end tests (read-only!)."""
+    """One real ``svoc run`` of the sample drop, shared by the end-to-end tests (read-only!)."""
     tmp = tmp_path_factory.mktemp("demo_run")
-    warehouse = tmp / "warehouse" / "childview.duckdb"
+    warehouse = tmp / "warehouse" / "svoc.duckdb"
     proc = run_cli("run", "--drop", str(DEMO), "--warehouse", str(warehouse), tmp=tmp)
     (tmp / "stdout.txt").write_text(proc.stdout)
     return warehouse

@@ -1,4 +1,4 @@
-"""Helpers for end-to-end tests: run the real ``childview`` CLI in a subprocess, and read warehouses."""
+"""Helpers for end-to-end tests: run the real ``svoc`` CLI in a subprocess, and read warehouses."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "sample_data" / "demo"
-CLI = str(Path(sys.executable).with_name("childview"))
+CLI = str(Path(sys.executable).with_name("svoc"))
 
 
 def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHILDVIEW_")}
-    env.update({"GX_ANALYTICS_ENABLED": "False", "CHILDVIEW_PSEUDONYM_KEY_FILE": str(tmp / "pseudonym.key"),
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SVOC_")}
+    env.update({"GX_ANALYTICS_ENABLED": "False", "SVOC_PSEUDONYM_KEY_FILE": str(tmp / "pseudonym.key"),
                 "DAGSTER_HOME": "", "COLUMNS": "200"})
     env.pop("DAGSTER_HOME")
     env.update(extra)
@@ -28,7 +28,7 @@ def run_cli(*args: str, tmp: Path, check: bool = True, timeout: int = 900, **env
     proc = subprocess.run([CLI, *args], cwd=ROOT, env=cli_env(tmp, **env), capture_output=True, text=True,
                           timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"childview {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n"
+        raise AssertionError(f"svoc {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n"
                              f"{proc.stderr[-3000:]}")
     return proc
 

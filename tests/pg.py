@@ -46,7 +46,7 @@ def postgres_url():
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin "
                     "or on PATH: apt-get install -y postgresql")
     prefix: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="childview-pg-"))
+    base = Path(tempfile.mkdtemp(prefix="svoc-pg-"))
     if os.geteuid() == 0:
         try:
             user = pwd.getpwnam("postgres")
@@ -68,13 +68,13 @@ def postgres_url():
 
     run("mkdir", "-p", str(sock))
     run("sh", "-c", f"umask 077 && printf %s {password} > {pwfile}")
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "childview", "--auth=scram-sha-256",
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "svoc", "--auth=scram-sha-256",
         f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C")
     port = _free_port()
     opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
     run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start")
     try:
-        yield f"postgresql+psycopg2://childview:{password}@127.0.0.1:{port}/postgres"
+        yield f"postgresql+psycopg2://svoc:{password}@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True, timeout=120)

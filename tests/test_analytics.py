@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from childview.warehouse.analytics import analytics_path, build_analytics, pseudonym
+from svoc.warehouse.analytics import analytics_path, build_analytics, pseudonym
 from tests.e2e import query
 
 pytestmark = pytest.mark.slow

@@ -53,7 +53,7 @@ def test_dagster_dev_lists_assets_checks_schedule_and_sensors(tmp_path):
         assert checks["identity_records_have_unique_keys"] is True
         assert {s["name"] for s in repo["schedules"]} == {"nightly_run_schedule"}
         assert {"drop_arrival_sensor", "run_failure_recording_sensor"} <= {s["name"] for s in repo["sensors"]}
-        assert "childview_run_job" in {j["name"] for j in repo["jobs"]}
+        assert "svoc_run_job" in {j["name"] for j in repo["jobs"]}
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

@@ -25,7 +25,7 @@ def test_assets_per_source_and_publish(definitions):
 
 
 def test_job_runs_everything_in_one_process(definitions):
-    job = definitions.resolve_job_def("childview_run_job")
+    job = definitions.resolve_job_def("svoc_run_job")
     assert job.executor_def.name == "in_process"
 
 
@@ -44,7 +44,7 @@ def test_schedule_and_sensors(definitions):
     schedule = definitions.resolve_schedule_def("nightly_run_schedule")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "Europe/London"
-    assert definitions.resolve_sensor_def("drop_arrival_sensor").job_name == "childview_run_job"
+    assert definitions.resolve_sensor_def("drop_arrival_sensor").job_name == "svoc_run_job"
     assert definitions.resolve_sensor_def("run_failure_recording_sensor")
 
 

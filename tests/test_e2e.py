@@ -1,4 +1,4 @@
-"""End-to-end: the real ``childview run`` on the sample drop, and on damaged copies of it."""
+"""End-to-end: the real ``svoc run`` on the sample drop, and on damaged copies of it."""
 
 import csv
 import json
@@ -137,7 +137,7 @@ def test_missing_file_stops_the_run_naming_it(demo_copy, tmp_path):
 
 
 def test_blank_dob_column_blocks_the_run_and_leaves_the_warehouse_untouched(demo_run, demo_copy, tmp_path):
-    warehouse = tmp_path / "published" / "childview.duckdb"
+    warehouse = tmp_path / "published" / "svoc.duckdb"
     warehouse.parent.mkdir()
     shutil.copy(demo_run, warehouse)
     before = sha256(warehouse)

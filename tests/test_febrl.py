@@ -1,4 +1,4 @@
-"""FEBRL4 benchmark: the childview matcher (same settings module) on 2 x 5000 synthetic Australian records.
+"""FEBRL4 benchmark: the svoc matcher (same settings module) on 2 x 5000 synthetic Australian records.
 
 FEBRL4 has no NHS number / UPN / sex / middle names, so those comparisons sit at their null level.
 ``soc_sec_id`` is not an NHS number: it is mapped to ``other_id`` and used only through the settings'

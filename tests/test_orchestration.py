@@ -6,9 +6,9 @@ import json
 import dagster as dg
 import pytest
 
-from childview.warehouse.runlog import fold_failures, runlog_path
 from pipelines.defs.schedules import nightly_run_schedule
 from pipelines.defs.sensors import drop_arrival_sensor
+from svoc.warehouse.runlog import fold_failures, runlog_path
 
 
 def test_nightly_schedule_fires_at_two_london_time():
@@ -30,7 +30,7 @@ def make_drop(landing, name, complete=True):
 
 @pytest.fixture()
 def landing(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHILDVIEW_LANDING_DIR", str(tmp_path))
+    monkeypatch.setenv("SVOC_LANDING_DIR", str(tmp_path))
     return tmp_path
 
 
@@ -72,8 +72,8 @@ def test_sensor_does_not_rerun_seen_drops(landing):
 def test_failed_runs_are_folded_into_audit_runs(tmp_path):
     import duckdb
 
-    from childview.warehouse.runlog import append_failure
-    from schemas.tables import ensure_tables
+    from svoc.warehouse.runlog import append_failure
+    from svoc.warehouse.sql import ensure_tables
 
     target = tmp_path / "w.duckdb"
     append_failure(target, run_id="r-bad", message="source 'health' blocked")

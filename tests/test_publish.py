@@ -40,7 +40,7 @@ def start_reader(path: Path, stop: Path) -> subprocess.Popen:
 @pytest.fixture()
 def published(demo_run, tmp_path) -> Path:
     """A private copy of the demo warehouse, as if published by an earlier run."""
-    target = tmp_path / "wh" / "childview.duckdb"
+    target = tmp_path / "wh" / "svoc.duckdb"
     target.parent.mkdir()
     shutil.copy(demo_run, target)
     return target
@@ -58,7 +58,7 @@ def test_reader_holding_the_file_is_not_blocked_while_a_run_publishes(published,
     # A reader opening the file now sees the new run; the old file is kept as .prev.
     new_runs = {r[0] for r in query(published, "SELECT run_id FROM audit.runs")}
     assert len(new_runs - old_runs) == 1
-    assert (published.parent / "childview.prev.duckdb").exists()
+    assert (published.parent / "svoc.prev.duckdb").exists()
 
 
 def test_reader_keeps_a_consistent_view_through_the_swap(published, tmp_path):
@@ -82,13 +82,13 @@ def test_run_killed_mid_build_leaves_the_published_file_unchanged(published, tmp
     for line in proc.stdout:
         if "staging__" in line or time.time() > deadline:
             break
-    assert list(published.parent.glob(".childview.build-*.duckdb")), "no build file while the run was going"
+    assert list(published.parent.glob(".svoc.build-*.duckdb")), "no build file while the run was going"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert sha256(published) == before
     # The next run clears the dead run's leftovers and publishes normally.
     run_cli("run", "--drop", str(DEMO), "--warehouse", str(published), tmp=tmp_path)
-    assert not list(published.parent.glob(".childview.build-*"))
+    assert not list(published.parent.glob(".svoc.build-*"))
     assert sha256(published) != before
 
 

@@ -100,7 +100,7 @@ def test_good_frame_passes_every_check(source):
         "interaction_event_types_valid",
     } <= set(checks)
     assert quality.blocking_failures(results) == []
-    assert {r.suite for r in results} == {f"childview_{source}_identity", f"childview_{source}_interactions"}
+    assert {r.suite for r in results} == {f"svoc_{source}_identity", f"svoc_{source}_interactions"}
 
 
 def test_health_suite_checks_nhs_numbers():
@@ -273,7 +273,7 @@ def test_empty_interactions_frame_passes_interaction_checks():
     ident = identity_frame(10, "education")
     empty = pd.DataFrame(columns=list(INTERACTION_COLUMNS))
     results = quality.run_source_suite("education", ident, empty, None, REF)
-    inter = [r for r in results if r.suite == "childview_education_interactions"]
+    inter = [r for r in results if r.suite == "svoc_education_interactions"]
     assert len(inter) == 4 and all(r.passed for r in inter)
 
 
@@ -301,13 +301,13 @@ def test_data_docs_name_each_suite_and_hold_no_personal_data(tmp_path):
         ident = identity_frame(15, source)
         ident.loc[0, "sex"] = "X"  # a failing check so the failure page is rendered too
         by_source[source] = quality.run_source_suite(source, ident, interactions_frame(ident), None, REF)
-    docs_dir = quality.data_docs_dir(tmp_path / "childview.duckdb")
-    assert docs_dir == tmp_path / "childview_data_docs"
+    docs_dir = quality.data_docs_dir(tmp_path / "svoc.duckdb")
+    assert docs_dir == tmp_path / "svoc_data_docs"
     index = quality.write_data_docs(by_source, docs_dir, run_id="run-7")
     assert index == docs_dir / "index.html" and index.is_file()
     html = index.read_text(encoding="utf-8")
     for source in SOURCES[:4]:
-        assert f"childview_{source}_identity" in html and f"childview_{source}_interactions" in html
+        assert f"svoc_{source}_identity" in html and f"svoc_{source}_interactions" in html
     all_html = "".join(p.read_text(encoding="utf-8") for p in docs_dir.rglob("*.html"))
     assert "run-7" in all_html
     for leaked in ("Surname3", "First3", nhs_number(3), "2008-01-04"):

@@ -136,11 +136,11 @@ def test_night_two_keeps_ids_and_logs_every_change(tmp_path):
     their id (>= 99.9%), and every record that changed id, every retired id and every split is in events."""
     import datetime as dt
 
-    from childview.drops import drop_date
-    from childview.synth import generate_drop
     from connectors import PRESETS, extract_source
     from matching.features import build_features
     from matching.linker import link_records
+    from svoc.drops import drop_date
+    from svoc.synth import generate_drop
 
     def features(night: int) -> tuple[pd.DataFrame, pd.DataFrame, dt.date]:
         drop = tmp_path / f"n{night}"

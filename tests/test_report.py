@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from childview.report import charts, write_report
-from childview.report.data import compare_fields, prior_weight, weight
-from schemas.tables import ensure_tables
+from svoc.report import charts, write_report
+from svoc.report.data import compare_fields, prior_weight, weight
+from svoc.warehouse.sql import ensure_tables
 from tests.browser import chromium, decode_png, load_page
 from tests.e2e import DEMO, query
 

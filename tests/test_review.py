@@ -117,12 +117,12 @@ def test_decisions_are_append_only_and_latest_wins():
 @pytest.fixture(scope="module")
 def linked_drop(tmp_path_factory):
     """(features, model, first run) for a 400-child generated drop."""
-    from childview.drops import drop_date
-    from childview.synth import generate_drop
     from connectors import PRESETS, extract_source
     from matching.features import build_features
     from matching.linker import link_records
     from matching.model import train_model
+    from svoc.drops import drop_date
+    from svoc.synth import generate_drop
 
     drop = tmp_path_factory.mktemp("steward") / "drop"
     generate_drop(400, 11, drop)

@@ -10,10 +10,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from childview.cli import app
-from childview.report import write_report
 from matching.review import pair_id
-from schemas.tables import ensure_tables
+from svoc.cli import app
+from svoc.report import write_report
+from svoc.warehouse.sql import ensure_tables
 from tests.e2e import DEMO, query, run_cli
 
 runner = CliRunner()
@@ -130,7 +130,7 @@ def test_explain_three_record_child(tiny):
 
 
 def test_writer_refused_while_run_in_progress(tiny):
-    from childview.warehouse.build import acquire_lock, release_lock
+    from svoc.warehouse.build import acquire_lock, release_lock
 
     acquire_lock(tiny, "some-run")
     try:
@@ -144,7 +144,7 @@ def test_writer_refused_while_run_in_progress(tiny):
 @pytest.mark.slow
 def test_review_loop_end_to_end(demo_run, tmp_path):
     """run → decide different on a probabilistic link and same on a queued pair → run → both honoured."""
-    wh = tmp_path / "warehouse" / "childview.duckdb"
+    wh = tmp_path / "warehouse" / "svoc.duckdb"
     wh.parent.mkdir()
     shutil.copyfile(demo_run, wh)
     split_l, split_r = query(wh, """

@@ -6,9 +6,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from childview.warehouse.marts import build_marts
-from childview.warehouse.single_view import build_single_view
-from schemas.tables import ensure_tables, write_frame
+from svoc.stages.marts import build_marts
+from svoc.stages.single_view import build_single_view
+from svoc.warehouse.sql import ensure_tables, write_frame
 
 D = dt.date(2026, 11, 1)  # drop date; academic year 2026/27
 

@@ -1,4 +1,4 @@
-"""Tests for the synthetic drop generator (childview.synth)."""
+"""Tests for the synthetic drop generator (svoc.synth)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from stdnum.gb import nhs as stdnhs
 from stdnum.gb import upn as stdupn
 
-from childview.synth import build_state, corrupt, generate_drop, ids
+from svoc.synth import build_state, corrupt, generate_drop, ids
 
 N, SEED = 300, 11
 SPEC = {  # the reference layouts, copied from the spec (not from the generator)

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-childview_run_job = dg.define_asset_job(
-    name="childview_run_job",
+svoc_run_job = dg.define_asset_job(
+    name="svoc_run_job",
     selection=dg.AssetSelection.all(),
     executor_def=dg.in_process_executor,
-    tags={"childview/warehouse": "default"},
+    tags={"svoc/warehouse": "default"},
     description="Extract, validate, standardise, match, build the single view and publish the warehouse.",
 )

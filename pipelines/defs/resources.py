@@ -1,8 +1,9 @@
 import dagster as dg
 
-from pipelines.resources import default_resources
+from pipelines.resources import resources_from
+from pipelines.scope import current_settings
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources=default_resources())
+    return dg.Definitions(resources=resources_from(current_settings()))

@@ -4,28 +4,28 @@ from pathlib import Path
 
 import dagster as dg
 
-from childview.drops import dated_drops, is_complete
-from childview.settings import get_settings
-from childview.warehouse.runlog import append_failure
-from pipelines.defs.jobs import childview_run_job
+from pipelines.defs.jobs import svoc_run_job
+from pipelines.resources import LandingResource, WarehouseResource
+from svoc.drops import dated_drops, is_complete
+from svoc.warehouse.runlog import append_failure
 
 
 def drop_run_request(drop: Path) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=drop.name,
         run_config={"resources": {"drop": {"config": {"path": str(drop)}}}},
-        tags={"childview/drop": drop.name},
+        tags={"svoc/drop": drop.name},
     )
 
 
-@dg.sensor(name="drop_arrival_sensor", job=childview_run_job, minimum_interval_seconds=60,
+@dg.sensor(name="drop_arrival_sensor", job=svoc_run_job, minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.STOPPED,
            description="Starts a run for each new <landing>/<YYYY-MM-DD>/ folder once its manifest or _SUCCESS exists.")
-def drop_arrival_sensor(context: dg.SensorEvaluationContext):
-    landing = get_settings().landing_dir
+def drop_arrival_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+    landing_dir = landing.dir
     last = context.cursor or ""
     newest = last
-    for drop in dated_drops(landing):
+    for drop in dated_drops(landing_dir):
         if drop.name <= last:
             continue
         if not is_complete(drop):
@@ -37,12 +37,12 @@ def drop_arrival_sensor(context: dg.SensorEvaluationContext):
         context.update_cursor(newest)
 
 
-@dg.run_failure_sensor(name="run_failure_recording_sensor", monitored_jobs=[childview_run_job],
+@dg.run_failure_sensor(name="run_failure_recording_sensor", monitored_jobs=[svoc_run_job],
                        default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Records every failed run, so the next published warehouse lists it in audit.runs.")
-def run_failure_recording_sensor(context: dg.RunFailureSensorContext):
+def run_failure_recording_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
     warehouse = run.run_config.get("resources", {}).get("warehouse", {}).get("config", {}).get("path")
-    target = Path(warehouse) if warehouse else get_settings().warehouse
+    target = Path(warehouse) if warehouse else warehouse.target
     message = context.failure_event.message or "run failed"
     append_failure(target, run_id=run.run_id, message=message.splitlines()[0][:500])

@@ -3,11 +3,12 @@ quarantine.rows (that source's rows)."""
 
 import dagster as dg
 
-from childview.warehouse.stages import stage_source
 from pipelines.resources import DropResource, WarehouseResource
+from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
 from schemas.config import SourceConfig
-from schemas.errors import ChildviewError
+from schemas.errors import SvocError
+from svoc.stages.extract import stage_source
 
 # A database or network share may hiccup at 02:00: retry, but never retry what only a person can fix.
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL)
@@ -21,11 +22,13 @@ def source_asset(config: SourceConfig) -> dg.AssetsDefinition:
         try:
             with warehouse.build(context.run.run_id) as con:
                 counts = stage_source(con, drop.dir, config, context.run.run_id, drop.date)
-        except ChildviewError as err:
+        except SvocError as err:
             raise dg.Failure(description=str(err), allow_retries=False) from err
         return dg.MaterializeResult(metadata={k: v for k, v in counts.items() if isinstance(v, int)})
 
     return _staged
 
 
-staged_sources = [source_asset(cfg) for cfg in configured_sources()]
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[source_asset(cfg) for cfg in configured_sources(current_settings())])

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from childview.warehouse.marts import MARTS, build_marts
-from childview.warehouse.single_view import build_single_view
 from pipelines.resources import DropResource, WarehouseResource
+from svoc.stages.marts import MARTS, build_marts
+from svoc.stages.single_view import build_single_view
 
 RECORD_CITIZEN = dg.AssetKey(["linked", "record_citizen"])
 MART_KEYS = [dg.AssetKey(name.split(".")) for name in MARTS] + [dg.AssetKey(["marts", "linkage_quality"])]

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from childview.settings import get_settings
-from childview.warehouse.match_stage import match_records
-from pipelines.resources import DropResource, WarehouseResource
+from pipelines.resources import DropResource, MatchingResource, WarehouseResource
+from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
+from svoc.stages.match import match_records
 
 
 class MatchConfig(dg.Config):
@@ -14,16 +14,24 @@ class MatchConfig(dg.Config):
     review_lower: float | None = None
 
 
-@dg.asset(key=["linked", "record_citizen"], group_name="match", kinds={"duckdb", "splink"},
-          deps=[dg.AssetKey(["staging", c.name]) for c in configured_sources()],
-          description="Citizen id of every accepted record, with audit.match_evidence, audit.review_queue, "
-                      "audit.citizen_events and the stored model (audit.models)")
-def record_citizen(context: dg.AssetExecutionContext, config: MatchConfig, drop: DropResource,
-                   warehouse: WarehouseResource) -> dg.MaterializeResult:
-    s = get_settings()
-    with warehouse.build(context.run.run_id) as con:
-        stats = match_records(
-            con, run_id=context.run.run_id, drop_date=drop.date, retrain=config.retrain or s.retrain,
-            link_threshold=config.link_threshold or s.link_threshold, review_lower=config.review_lower or s.review_lower,
-            threads=warehouse.threads, memory_limit=warehouse.memory_limit)
-    return dg.MaterializeResult(metadata=stats)
+def record_citizen_asset(sources: list[str]) -> dg.AssetsDefinition:
+    @dg.asset(key=["linked", "record_citizen"], group_name="match", kinds={"duckdb", "splink"},
+              deps=[dg.AssetKey(["staging", name]) for name in sources],
+              description="Citizen id of every accepted record, with audit.match_evidence, audit.review_queue, "
+                          "audit.citizen_events and the stored model (audit.models)")
+    def record_citizen(context: dg.AssetExecutionContext, config: MatchConfig, drop: DropResource,
+                       warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
+        with warehouse.build(context.run.run_id) as con:
+            stats = match_records(
+                con, run_id=context.run.run_id, drop_date=drop.date, retrain=config.retrain or matching.retrain,
+                link_threshold=config.link_threshold or matching.link_threshold,
+                review_lower=config.review_lower or matching.review_lower,
+                threads=warehouse.threads, memory_limit=warehouse.memory_limit)
+        return dg.MaterializeResult(metadata=stats)
+
+    return record_citizen
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[record_citizen_asset([c.name for c in configured_sources(current_settings())])])

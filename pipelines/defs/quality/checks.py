@@ -4,11 +4,12 @@ import datetime as dt
 
 import dagster as dg
 
-from childview.warehouse.quality_stage import check_source_quality
 from pipelines.resources import DropResource, WarehouseResource
+from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
 from quality.suites import identity_specs, interaction_specs, rules_for
 from schemas.config import SourceConfig
+from svoc.stages.quality import check_source_quality
 
 
 def source_quality_checks(config: SourceConfig) -> dg.AssetChecksDefinition:
@@ -33,4 +34,6 @@ def source_quality_checks(config: SourceConfig) -> dg.AssetChecksDefinition:
     return _checks
 
 
-quality_checks = [source_quality_checks(cfg) for cfg in configured_sources()]
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(asset_checks=[source_quality_checks(c) for c in configured_sources(current_settings())])

@@ -34,10 +34,10 @@ footer{margin-top:40px;font-size:12px;color:#666}
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>childview run report {{ run.run_id[:8] }}</title>
+<title>svoc run report {{ run.run_id[:8] }}</title>
 <style>{{ css }}</style></head>
 <body>
-<header><h1>childview run report</h1>
+<header><h1>svoc run report</h1>
 <p>Run <b>{{ run.run_id[:8] }}</b> · drop <b>{{ run.drop or "unknown" }}</b> · dated {{ run.drop_date|d }}
  · <b>OFFICIAL-SENSITIVE</b>: contains identifiable information about children. Keep with the warehouse.</p>
 </header>
@@ -142,8 +142,8 @@ towards "same child", negative towards "different children". The starting point 
 
 <section id="queue"><h2>6. The review queue</h2>
 <p><b>{{ queue.open|n }}</b> pairs wait for a decision.{% if queue.open > queue.pairs|length %} The {{ queue.pairs|length }}
-most likely matches are shown; {{ (queue.open - queue.pairs|length)|n }} more are listed by <code>childview review list</code>.{% endif %}
-Decide with <code>childview review decide PAIR same|different --reviewer NAME --reason TEXT --purpose TEXT</code>.</p>
+most likely matches are shown; {{ (queue.open - queue.pairs|length)|n }} more are listed by <code>svoc review list</code>.{% endif %}
+Decide with <code>svoc review decide PAIR same|different --reviewer NAME --reason TEXT --purpose TEXT</code>.</p>
 {% if queue.by_reason %}<table><tr><th>why the pair needs a person</th><th>pairs</th></tr>
 {% for r in queue.by_reason %}<tr><td>{{ reason_text(r.reason) }}</td><td class="n">{{ r.pairs|n }}</td></tr>{% endfor %}</table>{% endif %}
 {% for p in queue.pairs %}<details class="pair"{% if loop.index <= 3 %} open{% endif %}>

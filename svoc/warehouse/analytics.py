@@ -2,7 +2,7 @@
 
 It holds no names, addresses, NHS numbers, UPNs, record ids, free text or full dates of birth. Each
 citizen id is replaced by ``HMAC-SHA256(key, citizen_id)`` (hex); the key comes from
-``CHILDVIEW_PSEUDONYM_KEY`` and never sits in either warehouse. Dates of birth are cut to the month,
+``SVOC_PSEUDONYM_KEY`` and never sits in either warehouse. Dates of birth are cut to the month,
 postcodes to the district. The marts have the same names and columns (citizen_id → citizen_pseudonym),
 so dashboards run unchanged against either file.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from schemas.errors import ChildviewError
+from schemas.errors import SvocError
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def resolve_pseudonym_key(profile: str, key: str | None, key_file: Path) -> byte
     if key:
         return key.encode("utf-8")
     if profile == "production":
-        raise ChildviewError(
-            "CHILDVIEW_PSEUDONYM_KEY is not set; the production profile will not publish an analytics file "
+        raise SvocError(
+            "SVOC_PSEUDONYM_KEY is not set; the production profile will not publish an analytics file "
             "without it (set it from your secrets store)"
         )
     key_file = Path(key_file)
@@ -53,7 +53,7 @@ def resolve_pseudonym_key(profile: str, key: str | None, key_file: Path) -> byte
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32), encoding="utf-8")
         os.chmod(key_file, 0o600)
-        log.info("demo profile: generated a pseudonymisation key at %s (set CHILDVIEW_PSEUDONYM_KEY in "
+        log.info("demo profile: generated a pseudonymisation key at %s (set SVOC_PSEUDONYM_KEY in "
                     "production)", key_file)
     return key_file.read_text(encoding="utf-8").strip().encode("utf-8")
 

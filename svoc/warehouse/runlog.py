@@ -1,4 +1,6 @@
-"""Failed runs never publish, so they are recorded in a small JSON-lines log beside the warehouse and folded
+"""``audit.runs``: the successful run's row, written at publish, and failed runs.
+
+Failed runs never publish, so they are recorded in a small JSON-lines log beside the warehouse and folded
 into ``audit.runs`` by the next build (the published file itself is never written in place)."""
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from schemas.tables import write_frame
+from svoc.warehouse.sql import write_frame
 
 
 def runlog_path(target: Path) -> Path:
@@ -38,3 +40,18 @@ def fold_failures(con: duckdb.DuckDBPyConnection, target: Path) -> int:
         return 0
     new["finished_at"] = pd.to_datetime(new["finished_at"])
     return write_frame(con, "audit.runs", new)
+
+
+def record_run(con: duckdb.DuckDBPyConnection, *, run_id: str, started_at: dt.datetime, status: str, drop: Path,
+               drop_date: dt.date, row_counts: dict, model_version: str | None = None, thresholds: dict | None = None,
+               blocking_analysis: dict | None = None, stage_seconds: dict | None = None, message: str = "") -> None:
+    from svoc import __version__
+
+    row = pd.DataFrame([{
+        "run_id": run_id, "started_at": started_at, "finished_at": dt.datetime.now(), "status": status,
+        "drop": str(drop), "drop_date": drop_date, "model_version": model_version, "code_version": __version__,
+        "thresholds": json.dumps(thresholds or {}), "row_counts": json.dumps(row_counts),
+        "blocking_analysis": json.dumps(blocking_analysis or {}), "stage_seconds": json.dumps(stage_seconds or {}),
+        "message": message,
+    }])
+    write_frame(con, "audit.runs", row, replace_where="run_id = ?", params=[run_id])

@@ -17,6 +17,8 @@ import datetime as dt
 
 import duckdb
 
+from schemas.rules import UNUSABLE_DOB_FLAGS
+
 # Higher wins. Education holds legal names from admission documents; health holds the NHS-verified DOB/sex;
 # police records are often taken verbally and rank lowest.
 RELIABILITY: dict[str, dict[str, int]] = {
@@ -25,7 +27,6 @@ RELIABILITY: dict[str, dict[str, int]] = {
     "sex": {"health": 4, "education": 3, "social_care": 2, "police": 1},
     "postcode": {"education": 3, "health": 3, "social_care": 2, "police": 1},
 }
-UNUSABLE_DOB_FLAGS = ("dob_in_future", "dob_before_1990", "dod_before_dob", "dob_unparseable")
 
 
 def _rel_case(field: str) -> str:
@@ -57,9 +58,9 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date) -> dic
     d = f"DATE '{drop_date.isoformat()}'"
     year = drop_date.year if drop_date.month >= 9 else drop_date.year - 1
     academic_year = f"{year}/{(year + 1) % 100:02d}"
-    flags = ", ".join(f"'{f}'" for f in UNUSABLE_DOB_FLAGS)
+    flags = ", ".join(f"'{f}'" for f in sorted(UNUSABLE_DOB_FLAGS))
     con.execute("CREATE SCHEMA IF NOT EXISTS linked")
-    con.execute(f"""
+    con.execute("""
     CREATE OR REPLACE TABLE linked.interactions AS
     SELECT rc.citizen_id, x.*
     FROM staging.interactions x

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import duckdb
 
-from childview.settings import get_settings
-from childview.warehouse.analytics import analytics_path, build_analytics, resolve_pseudonym_key
-from childview.warehouse.build import build_path, connect, publish
-from childview.warehouse.runlog import fold_failures
-from childview.warehouse.stages import record_run, table_counts
-from schemas.errors import ChildviewError
+from schemas.errors import SvocError
 from schemas.tables import TABLES
+from svoc.warehouse.analytics import analytics_path, build_analytics
+from svoc.warehouse.build import build_path, connect, publish
+from svoc.warehouse.runlog import fold_failures, record_run
+from svoc.warehouse.sql import table_counts
 
 BUILD_CHECKS = {
     "every staged record has a citizen id": """
@@ -35,23 +34,18 @@ def check_build(con: duckdb.DuckDBPyConnection) -> None:
     present = {r[0] for r in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
     missing = sorted(set(TABLES) - present)
     if missing:
-        raise ChildviewError(f"build is missing contract tables {missing}; not publishing")
+        raise SvocError(f"build is missing contract tables {missing}; not publishing")
     if "linked.single_view" not in present:
         return
     for name, sql in BUILD_CHECKS.items():
         if not con.execute(sql).fetchone()[0]:
-            raise ChildviewError(f"build check failed: {name}; not publishing")
-
-
-def pseudonym_key() -> bytes:
-    s = get_settings()
-    raw = s.pseudonym_key.get_secret_value() if s.pseudonym_key else None
-    return resolve_pseudonym_key(s.profile, raw, s.pseudonym_key_file)
+            raise SvocError(f"build check failed: {name}; not publishing")
 
 
 def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: Path, drop_date: dt.date,
-                  conn_kw: dict | None = None, stage_seconds: dict | None = None) -> dict[str, int]:
-    key = pseudonym_key()
+                  conn_kw: dict | None = None, stage_seconds: dict | None = None,
+                  pseudonym_key: bytes) -> dict[str, int]:
+    key = pseudonym_key
     con = connect(build_path(target, run_id), **(conn_kw or {}))
     analytics_build = target.with_name(f".{target.stem}_analytics.build-{run_id}.duckdb")
     try:
@@ -72,7 +66,7 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
     if analytics_build.exists():
         os.replace(analytics_build, analytics_path(target))
     if "linked.single_view" in counts:
-        from childview.report import write_report
+        from svoc.report import write_report
 
         write_report(target, run_id)
     return counts

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from schemas.tables import write_frame
+from svoc.warehouse.sql import write_frame
 
 _RUN_RESULTS: dict[str, dict[str, list]] = {}
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import jinja2
 
-from childview.report import charts
-from childview.report.data import gather
-from childview.report.template import CSS, TEMPLATE
+from svoc.report import charts
+from svoc.report.data import gather
+from svoc.report.template import CSS, TEMPLATE
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The job runs in a worker thread; this thread follows the run's event log and reports each stage as it
 starts and ends, so the operator sees progress. A failure is turned into one readable line: the
-ChildviewError message when a library raised one (missing file, missing column, blocked check), else
+SvocError message when a library raised one (missing file, missing column, blocked check), else
 the exception's class and message.
 """
 
@@ -14,10 +14,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-JOB_NAME = "childview_run_job"
-OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "ChildviewError", "Failure")
+from svoc.settings import Settings
+
+JOB_NAME = "svoc_run_job"
+OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "SvocError", "Failure")
 
 
 @dataclass
@@ -42,48 +43,34 @@ def _error_message(err) -> str:
     return f"{last.cls_name}: {last.message.strip()}" if last else "unknown error"
 
 
-def run_config_for(drop: Path, warehouse: Path, retrain: bool = False) -> dict:
-    from childview.settings import get_settings
-
-    s = get_settings()
-    ops = {}
-    if retrain:
-        ops["linked__record_citizen"] = {"config": {"retrain": True}}
-    return {
-        "resources": {
-            "warehouse": {"config": {"path": str(warehouse), "memory_limit": s.duckdb_memory_limit,
-                                     "threads": s.duckdb_threads,
-                                     "spill_dir": str(s.spill_dir) if s.spill_dir else None}},
-            "drop": {"config": {"path": str(drop)}},
-        },
-        "loggers": {"console": {"config": {"log_level": os.environ.get("CHILDVIEW_DAGSTER_LOG_LEVEL", "CRITICAL")}}},
-        **({"ops": ops} if ops else {}),
-    }
+def run_config_for(settings: Settings) -> dict:
+    """Run config for an in-process run: only what is not already in the resources (the console log level)."""
+    return {"loggers": {"console": {"config": {"log_level": settings.dagster_log_level}}}}
 
 
-def run_pipeline(drop: Path, warehouse: Path, *, retrain: bool = False, sources_file: Path | None = None,
+def run_pipeline(settings: Settings, *,
                  on_event: Callable[[str, str, float], None] | None = None) -> RunOutcome:
-    if sources_file:
-        os.environ["CHILDVIEW_SOURCES_FILE"] = str(sources_file)
+    """Run the job on ``settings.drop`` into ``settings.warehouse`` (sources, thresholds, retrain all from settings)."""
     import dagster as dg
 
-    from childview.warehouse.build import discard_build
-    from childview.warehouse.runlog import append_failure
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+    from svoc.warehouse.build import discard_build
+    from svoc.warehouse.runlog import append_failure
 
-    job = defs().resolve_job_def(JOB_NAME)
+    drop, warehouse = settings.drop, settings.warehouse
+    job = build_defs(settings).resolve_job_def(JOB_NAME)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     run_id = str(uuid.uuid4())
     box: dict = {}
 
     def work() -> None:
         try:
-            box["result"] = job.execute_in_process(run_config=run_config_for(drop, warehouse, retrain),
+            box["result"] = job.execute_in_process(run_config=run_config_for(settings),
                                                    instance=instance, run_id=run_id, raise_on_error=False)
         except BaseException as exc:  # noqa: BLE001 - reported below
             box["exc"] = exc
 
-    worker = threading.Thread(target=work, name="childview-run", daemon=True)
+    worker = threading.Thread(target=work, name="svoc-run", daemon=True)
     worker.start()
     outcome = RunOutcome(run_id=run_id, success=False)
     seen, started = 0, {}

@@ -1,13 +1,12 @@
-"""What each pipeline stage does to the build warehouse. Dagster assets are thin wrappers over these.
+"""The extract stage: one source of the drop into staging.* and quarantine.rows of the build.
 
-Every function takes an open DuckDB connection on the run's build file and returns a dict of
+Like every stage function, it takes an open DuckDB connection on the run's build file and returns a dict of
 non-identifying numbers (row counts) for asset metadata and ``audit.runs``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from schemas.config import SourceConfig
-from schemas.tables import write_frame
+from svoc.warehouse.sql import write_frame
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +49,3 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     return {"identity_records": n_id, "interactions": n_ix, "quarantined": n_q,
             "files": {a.file: {"lines_in": a.lines_in, "records_out": a.records_out, "quarantined": a.quarantined}
                       for a in extract.accounts}}
-
-
-def record_run(con: duckdb.DuckDBPyConnection, *, run_id: str, started_at: dt.datetime, status: str, drop: Path,
-               drop_date: dt.date, row_counts: dict, model_version: str | None = None, thresholds: dict | None = None,
-               blocking_analysis: dict | None = None, stage_seconds: dict | None = None, message: str = "") -> None:
-    from childview import __version__
-
-    row = pd.DataFrame([{
-        "run_id": run_id, "started_at": started_at, "finished_at": dt.datetime.now(), "status": status,
-        "drop": str(drop), "drop_date": drop_date, "model_version": model_version, "code_version": __version__,
-        "thresholds": json.dumps(thresholds or {}), "row_counts": json.dumps(row_counts),
-        "blocking_analysis": json.dumps(blocking_analysis or {}), "stage_seconds": json.dumps(stage_seconds or {}),
-        "message": message,
-    }])
-    write_frame(con, "audit.runs", row, replace_where="run_id = ?", params=[run_id])
-
-
-def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    names = [r[0] for r in con.execute(
-        "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
-    return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in names}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from schemas.errors import ChildviewError
-from schemas.tables import ensure_tables
+from schemas.errors import SvocError
+from svoc.warehouse.sql import ensure_tables
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,13 @@ def acquire_lock(target: Path, run_id: str) -> None:
     if key in _LOCKS:
         if _LOCKS[key][0] == run_id:
             return
-        raise ChildviewError(f"{target}: run {_LOCKS[key][0][:8]} is already writing this warehouse")
+        raise SvocError(f"{target}: run {_LOCKS[key][0][:8]} is already writing this warehouse")
     fd = os.open(target.with_name(f".{target.stem}.lock"), os.O_CREAT | os.O_RDWR, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise ChildviewError(f"{target}: another run is writing this warehouse; try again when it has finished") from None
+        raise SvocError(f"{target}: another run is writing this warehouse; try again when it has finished") from None
     _LOCKS[key] = (run_id, fd)
 
 

@@ -1,4 +1,4 @@
-"""The ``childview`` command line."""
+"""The ``svoc`` command line."""
 
 from __future__ import annotations
 
@@ -13,20 +13,16 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from childview.review_cli import explain, review_app  # noqa: E402
-from schemas.errors import ChildviewError  # noqa: E402
+from schemas.errors import SvocError  # noqa: E402
+from svoc.cli.errors import err_console, fail, reports_errors  # noqa: E402
+from svoc.cli.review import explain, review_app  # noqa: E402
+from svoc.settings import Settings  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="childview: link children's records across agencies into one warehouse.")
+                  help="svoc: link children's records across agencies into one warehouse.")
 app.add_typer(review_app, name="review")
 app.command("explain")(explain)
 console = Console(stderr=False)
-err_console = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _summary(warehouse: Path, run_id: str) -> None:
@@ -64,19 +60,18 @@ def _summary(warehouse: Path, run_id: str) -> None:
         con.close()
 
 
-def _run(drop: Path, warehouse: Path, retrain: bool, sources: Path | None) -> None:
-    from childview.drops import check_drop
-    from childview.runner import run_pipeline
+def _run(settings: Settings) -> None:
+    from pipelines.runner import run_pipeline
+    from svoc.drops import check_drop
+    from svoc.warehouse.analytics import resolve_pseudonym_key
 
-    check_drop(drop)
-    from childview.settings import get_settings
-    from childview.warehouse.publish import pseudonym_key
-
-    s = get_settings()
-    if s.pseudonym_key is None and s.profile == "demo" and not s.pseudonym_key_file.exists():
-        console.print(f"[yellow]note:[/] no CHILDVIEW_PSEUDONYM_KEY set; the demo profile generates one into "
-                      f"{s.pseudonym_key_file} (outside the warehouse). Production refuses to run without it.")
-    pseudonym_key()  # the production profile refuses to start without CHILDVIEW_PSEUDONYM_KEY
+    check_drop(settings.drop)
+    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+    if key is None and settings.profile == "demo" and not settings.pseudonym_key_file.exists():
+        console.print(f"[yellow]note:[/] no SVOC_PSEUDONYM_KEY set; the demo profile generates one into "
+                      f"{settings.pseudonym_key_file} (outside the warehouse). Production refuses to run without it.")
+    # The production profile refuses to start without SVOC_PSEUDONYM_KEY.
+    resolve_pseudonym_key(settings.profile, key, settings.pseudonym_key_file)
     with console.status("starting Dagster job…") as status:
         def on_event(step: str, state: str, secs: float) -> None:
             if state == "started":
@@ -85,14 +80,15 @@ def _run(drop: Path, warehouse: Path, retrain: bool, sources: Path | None) -> No
                 mark = {"success": "[green]✓[/]", "failure": "[red]✗[/]", "skipped": "[yellow]–[/]"}[state]
                 console.print(f"  {mark} {step} ({secs:.1f}s)")
 
-        outcome = run_pipeline(drop, warehouse, retrain=retrain, sources_file=sources, on_event=on_event)
+        outcome = run_pipeline(settings, on_event=on_event)
     if not outcome.success:
-        _fail(f"run {outcome.run_id[:8]} stopped: {outcome.message}")
-    console.print(f"[bold green]published[/] {warehouse} (run {outcome.run_id[:8]})")
-    _summary(warehouse, outcome.run_id)
+        fail(f"run {outcome.run_id[:8]} stopped: {outcome.message}")
+    console.print(f"[bold green]published[/] {settings.warehouse} (run {outcome.run_id[:8]})")
+    _summary(settings.warehouse, outcome.run_id)
 
 
 @app.command()
+@reports_errors
 def run(
     drop: Path = typer.Option(..., "--drop", help="Drop folder: one subfolder per source"),
     warehouse: Path = typer.Option(..., "--warehouse", help="Warehouse file to publish"),
@@ -100,16 +96,18 @@ def run(
     sources: Path | None = typer.Option(None, "--sources", help="sources.yaml for non-standard layouts"),
 ) -> None:
     """Run the whole pipeline on one drop and publish the warehouse."""
-    _run(drop, warehouse, retrain, sources)
+    from svoc.settings import get_settings
+
+    _run(get_settings(drop=drop, warehouse=warehouse, retrain=retrain or None, sources_file=sources))
 
 
 @app.command()
+@reports_errors
 def demo() -> None:
-    """Run the pipeline on the embedded sample drop into warehouse/childview.duckdb."""
-    from childview.settings import get_settings
+    """Run the pipeline on the embedded sample drop into warehouse/svoc.duckdb."""
+    from svoc.settings import get_settings
 
-    s = get_settings()
-    _run(s.drop, s.warehouse, False, s.sources_file)
+    _run(get_settings())
 
 
 @app.command()
@@ -120,7 +118,7 @@ def generate(
     night: int = typer.Option(1, "--night", min=1, max=2),
 ) -> None:
     """Write a synthetic drop in the reference layouts, with a ground-truth file the pipeline never reads."""
-    from childview.synth import generate_drop
+    from svoc.synth import generate_drop
 
     summary = generate_drop(children=children, seed=seed, out=out, night=night)
     t = Table(title=f"Generated drop {out}")
@@ -135,7 +133,7 @@ def generate(
 @app.command()
 def evaluate(
     warehouse: Path = typer.Option(..., "--warehouse", exists=True, dir_okay=False),
-    truth: Path = typer.Option(..., "--truth", exists=True, dir_okay=False, help="truth.csv from childview generate"),
+    truth: Path = typer.Option(..., "--truth", exists=True, dir_okay=False, help="truth.csv from svoc generate"),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON"),
 ) -> None:
     """Pairwise precision/recall/F1, exact-cluster rate, twin pairs merged, errors by source pair and age band."""
@@ -163,15 +161,16 @@ def evaluate(
 def main() -> None:
     import warnings
 
-    # Operators see childview's own messages; library deprecation chatter is for developers.
+    # Operators see svoc's own messages; library deprecation chatter is for developers.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*deprecated.*")
-    logging.basicConfig(level=os.environ.get("CHILDVIEW_LOG_LEVEL", "WARNING"))
+    warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"  # one plain line
+    logging.basicConfig(level=os.environ.get("SVOC_LOG_LEVEL") or os.environ.get("CHILDVIEW_LOG_LEVEL") or "WARNING")
     for noisy in ("splink", "great_expectations", "dagster"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         app()
-    except ChildviewError as err:
+    except SvocError as err:
         err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(1)
 

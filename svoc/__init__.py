@@ -1,0 +1,3 @@
+"""svoc: a single view of a child across agencies."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,74 @@
+"""Runtime settings: the one settings object, from environment variables (prefix ``SVOC_``) and CLI flags.
+
+Everything a stage needs reaches it through Dagster resources built from this object
+(``pipelines.resources.resources_from``); nothing reads the environment behind the job's back.
+Secrets (the pseudonymisation key, database URLs) are only ever read from the environment.
+
+For one release the old prefix still works: a ``CHILDVIEW_<NAME>`` variable is read when ``SVOC_<NAME>`` is
+unset, with a warning that names the new variable.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SVOC_"
+LEGACY_ENV_PREFIX = "CHILDVIEW_"
+
+
+def default_key_file() -> Path:
+    """The demo pseudonymisation key: in the user's config folder, outside the checkout and the warehouse."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "svoc" / "pseudonym.key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    profile: Literal["demo", "production"] = "demo"
+    drop: Path = Path("sample_data/demo")
+    warehouse: Path = Path("warehouse/svoc.duckdb")
+    sources_file: Path | None = Field(default=None, description="sources.yaml; presets when unset")
+    landing_dir: Path = Path("landing")
+    pseudonym_key: SecretStr | None = None
+    pseudonym_key_file: Path = Field(default_factory=default_key_file)
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 2
+    spill_dir: Path | None = None
+    link_threshold: float = 0.95
+    review_lower: float = 0.5
+    retrain: bool = False
+    chunk_size: int = 200_000
+    dagster_log_level: str = "CRITICAL"
+
+    def env_name(self, field: str) -> str:
+        """The environment variable that set ``field`` (the legacy one when only that is set)."""
+        new = f"{ENV_PREFIX}{field.upper()}"
+        old = f"{LEGACY_ENV_PREFIX}{field.upper()}"
+        return old if new not in os.environ and old in os.environ else new
+
+
+def legacy_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Settings given only under the old ``CHILDVIEW_`` prefix: field -> value, with one warning each."""
+    env = dict(os.environ if environ is None else environ)
+    found: dict[str, str] = {}
+    for name in Settings.model_fields:
+        old, new = f"{LEGACY_ENV_PREFIX}{name.upper()}", f"{ENV_PREFIX}{name.upper()}"
+        if old in env and new not in env:
+            warnings.warn(f"{old} is the old name: set {new} instead (the old name is read this release only)",
+                          FutureWarning, stacklevel=3)
+            found[name] = env[old]
+    return found
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """The settings: explicit overrides, then ``SVOC_*``, then legacy ``CHILDVIEW_*``, then defaults."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    legacy = {k: v for k, v in legacy_environment().items() if k not in given}
+    return Settings(**legacy, **given)

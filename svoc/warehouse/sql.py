@@ -1,0 +1,57 @@
+"""SQL helpers for the warehouse: the one identifier-quoting helper, contract tables, typed frame writes.
+
+Values always travel as parameters. Identifiers (schema, table and column names) are never formatted into
+SQL by hand: they go through ``quote_ident`` / ``qualified``, which double any embedded quote, so a table an
+analyst named ``"Weekly summary"`` or a path with an apostrophe cannot break or change a statement.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from schemas.tables import SCHEMAS, TABLES, to_arrow
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def qualified(table: str) -> str:
+    """``schema.table`` (split on the first dot) as a quoted, qualified name."""
+    schema, sep, name = table.partition(".")
+    return f"{quote_ident(schema)}.{quote_ident(name)}" if sep else quote_ident(schema)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, list[tuple[str, str]]] | None = None) -> None:
+    """Create whatever contract schema or table is missing, so a new build and an old file converge."""
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    for name, cols in (tables or TABLES).items():
+        body = ", ".join(f"{quote_ident(c)} {t}" for c, t in cols)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(name)} ({body})")
+
+
+def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *, replace_where: str | None = None,
+                params: list | None = None) -> int:
+    """Append ``df`` to contract ``table`` (optionally deleting ``replace_where`` rows first). Returns rows written.
+
+    ``replace_where`` is a fixed predicate written in code (``"source = ?"``); its values come in ``params``.
+    """
+    arrow = to_arrow(df, table)
+    if replace_where:
+        con.execute(f"DELETE FROM {qualified(table)} WHERE {replace_where}", params or [])
+    con.register("_svoc_frame", arrow)
+    try:
+        con.execute(f"INSERT INTO {qualified(table)} SELECT * FROM _svoc_frame")
+    finally:
+        con.unregister("_svoc_frame")
+    return arrow.num_rows
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows in every table of the database, by ``schema.table``."""
+    names = con.execute("SELECT schema_name, table_name FROM duckdb_tables() ORDER BY 1, 2").fetchall()
+    return {f"{s}.{t}": con.execute(f"SELECT count(*) FROM {quote_ident(s)}.{quote_ident(t)}").fetchone()[0]
+            for s, t in names}
