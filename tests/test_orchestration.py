@@ -8,6 +8,7 @@ import pytest
 
 from pipelines.defs.schedules import nightly_run_schedule
 from pipelines.defs.sensors import drop_arrival_sensor
+from pipelines.resources import LandingResource
 from svoc.warehouse.runlog import fold_failures, runlog_path
 
 
@@ -29,14 +30,14 @@ def make_drop(landing, name, complete=True):
 
 
 @pytest.fixture()
-def landing(tmp_path, monkeypatch):
-    monkeypatch.setenv("SVOC_LANDING_DIR", str(tmp_path))
+def landing(tmp_path):
     return tmp_path
 
 
-def run_sensor(cursor=None):
+def run_sensor(landing, cursor=None):
     with dg.instance_for_test() as instance:
-        ctx = dg.build_sensor_context(instance=instance, cursor=cursor)
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"landing": LandingResource(path=str(landing))})
         result = drop_arrival_sensor.evaluate_tick(ctx)
         return result.run_requests, result.cursor
 
@@ -45,7 +46,7 @@ def test_sensor_launches_one_run_per_complete_dated_drop(landing):
     make_drop(landing, "2026-11-01")
     make_drop(landing, "2026-11-02")
     (landing / "not-a-drop").mkdir()
-    requests, cursor = run_sensor()
+    requests, cursor = run_sensor(landing)
     assert [r.run_key for r in requests] == ["2026-11-01", "2026-11-02"]
     assert requests[0].run_config["resources"]["drop"]["config"]["path"] == str(landing / "2026-11-01")
     assert cursor == "2026-11-02"
@@ -55,17 +56,17 @@ def test_sensor_waits_for_an_incomplete_drop_and_keeps_order(landing):
     make_drop(landing, "2026-11-01")
     make_drop(landing, "2026-11-02", complete=False)
     make_drop(landing, "2026-11-03")
-    requests, cursor = run_sensor()
+    requests, cursor = run_sensor(landing)
     assert [r.run_key for r in requests] == ["2026-11-01"]
     assert cursor == "2026-11-01"
     (landing / "2026-11-02" / "_SUCCESS").touch()
-    requests, cursor = run_sensor(cursor)
+    requests, cursor = run_sensor(landing, cursor)
     assert [r.run_key for r in requests] == ["2026-11-02", "2026-11-03"]
 
 
 def test_sensor_does_not_rerun_seen_drops(landing):
     make_drop(landing, "2026-11-01")
-    requests, _ = run_sensor("2026-11-01")
+    requests, _ = run_sensor(landing, "2026-11-01")
     assert requests == []
 
 
