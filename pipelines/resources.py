@@ -14,6 +14,7 @@ import duckdb
 
 from svoc.drops import check_drop, drop_date
 from svoc.settings import Settings
+from svoc.state import carry_state_into_build, open_store
 from svoc.warehouse.analytics import resolve_pseudonym_key
 from svoc.warehouse.build import connect, start_build
 
@@ -25,10 +26,16 @@ class WarehouseResource(dg.ConfigurableResource):
     memory_limit: str = "4GB"
     threads: int = 2
     spill_dir: str | None = None
+    state_url: str | None = None  # IG state store (svoc.state); None: the SQLite file beside the warehouse
 
     @property
     def target(self) -> Path:
         return Path(self.path)
+
+    def carry_state(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Carry the IG state store's steward decisions into this run's build (``svoc.state``)."""
+        with open_store(self.target, self.state_url, migrate=False) as store:
+            return carry_state_into_build(con, store)
 
     def conn_kw(self) -> dict[str, Any]:
         return {"memory_limit": self.memory_limit, "threads": self.threads,
@@ -87,12 +94,21 @@ class PrivacyResource(dg.ConfigurableResource):
         return resolve_pseudonym_key(self.profile, self.pseudonym_key, Path(self.pseudonym_key_file))
 
 
+def _state_url(settings: Settings) -> str | None:
+    """The state store URL may hold a password: read from the environment at run time, never put in config."""
+    env = settings.env_name("state_url")
+    if env in os.environ:
+        return dg.EnvVar(env)  # type: ignore[return-value]
+    return settings.state_url.get_secret_value() if settings.state_url else None
+
+
 def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     key_env = settings.env_name("pseudonym_key")
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse), memory_limit=settings.duckdb_memory_limit,
                                        threads=settings.duckdb_threads,
-                                       spill_dir=str(settings.spill_dir) if settings.spill_dir else None),
+                                       spill_dir=str(settings.spill_dir) if settings.spill_dir else None,
+                                       state_url=_state_url(settings)),
         "drop": DropResource(path=str(settings.drop)),
         "landing": LandingResource(path=str(settings.landing_dir)),
         "matching": MatchingResource(link_threshold=settings.link_threshold, review_lower=settings.review_lower,

@@ -10,6 +10,7 @@ unset, with a warning that names the new variable.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import warnings
 from pathlib import Path
@@ -43,9 +44,13 @@ class Settings(BaseSettings):
     spill_dir: Path | None = None
     link_threshold: float = 0.95
     review_lower: float = 0.5
+    dob_from: dt.date | None = Field(
+        default=None, description="earliest plausible DOB; wins over sources.yaml matching.dob_from")
     retrain: bool = False
     chunk_size: int = 200_000
     dagster_log_level: str = "CRITICAL"
+    state_url: SecretStr | None = Field(default=None, description="IG state store (decisions, access log) as a "
+                                        "SQLAlchemy URL; default: <stem>_state.sqlite beside the warehouse")
 
     def env_name(self, field: str) -> str:
         """The environment variable that set ``field`` (the legacy one when only that is set)."""

@@ -19,11 +19,12 @@ LAYERS: list[tuple[int, str]] = [
     (0, "schemas"),
     (1, "connectors"), (1, "quality"), (1, "matching"),
     (2, "svoc"), (2, "svoc.settings"), (2, "svoc.drops"), (2, "svoc.synth"),
-    (3, "svoc.warehouse"),
+    (3, "svoc.warehouse"), (3, "svoc.state"),
     (4, "svoc.report"),
-    (5, "svoc.review"), (5, "svoc.stages"),
+    (5, "svoc.review"), (5, "svoc.stages"), (5, "svoc.find"),
     (6, "pipelines"),
-    (7, "svoc.cli"),
+    (7, "svoc.web"),
+    (8, "svoc.cli"),
 ]
 PACKAGES = ("schemas", "connectors", "quality", "matching", "svoc", "pipelines")
 

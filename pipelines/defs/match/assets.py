@@ -22,6 +22,7 @@ def record_citizen_asset(sources: list[str]) -> dg.AssetsDefinition:
     def record_citizen(context: dg.AssetExecutionContext, config: MatchConfig, drop: DropResource,
                        warehouse: WarehouseResource, matching: MatchingResource) -> dg.MaterializeResult:
         with warehouse.build(context.run.run_id) as con:
+            warehouse.carry_state(con)  # steward decisions made since the last run (svoc.state)
             stats = match_records(
                 con, run_id=context.run.run_id, drop_date=drop.date, retrain=config.retrain or matching.retrain,
                 link_threshold=config.link_threshold or matching.link_threshold,
