@@ -72,7 +72,7 @@ def build_analytics(con: duckdb.DuckDBPyConnection, out: Path, key: bytes) -> di
     mapping = pd.DataFrame({"citizen_id": ids, "citizen_pseudonym": [pseudonym(key, c) for c in ids]})
     out.unlink(missing_ok=True)
     con.register("_pseudonyms", mapping)
-    con.execute(f"ATTACH '{out}' AS analytics")
+    con.execute("ATTACH ? AS analytics", [str(out)])  # the path as a parameter: "St John's" is fine
     try:
         for schema in ("linked", "marts"):
             con.execute(f"CREATE SCHEMA analytics.{schema}")
