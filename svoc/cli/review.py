@@ -1,7 +1,9 @@
 """``svoc review list|show|decide`` and ``svoc explain``: the review workflow for IG officers and stewards.
 
 ``show``, ``decide`` and ``explain`` need ``--purpose`` and are written to the access log before anything is
-shown (``svoc.review.access``). Decisions are append-only rows the next run's matching stage honours.
+shown. The warehouse is only ever opened read-only; decisions and the access log go to the state store
+(``svoc.state``: ``<stem>_state.sqlite`` beside the warehouse, or ``SVOC_STATE_URL``), so these commands work
+while analysts hold the warehouse open. Decisions are append-only rows the next run's matching stage honours.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from rich.table import Table
 
 from schemas.errors import SvocError
 from svoc.cli.errors import reports_errors
-from svoc.report.data import Warehouse, compare_fields, parse_evidence
-from svoc.review.access import log_access, reader, require_purpose, user_name, writer
-from svoc.review.explain import links_for, steward_decisions, strongest_evidence
-from svoc.review.pairs import model_prior, open_queue, record, record_decision, resolve_pair
+from svoc.review.access import ig_session, require_purpose, user_name
+from svoc.review.explain import explain_child
+from svoc.review.pairs import open_queue, pair_view, record_decision, resolve_pair
+from svoc.settings import get_settings
 
 review_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                          help="Review uncertain record pairs and record decisions (every look is logged).")
@@ -27,6 +29,12 @@ PURPOSE_HELP = "Why you need to see this (written to the access log); required"
 WAREHOUSE_OPT = typer.Option(..., "--warehouse", help="The published warehouse file")
 PURPOSE_OPT = typer.Option(None, "--purpose", help=PURPOSE_HELP)
 USER_OPT = typer.Option(None, "--user", help="Who is looking (default: login name)")
+
+
+def state_url() -> str | None:
+    """``SVOC_STATE_URL`` when set (the state store's default is the SQLite file beside the warehouse)."""
+    secret = get_settings().state_url
+    return secret.get_secret_value() if secret else None
 
 
 def _weight_bar(w: float, scale: float) -> str:
@@ -56,8 +64,8 @@ def print_waterfall(prior: float, evidence: list[dict]) -> None:
 def list_pairs(warehouse: Path = WAREHOUSE_OPT,
                limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many pairs")) -> None:
     """The open review queue: pair id, probability, reason and sources (no personal details)."""
-    with reader(warehouse) as w:
-        total, rows = open_queue(w, limit)
+    with ig_session(warehouse, state_url()) as (w, store):
+        total, rows = open_queue(w, limit, decided=store.decided_pair_ids())
     if not total:
         console.print("The review queue is empty.")
         return
@@ -82,24 +90,21 @@ def show(pair: str = typer.Argument(..., help="Pair id from 'review list', or KE
          user: str | None = USER_OPT) -> None:
     """Both records side by side, which fields agree, and how the evidence adds up."""
     why = require_purpose(purpose)
-    with writer(warehouse) as con:
-        w = Warehouse(con)
+    with ig_session(warehouse, state_url()) as (w, store):
         p = resolve_pair(w, pair)
-        log_access(con, user_name(user), "review show", f"pair {p['pair_id']}", why)
-        left, right = record(w, p["unique_id_l"]), record(w, p["unique_id_r"])
-        prior = model_prior(w)
+        store.log_access(user_name(user), "review show", f"pair {p['pair_id']}", why)
+        view = pair_view(w, p)
     prob = "" if p.get("match_probability") is None else f", probability {p['match_probability']:.4f}"
     console.print(f"[bold]Pair {p['pair_id']}[/] ({p.get('status') or 'not queued'}{prob}): {p.get('reason') or ''}")
     t = Table(title="The two records")
     for col in ("field", p["unique_id_l"], p["unique_id_r"], ""):
         t.add_column(col)
-    for f in compare_fields(left, right):
+    for f in view["fields"]:
         mark = {"agree": "[green]agree[/]", "differ": "[bold red]differ[/]", "missing": "[dim]—[/]"}[f["state"]]
         t.add_row(f["field"], f["left"], f["right"], mark)
     console.print(t)
-    evidence = parse_evidence(p.get("evidence"))
-    if evidence:
-        print_waterfall(prior, evidence)
+    if view["evidence"]:
+        print_waterfall(view["prior"], view["evidence"])
     else:
         console.print("No model evidence stored for this pair.")
 
@@ -114,11 +119,11 @@ def decide(pair: str = typer.Argument(..., help="Pair id from 'review list', or 
            purpose: str | None = PURPOSE_OPT) -> None:
     """Record a decision on a pair; the next run honours it. Decisions are appended, never edited."""
     why = require_purpose(purpose)
-    with writer(warehouse) as con:
-        w = Warehouse(con)
+    with ig_session(warehouse, state_url()) as (w, store):
         p = resolve_pair(w, pair)
-        row = record_decision(con, w, p, decision, reviewer, reason)
-        log_access(con, row["reviewer"], f"review decide {row['decision']}", f"pair {row['pair_id']}", why)
+        store.log_access(reviewer.strip() or user_name(None), f"review decide {decision}", f"pair {p['pair_id']}",
+                         why)
+        row = record_decision(store, w, p, decision, reviewer, reason, purpose=why)
     console.print(f"Recorded: pair {row['pair_id']} is [bold]{row['decision']}[/] (by {row['reviewer']}). "
                   "The next run applies it.")
 
@@ -128,23 +133,24 @@ def explain(citizen_id: str = typer.Argument(..., help="The citizen id to explai
             warehouse: Path = WAREHOUSE_OPT,
             purpose: str | None = PURPOSE_OPT,
             user: str | None = USER_OPT) -> None:
-    """Why these records are one child: every link, its method and its strongest evidence."""
+    """Why these records are one child: each record's source, name and DOB, every link, its method and its
+    strongest evidence, and for a steward link the evidence the steward saw."""
     why = require_purpose(purpose)
-    with writer(warehouse) as con:
-        w = Warehouse(con)
-        log_access(con, user_name(user), "explain", f"citizen {citizen_id}", why)
-        records, links, run_id = links_for(w, citizen_id)
-        steward = steward_decisions(w) if links else {}
+    with ig_session(warehouse, state_url()) as (w, store):
+        store.log_access(user_name(user), "explain", f"citizen {citizen_id}", why)
+        child = explain_child(w, store, citizen_id)
+    records, links = child["records"], child["links"]
     if not records:
         raise SvocError(f"citizen {citizen_id} is not in this warehouse; check the id (svoc explain takes a citizen id)")
     console.print(f"[bold]Citizen {citizen_id}[/]: {len(records)} record(s), {len(links)} link(s) "
-                  f"(run {(run_id or '')[:8]})")
+                  f"(run {(child['run_id'] or '')[:8]})")
     rt = Table(title="Records")
-    for col in ("record", "joined by", "probability"):
+    for col in ("source", "record", "name", "date of birth", "joined by", "probability"):
         rt.add_column(col)
     for r in records:
         prob = "" if r["match_probability"] is None else f"{r['match_probability']:.4f}"
-        rt.add_row(r["unique_id"], r["link_method"] or "", prob)
+        rt.add_row(r["source"], r["source_record_id"], r["name"] or "—", str(r["dob"] or "—"),
+                   r["link_method"] or "", prob)
     console.print(rt)
     if not links:
         console.print("This child is known from a single record: there are no links to explain.")
@@ -153,12 +159,21 @@ def explain(citizen_id: str = typer.Argument(..., help="The citizen id to explai
     for col in ("record", "linked to", "method", "probability", "strongest evidence"):
         lt.add_column(col)
     for link in links:
-        method = link["link_method"] or ""
-        ev = strongest_evidence(method, parse_evidence(link["evidence"]))
-        if method == "steward":
-            d = steward.get(tuple(sorted((link["unique_id_l"], link["unique_id_r"]))))  # type: ignore[arg-type]
-            if d:
-                ev = f"reviewer {d['reviewer']} decided same: {d['reason']}; " + ev
+        ev = link["strongest"]
+        d = link["steward"]
+        if d:
+            ev = f"reviewer {d['reviewer']} decided same on {d['decided_at']:%Y-%m-%d}: {d['reason']}; " + ev
         prob = "" if link["match_probability"] is None else f"{link['match_probability']:.4f}"
-        lt.add_row(link["unique_id_l"], link["unique_id_r"], method, prob, ev)
+        lt.add_row(link["unique_id_l"], link["unique_id_r"], link["link_method"] or "", prob, ev)
     console.print(lt)
+    for link in links:
+        d = link["steward"]
+        seen = (d or {}).get("evidence_seen")
+        if not seen:
+            continue
+        st = Table(title=f"What {d['reviewer']} saw when linking {link['unique_id_l']} and {link['unique_id_r']}")
+        for col in ("field", link["unique_id_l"], link["unique_id_r"], ""):
+            st.add_column(col)
+        for f in seen.get("fields", []):
+            st.add_row(f["field"], f["left"], f["right"], f["state"])
+        console.print(st)

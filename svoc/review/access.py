@@ -1,11 +1,12 @@
-"""Opening the published warehouse for review, and the access log every look is written to first."""
+"""Opening the published warehouse for IG work (read-only, always) and the state store every look is logged to.
+
+The warehouse is never written by review, explain or lookup: decisions and the access log go to the state store
+(``svoc.state``). So an analyst's read-only connection never blocks IG, and IG never locks analysts out.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,10 +15,7 @@ import duckdb
 
 from schemas.errors import SvocError
 from svoc.report.data import Warehouse
-from svoc.warehouse.build import acquire_lock, release_lock
-
-ACCESS_LOG_DDL = ("CREATE TABLE IF NOT EXISTS audit.access_log (accessed_at TIMESTAMP, who VARCHAR, command VARCHAR, "
-                  "subject VARCHAR, purpose VARCHAR)")
+from svoc.state import StateStore, open_store
 
 
 def require_purpose(purpose: str | None) -> str:
@@ -36,15 +34,27 @@ def _check_exists(warehouse: Path) -> None:
         raise SvocError(f"{warehouse}: no such warehouse")
 
 
-@contextmanager
-def reader(warehouse: Path) -> Iterator[Warehouse]:
-    """Read-only access (the queue listing shows no personal details and is not logged)."""
+def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published warehouse, or one plain line saying why not (never DuckDB's
+    lock message). Each call opens the file afresh, so after a nightly swap the caller reads the new warehouse."""
     _check_exists(warehouse)
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        return duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise SvocError(f"{warehouse}: another program holds the warehouse open for writing (a read-write "
+                            "connection); ask its user to connect read-only and try again") from None
+        raise SvocError(f"{warehouse}: cannot open the warehouse for reading; check the path and that it is a "
+                        "warehouse file") from None
     except duckdb.Error:
         raise SvocError(f"{warehouse}: cannot open the warehouse for reading; check the path and that it is a "
                         "warehouse file") from None
+
+
+@contextmanager
+def reader(warehouse: Path) -> Iterator[Warehouse]:
+    """Read-only access to the published warehouse."""
+    con = open_read_only(warehouse)
     try:
         yield Warehouse(con)
     finally:
@@ -52,36 +62,7 @@ def reader(warehouse: Path) -> Iterator[Warehouse]:
 
 
 @contextmanager
-def writer(warehouse: Path, attempts: int = 10) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Exclusive, short read-write access to the published file (refused while a run is writing it)."""
-    _check_exists(warehouse)
-    try:
-        acquire_lock(warehouse, f"review-{uuid.uuid4()}")
-    except SvocError:
-        raise SvocError(f"{warehouse}: a pipeline run is writing this warehouse; try again when it has finished"
-                        ) from None
-    try:
-        con = None
-        for i in range(attempts):
-            try:
-                con = duckdb.connect(str(warehouse))
-                break
-            except duckdb.IOException:
-                if i == attempts - 1:
-                    raise SvocError(f"{warehouse}: another program has the warehouse open for writing; close it "
-                                    "and try again") from None
-                time.sleep(0.5)
-        assert con is not None
-        try:
-            con.execute(ACCESS_LOG_DDL)
-            yield con
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-    finally:
-        release_lock(warehouse)
-
-
-def log_access(con: duckdb.DuckDBPyConnection, who: str, command: str, subject: str, purpose: str) -> None:
-    con.execute("INSERT INTO audit.access_log VALUES (?, ?, ?, ?, ?)",
-                [dt.datetime.now(dt.UTC).replace(tzinfo=None), who, command, subject, purpose])
+def ig_session(warehouse: Path, state_url: str | None = None) -> Iterator[tuple[Warehouse, StateStore]]:
+    """The warehouse (read-only) and its state store (decisions, access log), for one IG command or request."""
+    with open_store(warehouse, state_url) as store, reader(warehouse) as w:
+        yield w, store

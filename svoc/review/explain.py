@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from svoc.report.data import Warehouse
+from svoc.report.data import Warehouse, parse_evidence
+from svoc.state import StateStore
 
 
 def links_for(w: Warehouse, citizen_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
@@ -25,13 +26,35 @@ def links_for(w: Warehouse, citizen_id: str) -> tuple[list[dict[str, Any]], list
     return records, links, run_id
 
 
-def steward_decisions(w: Warehouse) -> dict[tuple[str, str], dict[str, Any]]:
-    """'Same' decisions by (record key, record key), sorted."""
-    if not w.has("audit.review_decisions"):
-        return {}
-    rows = w.rows("SELECT unique_id_l, unique_id_r, reviewer, reason, decided_at FROM audit.review_decisions "
-                  "WHERE decision = 'same' ORDER BY decided_at")
-    return {tuple(sorted((d["unique_id_l"], d["unique_id_r"]))): d for d in rows}  # type: ignore[misc]
+def steward_decision(store: StateStore, key_a: str, key_b: str) -> dict[str, Any] | None:
+    """The steward's latest 'same' decision on the pair, with the evidence the steward was shown, or None."""
+    return store.latest_decision(key_a, key_b, decision="same")
+
+
+def explain_child(w: Warehouse, store: StateStore, citizen_id: str) -> dict[str, Any]:
+    """Everything ``explain`` shows: each record with its source, name and date of birth (an IG view), the
+    links that join them with their strongest evidence, and for steward links the decision and what the
+    steward saw. Call ``store.log_access`` first."""
+    records, links, run_id = links_for(w, citizen_id)
+    identity = {}
+    if records:
+        keys = [r["unique_id"] for r in records]
+        identity = {r["unique_id"]: r for r in w.rows(
+            "SELECT source || ':' || source_record_id AS unique_id, first_name, middle_names, last_name, dob, sex, "
+            "postcode FROM staging.identity_records WHERE list_contains(?, source || ':' || source_record_id)",
+            [keys])}
+    for r in records:
+        i = identity.get(r["unique_id"], {})
+        r["name"] = " ".join(str(i[f]) for f in ("first_name", "middle_names", "last_name") if i.get(f))
+        r["dob"] = i.get("dob")
+        r["sex"] = i.get("sex")
+        r["postcode"] = i.get("postcode")
+    for link in links:
+        method = link["link_method"] or ""
+        link["strongest"] = strongest_evidence(method, parse_evidence(link["evidence"]))
+        link["steward"] = steward_decision(store, link["unique_id_l"], link["unique_id_r"]) \
+            if method == "steward" else None
+    return {"citizen_id": citizen_id, "run_id": run_id, "records": records, "links": links}
 
 
 def strongest_evidence(method: str, evidence: list[dict[str, Any]], top: int = 3) -> str:

@@ -1,15 +1,14 @@
-"""Pairs for review: finding a pair, its two records, the model's prior, recording a decision."""
+"""Pairs for review: finding a pair, its two records, the model's prior, recording a decision in the state store."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import duckdb
-
 from matching.review import pair_id, validate_decision
 from schemas.errors import SvocError
-from svoc.report.data import RECORD_FIELDS, Warehouse, prior_weight
+from svoc.report.data import RECORD_FIELDS, Warehouse, compare_fields, parse_evidence, prior_weight
+from svoc.state import StateStore
 
 _PAIR_ID_SQL = ("substr(sha256(least(unique_id_l, unique_id_r) || chr(31) || greatest(unique_id_l, unique_id_r)), "
                 "1, 16)")
@@ -17,11 +16,13 @@ _PAIR_ID_SQL = ("substr(sha256(least(unique_id_l, unique_id_r) || chr(31) || gre
 
 def resolve_pair(w: Warehouse, pair: str) -> dict[str, Any]:
     """A pair by its 16-hex id (review queue first, then this warehouse's match evidence), or as ``KEY_A,KEY_B``."""
+    named = None
     if "," in pair:
         a, b = (p.strip() for p in pair.split(",", 1))
         lo, hi = sorted((a, b))
-        return {"pair_id": pair_id(lo, hi), "unique_id_l": lo, "unique_id_r": hi, "match_probability": None,
-                "reason": "named by record keys", "evidence": None, "status": None}
+        named = {"pair_id": pair_id(lo, hi), "unique_id_l": lo, "unique_id_r": hi, "match_probability": None,
+                 "reason": "named by record keys", "evidence": None, "status": None}
+        pair = named["pair_id"]
     if w.has("audit.review_queue"):
         rows = w.rows("SELECT pair_id, unique_id_l, unique_id_r, match_probability, reason, evidence, status "
                       "FROM audit.review_queue WHERE pair_id = ? LIMIT 1", [pair])
@@ -34,6 +35,8 @@ def resolve_pair(w: Warehouse, pair: str) -> dict[str, Any]:
             [pair])
         if rows:
             return rows[0]
+    if named:
+        return named
     raise SvocError(f"pair {pair} is not in the review queue or the match evidence (use a pair id from "
                     "'svoc review list', or KEY_A,KEY_B)")
 
@@ -56,22 +59,36 @@ def model_prior(w: Warehouse) -> float:
         return 0.0
 
 
-def open_queue(w: Warehouse, limit: int) -> tuple[int, list[dict[str, Any]]]:
-    """How many pairs are open, and the ``limit`` most likely ones."""
+def open_queue(w: Warehouse, limit: int, decided: set[str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """How many pairs are open, and the ``limit`` most likely ones. ``decided``: pair ids decided in the state
+    store since the warehouse was built (they leave the queue at once, not at the next run)."""
     if not w.has("audit.review_queue"):
         return 0, []
-    total = w.one("SELECT count(*) FROM audit.review_queue WHERE coalesce(status, 'open') = 'open'")
-    rows = w.rows("SELECT pair_id, match_probability, reason, unique_id_l, unique_id_r, queued_run_id "
-                  "FROM audit.review_queue WHERE coalesce(status, 'open') = 'open' "
-                  "ORDER BY match_probability DESC NULLS LAST, pair_id LIMIT ?", [int(limit)])
+    skip = sorted(decided or ())
+    base = "FROM audit.review_queue WHERE coalesce(status, 'open') = 'open' AND NOT list_contains(?, pair_id)"
+    total = w.one(f"SELECT count(*) {base}", [skip])
+    rows = w.rows(f"SELECT pair_id, match_probability, reason, unique_id_l, unique_id_r, queued_run_id {base} "
+                  "ORDER BY match_probability DESC NULLS LAST, pair_id LIMIT ?", [skip, int(limit)])
     return int(total or 0), rows
 
 
-def record_decision(con: duckdb.DuckDBPyConnection, w: Warehouse, p: dict[str, Any], decision: str,
-                    reviewer: str, reason: str) -> dict[str, Any]:
-    """Validate and append a steward decision on pair ``p``; close it in the queue. Returns the decision row."""
+def pair_view(w: Warehouse, p: dict[str, Any]) -> dict[str, Any]:
+    """What a steward is shown for pair ``p``: both records side by side, the model's evidence and prior.
+    The same dict is stored with a decision as the evidence the steward saw."""
+    left, right = record(w, p["unique_id_l"]), record(w, p["unique_id_r"])
+    return {"pair_id": p["pair_id"], "unique_id_l": p["unique_id_l"], "unique_id_r": p["unique_id_r"],
+            "match_probability": p.get("match_probability"), "reason": p.get("reason"), "status": p.get("status"),
+            "fields": compare_fields(left, right), "evidence": parse_evidence(p.get("evidence")),
+            "prior": model_prior(w)}
+
+
+def record_decision(store: StateStore, w: Warehouse, p: dict[str, Any], decision: str, reviewer: str,
+                    reason: str, *, purpose: str | None = None, evidence_seen: dict[str, Any] | None = None,
+                    origin: str = "cli") -> dict[str, Any]:
+    """Validate and append a steward decision on pair ``p`` to the state store, with the evidence the steward
+    saw (``pair_view`` when not given). The warehouse is only read. Returns the decision row."""
     keys = [p["unique_id_l"], p["unique_id_r"]]
-    known = {r[0] for r in con.execute(
+    known = {r[0] for r in w.con.execute(
         "SELECT source || ':' || source_record_id FROM staging.identity_records "
         "WHERE source || ':' || source_record_id IN (?, ?)", keys).fetchall()}
     try:
@@ -81,10 +98,21 @@ def record_decision(con: duckdb.DuckDBPyConnection, w: Warehouse, p: dict[str, A
         raise SvocError(str(exc)) from None
     decided_at = row["decided_at"].tz_convert("UTC").tz_localize(None).to_pydatetime()
     pid = pair_id(row["unique_id_l"], row["unique_id_r"])
-    con.execute("INSERT INTO audit.review_decisions (pair_id, unique_id_l, unique_id_r, decision, reviewer, "
-                "reason, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [pid, row["unique_id_l"], row["unique_id_r"], row["decision"], row["reviewer"], row["reason"],
-                 decided_at])
-    if w.has("audit.review_queue"):
-        con.execute("UPDATE audit.review_queue SET status = 'decided' WHERE pair_id = ?", [pid])
+    seen = evidence_seen if evidence_seen is not None else pair_view(w, p)
+    store.add_decision(pair_id=pid, unique_id_l=row["unique_id_l"], unique_id_r=row["unique_id_r"],
+                       decision=row["decision"], reviewer=row["reviewer"], reason=row["reason"], decided_at=decided_at,
+                       purpose=purpose, evidence_seen=seen, origin=origin)
     return {**row, "pair_id": pid}
+
+
+def decide_group(store: StateStore, w: Warehouse, anchor: str, others: list[str], decision: str, reviewer: str,
+                 reason: str, *, purpose: str, origin: str = "web") -> list[dict[str, Any]]:
+    """Decide a group at once (a cluster or household view): ``anchor`` is the same child as (or a different
+    child from) each of ``others``. One decision per pair, each with the evidence shown for that pair; the
+    access log gets one line per pair."""
+    out = []
+    for other in others:
+        p = resolve_pair(w, f"{anchor},{other}")
+        store.log_access(reviewer, f"review decide {decision}", f"pair {p['pair_id']}", purpose)
+        out.append(record_decision(store, w, p, decision, reviewer, reason, purpose=purpose, origin=origin))
+    return out
