@@ -14,7 +14,7 @@ import os
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 from quality.results import CheckResult, blocking_failures, results_frame, warning_failures  # noqa: E402
-from quality.suites import GENERIC_RULES, SOURCE_RULES, Severity, SourceRules, rules_for, suite_name  # noqa: E402
+from quality.suites import GENERIC_RULES, Severity, SourceRules, rules_for, suite_name  # noqa: E402
 
 _LAZY = {
     "run_source_suite": "quality.runner",
@@ -34,7 +34,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "GENERIC_RULES",
-    "SOURCE_RULES",
     "CheckResult",
     "Severity",
     "SourceRules",

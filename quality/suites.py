@@ -1,4 +1,4 @@
-"""Declarative expectation suites: one table of rules per source, turned into GX expectation specs.
+"""Declarative expectation suites: each source's ``quality:`` thresholds, turned into GX expectation specs.
 
 Pure Python (no Great Expectations import): ``identity_specs`` and ``interaction_specs`` return
 ``CheckSpec`` rows naming a GX expectation type and its kwargs; ``quality.runner`` hands them to GX.
@@ -16,12 +16,12 @@ from typing import Literal
 
 import pandas as pd
 
+from schemas.config import SourceConfig
 from schemas.records import EVENT_TYPES
 from schemas.rules import DOB_FROM_DEFAULT
+from schemas.source_rules import QualityRules
 
 Severity = Literal["blocking", "warning"]
-
-BASE_REQUIRED = ("source_record_id", "last_name", "dob")
 
 # Identifier fields whose validity rate is checked: field -> (check name, label in messages).
 ID_FIELDS: dict[str, tuple[str, str]] = {
@@ -46,55 +46,15 @@ def label(column: str) -> str:
     return LABELS.get(column, column.replace("_", " "))
 
 
-@dataclass(frozen=True)
-class SourceRules:
-    """Thresholds for one source. ``present``: column -> minimum non-null share (warns below it).
-
-    ``id_validity``: identifier field -> minimum share of non-blank raw values that are valid.
-    ``dob_future_months``: how far past the reference date a DOB may lie (expected births).
-    """
-
-    present: dict[str, float]
-    id_validity: dict[str, float] = field(default_factory=dict)
-    required: tuple[str, ...] = BASE_REQUIRED
-    dob_future_months: int = 0
-    dob_in_range_mostly: float = 0.99
-    sex_valid_mostly: float = 1.0
-    event_types_valid_mostly: float = 1.0
-    interactions_linked_mostly: float = 0.99
-    event_dates_present: float = 0.95
+# A source's thresholds are the ``quality:`` section of its config (``schemas.source_rules.QualityRules``), set
+# in its preset and overridable in sources.yaml; a source without one gets these generic rules.
+SourceRules = QualityRules
+GENERIC_RULES = QualityRules()
 
 
-SOURCE_RULES: dict[str, SourceRules] = {
-    "education": SourceRules(
-        present={"last_name": 0.98, "first_name": 0.98, "dob": 0.98, "postcode": 0.9},
-        id_validity={"upn": 0.95},
-    ),
-    "health": SourceRules(
-        present={"last_name": 0.95, "first_name": 0.95, "dob": 0.98, "postcode": 0.9},
-        id_validity={"nhs_number": 0.95},
-    ),
-    "police": SourceRules(
-        present={"last_name": 0.9, "first_name": 0.85, "dob": 0.7, "postcode": 0.5},
-        id_validity={"pnc_id": 0.9},
-        dob_in_range_mostly=0.98,
-    ),
-    "social_care": SourceRules(
-        present={"last_name": 0.9, "first_name": 0.8, "dob": 0.9, "postcode": 0.8},
-        id_validity={"nhs_number": 0.9, "upn": 0.9},
-        dob_future_months=9,
-    ),
-}
-
-GENERIC_RULES = SourceRules(
-    present={"last_name": 0.9, "first_name": 0.8, "dob": 0.9},
-    id_validity={"nhs_number": 0.9, "upn": 0.9},
-)
-
-
-def rules_for(source: str) -> SourceRules:
-    """The rules of a core source, or the generic rules for an extra configured source."""
-    return SOURCE_RULES.get(source, GENERIC_RULES)
+def rules_for(source: SourceConfig | str) -> QualityRules:
+    """The thresholds of a configured source. A bare source name carries no config: the generic rules."""
+    return source.quality if isinstance(source, SourceConfig) else GENERIC_RULES
 
 
 def suite_name(source: str, frame: Literal["identity", "interactions"]) -> str:

@@ -40,6 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.records import EVENT_TYPES
+from schemas.source_rules import QualityRules, check_indicators, check_known_to, check_reliability
 
 ReaderKind = Literal["file", "sql"]
 
@@ -141,10 +142,35 @@ class SourceConfig(BaseModel):
     name: str
     preset: str | None = None
     reliability: dict[str, int] = Field(
-        default_factory=dict, description="field -> rank used by single-view survivorship (higher wins)"
+        default_factory=dict, description="field (name, dob, sex, postcode) -> survivorship rank (higher wins)"
     )
     identity: FileConfig
     interactions: list[InteractionFileConfig] = Field(default_factory=list)
+    quality: QualityRules = Field(default_factory=QualityRules, description="quality thresholds (generic defaults)")
+    known_to: bool | str = Field(
+        default=True, description="the linked.single_view flag: true known_to_<name>, a column name, or false")
+    indicators: list[str] = Field(default_factory=list, description="indicators this source feeds (catalogue names)")
+
+    @field_validator("reliability")
+    @classmethod
+    def _reliability_fields(cls, value: dict[str, int]) -> dict[str, int]:
+        return check_reliability(value)
+
+    @field_validator("known_to")
+    @classmethod
+    def _known_to_column(cls, value: bool | str) -> bool | str:
+        return check_known_to(value)
+
+    @field_validator("indicators")
+    @classmethod
+    def _indicators_in_catalogue(cls, value: list[str]) -> list[str]:
+        return check_indicators(value)
+
+    def known_to_column(self) -> str | None:
+        """The ``known_to_<source>`` column of ``linked.single_view`` (None when switched off)."""
+        if self.known_to is False:
+            return None
+        return self.known_to if isinstance(self.known_to, str) else f"known_to_{self.name}"
 
 
 class SourcesFile(BaseModel):

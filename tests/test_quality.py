@@ -13,12 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import quality
+from connectors.presets import PRESETS
 from quality.runner import _blank, identity_batch
+from quality.suites import rules_for
 from schemas.identifiers import MISSING_TOKENS, check_nhs_number, is_missing
 from schemas.records import EVENT_TYPES, IDENTITY_COLUMNS, INTERACTION_COLUMNS
 from schemas.tables import TABLES
 
 REF = dt.date(2025, 6, 30)
+
+
+def run_suite(source, *args, **kw):
+    """A source's suite with its preset's ``quality:`` thresholds (the generic rules without a preset)."""
+    return quality.run_source_suite(source, *args, rules=rules_for(PRESETS.get(source, source)), **kw)
 SOURCES = ("education", "health", "police", "social_care", "youth_justice")
 
 
@@ -86,7 +93,7 @@ def by_check(results):
 @pytest.mark.parametrize("source", SOURCES)
 def test_good_frame_passes_every_check(source):
     ident = identity_frame(60, source)
-    results = quality.run_source_suite(source, ident, interactions_frame(ident), 60, REF)
+    results = run_suite(source, ident, interactions_frame(ident), 60, REF)
     failed = [r.observed for r in results if not r.passed]
     assert failed == []
     checks = by_check(results)
@@ -104,7 +111,7 @@ def test_good_frame_passes_every_check(source):
 
 
 def test_health_suite_checks_nhs_numbers():
-    checks = by_check(quality.run_source_suite("health", identity_frame(40), None, None, REF))
+    checks = by_check(run_suite("health", identity_frame(40), None, None, REF))
     assert checks["nhs_numbers_mostly_valid"].passed
     assert "40 of 40 non-blank NHS numbers" in checks["nhs_numbers_mostly_valid"].observed
 
@@ -119,7 +126,7 @@ def _blocking(results, check):
 
 def test_empty_extract_blocks():
     result = _blocking(
-        quality.run_source_suite("police", identity_frame(0, "police"), None, None, REF),
+        run_suite("police", identity_frame(0, "police"), None, None, REF),
         "identity_records_not_empty",
     )
     assert result.observed == "source 'police' check 'identity_records_not_empty': 0 rows in the extract"
@@ -129,7 +136,7 @@ def test_duplicate_record_ids_block():
     ident = identity_frame(50, "education")
     ident.loc[[3, 4], "source_record_id"] = "ED000001"
     result = _blocking(
-        quality.run_source_suite("education", ident, None, None, REF), "identity_records_have_unique_keys"
+        run_suite("education", ident, None, None, REF), "identity_records_have_unique_keys"
     )
     assert result.observed.startswith("source 'education' check 'identity_records_have_unique_keys': ")
     assert "3 of 50 rows share a source_record_id" in result.observed
@@ -138,13 +145,13 @@ def test_duplicate_record_ids_block():
 def test_dob_all_null_blocks():
     ident = identity_frame(2000)
     ident["dob"] = None
-    result = _blocking(quality.run_source_suite("health", ident, None, None, REF), "dob_not_all_null")
+    result = _blocking(run_suite("health", ident, None, None, REF), "dob_not_all_null")
     assert result.observed == "source 'health' check 'dob_not_all_null': 0 of 2,000 rows have a DOB"
 
 
 def test_missing_required_column_blocks():
     ident = identity_frame(20).drop(columns=["last_name"])
-    results = quality.run_source_suite("health", ident, None, None, REF)
+    results = run_suite("health", ident, None, None, REF)
     result = _blocking(results, "required_columns_present")
     assert "missing column(s): last_name" in result.observed
     assert "column 'last_name' is missing" in _blocking(results, "last_name_not_all_null").observed
@@ -162,7 +169,7 @@ def test_missing_required_column_blocks():
     ],
 )
 def test_row_count_collapse_blocks_when_more_than_halved(rows, previous, collapsed):
-    results = quality.run_source_suite(
+    results = run_suite(
         "social_care", identity_frame(rows, "social_care"), None, previous, REF
     )
     check = by_check(results)["row_count_not_collapsed"]
@@ -188,7 +195,7 @@ def _only_warning(results, check):
 def test_invalid_sex_code_warns():
     ident = identity_frame(30)
     ident.loc[0, "sex"] = "X"
-    result = _only_warning(quality.run_source_suite("health", ident, None, None, REF), "sex_codes_valid")
+    result = _only_warning(run_suite("health", ident, None, None, REF), "sex_codes_valid")
     assert "1 of 30 non-blank sex codes" in result.observed
 
 
@@ -198,7 +205,7 @@ def test_low_nhs_validity_warns_without_leaking_numbers():
     ident.loc[:5, "nhs_number"] = None
     ident.loc[90:, ["nhs_number_raw", "nhs_number"]] = None  # blank raw values do not count
     result = _only_warning(
-        quality.run_source_suite("health", ident, None, None, REF), "nhs_numbers_mostly_valid"
+        run_suite("health", ident, None, None, REF), "nhs_numbers_mostly_valid"
     )
     assert "84 of 90 non-blank NHS numbers (93.3%) are valid; expected at least 95%" in result.observed
     assert "1234567890" not in result.observed
@@ -208,7 +215,7 @@ def test_low_nhs_validity_warns_without_leaking_numbers():
 def test_expected_dob_allowed_only_for_social_care(source, warns):
     ident = identity_frame(20, source)
     ident.loc[0, "dob"] = REF + dt.timedelta(days=120)  # an unborn child's expected date
-    results = quality.run_source_suite(source, ident, None, None, REF)
+    results = run_suite(source, ident, None, None, REF)
     if warns:
         result = _only_warning(results, "dob_within_range")
         assert (
@@ -222,7 +229,7 @@ def test_dob_before_1990_and_out_of_pandas_range_count_as_out_of_range():
     ident = identity_frame(10, "police")
     ident.loc[0, "dob"] = dt.date(1985, 1, 1)
     ident.loc[1, "dob"] = dt.date(1066, 10, 14)
-    result = _only_warning(quality.run_source_suite("police", ident, None, None, REF), "dob_within_range")
+    result = _only_warning(run_suite("police", ident, None, None, REF), "dob_within_range")
     assert "2 of 10 rows with a DOB" in result.observed
 
 
@@ -230,7 +237,7 @@ def test_dob_before_1990_and_out_of_pandas_range_count_as_out_of_range():
 def test_dob_completeness_threshold_is_per_source(source, warns):
     ident = identity_frame(100, source)
     ident.loc[:24, "dob"] = None  # 75% present: fine for police (70%), not for health (98%)
-    results = quality.run_source_suite(source, ident, None, None, REF)
+    results = run_suite(source, ident, None, None, REF)
     if warns:
         assert "75 of 100 rows have a DOB" in _only_warning(results, "dob_mostly_present").observed
     else:
@@ -242,7 +249,7 @@ def test_interaction_problems_warn():
     inter = interactions_frame(ident)
     inter.loc[0, "event_type"] = "burglary"
     inter.loc[1, "source_record_id"] = "NOBODY"
-    results = quality.run_source_suite("police", ident, inter, None, REF)
+    results = run_suite("police", ident, inter, None, REF)
     failed = {r.check: r for r in results if not r.passed}
     assert set(failed) == {"interaction_event_types_valid", "interactions_link_to_identity_records"}
     assert all(r.severity == "warning" for r in failed.values())
@@ -264,7 +271,7 @@ def test_frames_read_back_from_duckdb_pass():
     con.register("inter_view", inter)
     ident_db = con.execute("SELECT * FROM ident_view").df()
     inter_db = con.execute("SELECT * FROM inter_view").df()
-    results = quality.run_source_suite("social_care", ident_db, inter_db, 25, REF)
+    results = run_suite("social_care", ident_db, inter_db, 25, REF)
     result = _only_warning(results, "dob_within_range")
     assert "1 of 25 rows with a DOB" in result.observed
 
@@ -272,21 +279,21 @@ def test_frames_read_back_from_duckdb_pass():
 def test_empty_interactions_frame_passes_interaction_checks():
     ident = identity_frame(10, "education")
     empty = pd.DataFrame(columns=list(INTERACTION_COLUMNS))
-    results = quality.run_source_suite("education", ident, empty, None, REF)
+    results = run_suite("education", ident, empty, None, REF)
     inter = [r for r in results if r.suite == "svoc_education_interactions"]
     assert len(inter) == 4 and all(r.passed for r in inter)
 
 
 def test_check_names_do_not_depend_on_run_inputs():
     """Dagster declares the checks up front, so every run must report the same set of check names."""
-    first = quality.run_source_suite("health", identity_frame(0), None, None, REF)
-    later = quality.run_source_suite("health", identity_frame(5), None, 3, REF + dt.timedelta(days=1))
+    first = run_suite("health", identity_frame(0), None, None, REF)
+    later = run_suite("health", identity_frame(5), None, 3, REF + dt.timedelta(days=1))
     assert [r.check for r in first] == [r.check for r in later]
     assert len({r.check for r in later}) == len(later)
 
 
 def test_results_frame_matches_audit_table():
-    results = quality.run_source_suite("health", identity_frame(10), None, None, REF)
+    results = run_suite("health", identity_frame(10), None, None, REF)
     frame = quality.results_frame(results, "run-42")
     assert list(frame.columns) == [c for c, _ in TABLES["audit.quality_results"]]
     assert len(frame) == len(results)
@@ -300,7 +307,7 @@ def test_data_docs_name_each_suite_and_hold_no_personal_data(tmp_path):
     for source in SOURCES[:4]:
         ident = identity_frame(15, source)
         ident.loc[0, "sex"] = "X"  # a failing check so the failure page is rendered too
-        by_source[source] = quality.run_source_suite(source, ident, interactions_frame(ident), None, REF)
+        by_source[source] = run_suite(source, ident, interactions_frame(ident), None, REF)
     docs_dir = quality.data_docs_dir(tmp_path / "svoc.duckdb")
     assert docs_dir == tmp_path / "svoc_data_docs"
     index = quality.write_data_docs(by_source, docs_dir, run_id="run-7")
@@ -337,7 +344,7 @@ def test_gx_analytics_disabled_and_no_network(monkeypatch, tmp_path):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    results = quality.run_source_suite("health", identity_frame(10), None, None, REF)
+    results = run_suite("health", identity_frame(10), None, None, REF)
     quality.write_data_docs({"health": results}, tmp_path / "docs")
     assert attempts == []
     assert all(r.passed for r in results)
@@ -375,5 +382,5 @@ def test_blank_detection_matches_is_missing(raws):
 def test_nhs_validity_flag_matches_identifier_check(raws):
     ident = pd.DataFrame({"nhs_number_raw": pd.Series(raws, dtype=object)})
     ident["nhs_number"] = [check_nhs_number(r).value for r in raws]
-    flags = identity_batch(ident, quality.rules_for("health"))["nhs_number_raw_is_valid"].tolist()
+    flags = identity_batch(ident, rules_for(PRESETS["health"]))["nhs_number_raw_is_valid"].tolist()
     assert flags == [None if is_missing(r) else check_nhs_number(r).value is not None for r in raws]

@@ -6,11 +6,13 @@ import duckdb
 import pandas as pd
 import pytest
 
+from connectors.presets import PRESETS
 from svoc.stages.marts import build_marts
 from svoc.stages.single_view import build_single_view
 from svoc.warehouse.sql import ensure_tables, write_frame
 
 D = dt.date(2026, 11, 1)  # drop date; academic year 2026/27
+CONFIGS = list(PRESETS.values())
 
 
 def ident(source, rid, **kw):
@@ -71,7 +73,7 @@ def con():
                        "citizen_id": ["CV-A", "CV-A", "CV-A", "CV-A", "CV-B"]})
     c.register("rc", rc)
     c.execute("INSERT INTO linked.record_citizen SELECT source, source_record_id, citizen_id, 'x', 1.0, 'r' FROM rc")
-    build_single_view(c, D)
+    build_single_view(c, D, CONFIGS)
     return c
 
 
@@ -150,7 +152,7 @@ def test_timeline_is_chronological_and_complete(con):
 
 
 def test_marts(con):
-    counts = build_marts(con, "run-1")
+    counts = build_marts(con, "run-1", D)
     overlap = dict(con.execute("SELECT agencies, children FROM marts.agency_overlap").fetchall())
     assert overlap == {"education+health+police+social_care": 1, "education": 1}
     assert con.execute("SELECT citizen_id FROM marts.children_known_to_three_plus").fetchall() == [("CV-A",)]

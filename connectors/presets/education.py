@@ -1,12 +1,19 @@
 """education preset: school census style export (pupils, attendance, exclusions); dates DD/MM/YYYY."""
 
 from schemas.config import FileConfig, InteractionFileConfig, SourceConfig
+from schemas.source_rules import QualityRules
 
 DATES = ["%d/%m/%Y"]
 
 EDUCATION = SourceConfig(
     name="education",
     preset="education",
+    # Legal names from admission documents rank highest.
+    reliability={"name": 4, "dob": 3, "sex": 3, "postcode": 3},
+    quality=QualityRules(present={"last_name": 0.98, "first_name": 0.98, "dob": 0.98, "postcode": 0.9},
+                         id_validity={"upn": 0.95}),
+    indicators=["persistent_absence", "attendance_rate", "suspensions_12m", "permanent_exclusion", "sen_provision",
+                "fsm_eligible"],
     identity=FileConfig(
         file="pupils",
         date_formats=DATES,

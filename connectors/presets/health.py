@@ -5,10 +5,16 @@ stable across drops; an exact repeat of an encounter row is quarantined as a dup
 """
 
 from schemas.config import FileConfig, InteractionFileConfig, SourceConfig
+from schemas.source_rules import QualityRules
 
 HEALTH = SourceConfig(
     name="health",
     preset="health",
+    # The NHS-verified DOB and sex rank highest.
+    reliability={"name": 3, "dob": 4, "sex": 4, "postcode": 3},
+    quality=QualityRules(present={"last_name": 0.95, "first_name": 0.95, "dob": 0.98, "postcode": 0.9},
+                         id_validity={"nhs_number": 0.95}),
+    indicators=["ed_attendances_12m", "camhs_referral_12m"],
     identity=FileConfig(
         file="patients",
         columns={

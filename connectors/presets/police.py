@@ -2,12 +2,18 @@
 ``DD-Mon-YYYY`` and occurrence times ``DD-Mon-YYYY HH:MM``."""
 
 from schemas.config import FileConfig, InteractionFileConfig, SourceConfig
+from schemas.source_rules import QualityRules
 
 DATES = ["%d-%b-%Y", "%d-%b-%Y %H:%M"]
 
 POLICE = SourceConfig(
     name="police",
     preset="police",
+    # Details often taken verbally: ranked lowest.
+    reliability={"name": 1, "dob": 1, "sex": 1, "postcode": 1},
+    quality=QualityRules(present={"last_name": 0.9, "first_name": 0.85, "dob": 0.7, "postcode": 0.5},
+                         id_validity={"pnc_id": 0.9}, dob_in_range_mostly=0.98),
+    indicators=["police_missing_episodes_12m", "police_domestic_abuse_12m", "police_incidents_12m"],
     identity=FileConfig(
         file="nominals",
         fallback_encoding="cp1252",

@@ -3,10 +3,15 @@ date of an unborn child (flag ``dob_expected``, not impossible). Either table ma
 reporting database instead: set ``sql: {url_env: ..., table: ...}`` for it in sources.yaml."""
 
 from schemas.config import FileConfig, InteractionFileConfig, SourceConfig
+from schemas.source_rules import QualityRules
 
 SOCIAL_CARE = SourceConfig(
     name="social_care",
     preset="social_care",
+    reliability={"name": 2, "dob": 2, "sex": 2, "postcode": 2},
+    quality=QualityRules(present={"last_name": 0.9, "first_name": 0.8, "dob": 0.9, "postcode": 0.8},
+                         id_validity={"nhs_number": 0.9, "upn": 0.9}, dob_future_months=9),
+    indicators=["open_social_care_episode", "cp_plan_active", "lac_active"],
     identity=FileConfig(
         file="persons",
         future_dob="expected",

@@ -14,7 +14,7 @@ from svoc.stages.quality import check_source_quality
 
 def source_quality_checks(config: SourceConfig) -> dg.AssetChecksDefinition:
     key = dg.AssetKey(["staging", config.name])
-    rules = rules_for(config.name)
+    rules = rules_for(config)
     specs = identity_specs(rules, 1, dt.date.today()) + interaction_specs(rules)
 
     @dg.multi_asset_check(
@@ -24,7 +24,8 @@ def source_quality_checks(config: SourceConfig) -> dg.AssetChecksDefinition:
     )
     def _checks(context: dg.AssetCheckExecutionContext, drop: DropResource, warehouse: WarehouseResource):
         with warehouse.build(context.run.run_id) as con:
-            results = check_source_quality(con, config.name, context.run.run_id, drop.date, warehouse.target)
+            results = check_source_quality(con, config.name, context.run.run_id, drop.date, warehouse.target,
+                                           rules=rules)
         for r in results:
             yield dg.AssetCheckResult(
                 asset_key=key, check_name=r.check, passed=bool(r.passed), description=r.observed,
