@@ -23,6 +23,7 @@ from connectors.dedupe import DuplicateTracker
 from connectors.readers import RawStream, open_file, resolve_file
 from connectors.sql import open_sql
 from connectors.standardise import (
+    IDENTIFIER_KEY,
     attendance_keys,
     field_series,
     standardise_identity,
@@ -31,6 +32,7 @@ from connectors.standardise import (
 from schemas.config import FileConfig, InteractionFileConfig, SourceConfig
 from schemas.errors import UnusableInputError
 from schemas.records import IDENTITY_COLUMNS, INTERACTION_COLUMNS, QUARANTINE_COLUMNS
+from schemas.rules import DOB_FROM_DEFAULT
 
 log = logging.getLogger(__name__)
 MISSING_COLUMN_HINT = "map it in sources.yaml or fix the export"
@@ -66,7 +68,8 @@ def resolve_columns(stream: RawStream, cfg: FileConfig, required: list[str]) -> 
     loose = {}
     for h in stream.header:
         loose.setdefault("".join(h.split()).lower(), h)
-    wanted = {c for cols in cfg.concat.values() for c in cols} | set(cfg.columns.values())
+    wanted = ({c for cols in cfg.concat.values() for c in cols} | set(cfg.columns.values())
+              | set(cfg.identifiers.values()))
     colmap: dict[str, str] = {}
     for col in sorted(wanted):
         found = col if col in exact else loose.get("".join(col.split()).lower())
@@ -87,6 +90,7 @@ def _field_colmap(cfg: FileConfig, colmap: dict[str, str]) -> dict[str, str]:
     """canonical field -> header name, for singly-mapped fields that are present (concat parts keyed by column)."""
     out = {f: colmap[c] for f, c in cfg.columns.items() if c in colmap}
     out.update({"col:" + c: colmap[c] for cols in cfg.concat.values() for c in cols if c in colmap})
+    out.update({IDENTIFIER_KEY + name: colmap[c] for name, c in cfg.identifiers.items() if c in colmap})
     return out
 
 
@@ -119,7 +123,8 @@ def _key_name(cfg: FileConfig, field: str) -> str:
 
 
 def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bool, run_id: str | None,
-                 reference_date: dt.date) -> tuple[list[pd.DataFrame], list[dict], FileAccount] | None:
+                 reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT,
+                 ) -> tuple[list[pd.DataFrame], list[dict], FileAccount] | None:
     """Standardised frames, quarantine rows and the account for one file; None for a missing optional file."""
     try:
         stream = open_input(source_dir, cfg)
@@ -131,6 +136,9 @@ def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bo
     attendance = isinstance(cfg, InteractionFileConfig) and cfg.kind == "attendance"
     required = list(dict.fromkeys(["source_record_id", *cfg.required]))
     colmap = resolve_columns(stream, cfg, required)
+    absent = sorted(name for name, col in cfg.identifiers.items() if col not in colmap)
+    if absent:
+        log.warning("source=%s file=%s identifiers %s: mapped column not in the file", source, stream.label, absent)
     stream.usecols = sorted(set(colmap.values()))
     fcol = _field_colmap(cfg, colmap)
     rid_name = _key_name(cfg, "source_record_id")
@@ -184,7 +192,8 @@ def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bo
                           file_label=stream.label, run_id=run_id)
             good = _kept(raw, keep)
             if identity:
-                frames.append(standardise_identity(good, cfg, fcol, reference_date=reference_date, **common))
+                frames.append(standardise_identity(good, cfg, fcol, reference_date=reference_date,
+                                                   dob_from=dob_from, **common))
             else:
                 terms = (_kept(year, keep), _kept(term, keep)) if attendance else None
                 frames.append(standardise_interactions(good, cfg, fcol, event_ids=_kept(key, keep), terms=terms,
@@ -220,17 +229,18 @@ def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFram
 
 
 def extract_source(source_dir: Path, config: SourceConfig, run_id: str | None = None,
-                   reference_date: dt.date | None = None) -> SourceExtract:
+                   reference_date: dt.date | None = None, dob_from: dt.date = DOB_FROM_DEFAULT) -> SourceExtract:
     """Read one source folder (``DROP/<source>``) with its config into canonical frames.
 
-    ``reference_date`` (default today; the pipeline passes the drop date) decides what "in the future" means.
+    ``reference_date`` (default today; the pipeline passes the drop date) decides what "in the future" means;
+    a DOB before ``dob_from`` (the earliest plausible DOB) is flagged too early.
     """
     source_dir = Path(source_dir)
     reference_date = reference_date or dt.date.today()
     identity_frames, interaction_frames, quarantine, accounts = [], [], [], []
     for cfg, is_identity in [(config.identity, True), *((c, False) for c in config.interactions)]:
         result = extract_file(source_dir, config.name, cfg, identity=is_identity, run_id=run_id,
-                              reference_date=reference_date)
+                              reference_date=reference_date, dob_from=dob_from)
         if result is None:
             continue
         frames, q_rows, account = result

@@ -26,7 +26,7 @@ from schemas.identifiers import (
     check_series,
     check_upn,
 )
-from schemas.records import EVENT_TYPES, IDENTITY_COLUMNS, INTERACTION_COLUMNS
+from schemas.records import EVENT_TYPES, IDENTITY_COLUMNS, INTERACTION_COLUMNS, identifier_entry
 from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, MISSING_TOKENS, is_placeholder_first_name
 
 DEFAULT_SEX_MAP = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
@@ -166,6 +166,24 @@ def _split_list(series: pd.Series, sep: str) -> list[list[str]]:
     return out
 
 
+IDENTIFIER_KEY = "id:"  # colmap key prefix of a named identifier's column (``id:<name>``)
+
+
+def identifier_lists(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str]) -> list[list[str]]:
+    """Per row, the ``NAME=VALUE`` entries of the identifiers mapped under ``identifiers:`` (in the order
+    mapped; a missing value, or a column absent from the file, is left out)."""
+    columns = []
+    for name in cfg.identifiers:
+        col = colmap.get(IDENTIFIER_KEY + name)
+        if col is not None:
+            columns.append(map_distinct(raw[col], lambda v, name=name: (
+                None if (clean := _text(v)) is None else identifier_entry(name, clean))).to_numpy(dtype=object))
+    with row_lists():
+        if not columns:
+            return [[] for _ in range(len(raw))]
+        return [[v for v in row if v is not None] for row in zip(*columns, strict=True)]
+
+
 def _dates(raw, cfg, colmap, field, flags: Flags) -> tuple[pd.Series, pd.Series]:
     series = field_series(raw, cfg, colmap, field)
     dates, missing, unparseable = parse_dates(series, cfg.date_formats)
@@ -175,8 +193,10 @@ def _dates(raw, cfg, colmap, field, flags: Flags) -> tuple[pd.Series, pd.Series]
 
 def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], *, source: str,
                          record_ids: pd.Series, lines: np.ndarray, file_label: str, run_id: str | None,
-                         reference_date: dt.date) -> pd.DataFrame:
-    """Canonical identity frame (``IDENTITY_COLUMNS``) for rows whose record id is already validated."""
+                         reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT) -> pd.DataFrame:
+    """Canonical identity frame (``IDENTITY_COLUMNS``) for rows whose record id is already validated.
+
+    A DOB before ``dob_from`` (the earliest plausible DOB) is flagged ``DOB_TOO_EARLY_FLAG``."""
     n = len(raw)
     flags = Flags(n)
     out: dict[str, object] = {"source": source, "source_record_id": record_ids.to_numpy(dtype=object)}
@@ -200,7 +220,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     flags.add(dob_missing, "dob_missing")
     has_dob = dob.notna()
     future = has_dob & (dob.where(has_dob, dt.date.min) > reference_date)
-    early = has_dob & (dob.where(has_dob, dt.date.max) < DOB_FROM_DEFAULT)
+    early = has_dob & (dob.where(has_dob, dt.date.max) < dob_from)
     if cfg.future_dob == "expected":
         flags.add(future, "dob_expected")
     else:
@@ -238,7 +258,8 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     out.update({
         "dob": dob, "dob_raw": dob_raw, "sex": sex, "sex_raw": sex_raw, "postcode": postcode,
         "postcode_raw": pc_raw, "nhs_number": nhs, "nhs_number_raw": nhs_raw, "upn": upn, "upn_raw": upn_raw,
-        "former_upn": fupn, "pnc_id": pnc, "pnc_id_raw": pnc_raw, "date_of_death": dod,
+        "former_upn": fupn, "pnc_id": pnc, "pnc_id_raw": pnc_raw,
+        "identifiers": identifier_lists(raw, cfg, colmap), "date_of_death": dod,
         "fsm_eligible": fsm.astype(object).where(fsm.notna(), None), "start_date": start, "end_date": end,
         "quality_flags": flags.lists(), "source_file": file_label, "source_line": lines, "run_id": run_id,
     })

@@ -12,6 +12,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from pipelines.sources import configured_sources
+from schemas.config import cannot_link_names, load_sources_options, resolve_dob_from
+from schemas.rules import DOB_FROM_DEFAULT
 from svoc.drops import check_drop, drop_date
 from svoc.settings import Settings
 from svoc.state import carry_state_into_build, open_store
@@ -76,11 +79,19 @@ class LandingResource(dg.ConfigurableResource):
 
 
 class MatchingResource(dg.ConfigurableResource):
-    """Matching settings: thresholds and whether to train a new model instead of reusing the stored one."""
+    """Matching settings: thresholds, whether to train a new model instead of reusing the stored one, the
+    earliest plausible DOB (ISO; ``SVOC_DOB_FROM``, else sources.yaml ``matching.dob_from``, else the
+    default) and the identifier names that are cannot-links (sources.yaml ``cannot_link_identifiers``)."""
 
     link_threshold: float = 0.95
     review_lower: float = 0.5
     retrain: bool = False
+    dob_from: str = DOB_FROM_DEFAULT.isoformat()
+    cannot_link_identifiers: list[str] = []
+
+    @property
+    def earliest_dob(self) -> dt.date:
+        return dt.date.fromisoformat(self.dob_from)
 
 
 class PrivacyResource(dg.ConfigurableResource):
@@ -92,6 +103,16 @@ class PrivacyResource(dg.ConfigurableResource):
 
     def key(self) -> bytes:
         return resolve_pseudonym_key(self.profile, self.pseudonym_key, Path(self.pseudonym_key_file))
+
+
+def matching_resource(settings: Settings) -> MatchingResource:
+    """The matching resource: thresholds from the settings, DOB range and cannot-links from settings and
+    sources.yaml (read afresh, like the source list)."""
+    options = load_sources_options(settings.sources_file)
+    return MatchingResource(
+        link_threshold=settings.link_threshold, review_lower=settings.review_lower, retrain=settings.retrain,
+        dob_from=resolve_dob_from(settings.dob_from, options).isoformat(),
+        cannot_link_identifiers=cannot_link_names(options, configured_sources(settings), settings.sources_file))
 
 
 def _state_url(settings: Settings) -> str | None:
@@ -111,8 +132,7 @@ def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
                                        state_url=_state_url(settings)),
         "drop": DropResource(path=str(settings.drop)),
         "landing": LandingResource(path=str(settings.landing_dir)),
-        "matching": MatchingResource(link_threshold=settings.link_threshold, review_lower=settings.review_lower,
-                                     retrain=settings.retrain),
+        "matching": matching_resource(settings),
         "privacy": PrivacyResource(
             profile=settings.profile,
             # Read from the environment at run time, so the key never appears in run config or the UI.

@@ -75,9 +75,10 @@ class CheckSpec:
     params: dict = field(default_factory=dict)
 
 
-def dob_bounds(reference_date: dt.date, future_months: int) -> tuple[dt.datetime, dt.datetime]:
+def dob_bounds(reference_date: dt.date, future_months: int,
+               dob_from: dt.date = DOB_FROM_DEFAULT) -> tuple[dt.datetime, dt.datetime]:
     upper = pd.Timestamp(reference_date) + pd.DateOffset(months=future_months)
-    return dt.datetime.combine(DOB_FROM_DEFAULT, dt.time()), upper.to_pydatetime()
+    return dt.datetime.combine(dob_from, dt.time()), upper.to_pydatetime()
 
 
 def valid_flag_column(id_field: str) -> str:
@@ -179,7 +180,7 @@ def identity_specs(
                 params={"threshold": share},
             )
         )
-    low, high = dob_bounds(reference_date, rules.dob_future_months)
+    low, high = dob_bounds(reference_date, rules.dob_future_months, rules.dob_from)
     specs += [
         CheckSpec(
             "dob_within_range",

@@ -33,16 +33,35 @@ are validated by ``schemas.identifiers`` whatever the layout.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.errors import UnusableInputError
 from schemas.records import EVENT_TYPES
+from schemas.rules import DOB_FROM_DEFAULT
 from schemas.source_rules import QualityRules, check_indicators, check_known_to, check_reliability
 
 ReaderKind = Literal["file", "sql"]
+_IDENTIFIER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def identifier_name(name: object) -> str:
+    """A named identifier's canonical name: lower case letters, digits and ``_``, starting with a letter."""
+    clean = str(name).strip().lower()
+    if not _IDENTIFIER_NAME.match(clean):
+        raise ValueError(f"identifier name {name!r} must be letters, digits and '_', starting with a letter")
+    return clean
+
+
+def _column_name(name: str, column: object) -> str:
+    if not isinstance(column, str) or not column.strip():
+        raise ValueError(f"identifier '{name}' must name a source column")
+    return column
 
 
 class SqlLocation(BaseModel):
@@ -91,6 +110,39 @@ class FileConfig(BaseModel):
         default_factory=dict, description="canonical field -> source columns joined with ', '"
     )
     constants: dict[str, str] = Field(default_factory=dict, description="canonical field -> fixed value")
+    identifiers: dict[str, str] = Field(
+        default_factory=dict,
+        description="identity files only: identifier name -> source column, e.g. {soc_sec_id: SSN}; "
+                    "values land in identity_records.identifiers as 'NAME=VALUE'",
+    )
+    cannot_link_identifiers: list[str] = Field(
+        default_factory=list,
+        description="identity files only: names from 'identifiers' whose two different values mean two people",
+    )
+
+    @field_validator("identifiers")
+    @classmethod
+    def _identifier_names(cls, value: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, column in value.items():
+            clean = identifier_name(name)
+            if clean in out:
+                raise ValueError(f"identifier name '{clean}' is given twice")
+            out[clean] = _column_name(clean, column)
+        return out
+
+    @field_validator("cannot_link_identifiers")
+    @classmethod
+    def _cannot_link_names(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(identifier_name(name) for name in value))
+
+    @model_validator(mode="after")
+    def _cannot_link_declared(self) -> FileConfig:
+        undeclared = [n for n in self.cannot_link_identifiers if n not in self.identifiers]
+        if undeclared:
+            raise ValueError(f"cannot_link_identifiers {undeclared} are not names under 'identifiers:'")
+        return self
+
 
     @field_validator("encoding", "fallback_encoding")
     @classmethod
@@ -133,6 +185,8 @@ class InteractionFileConfig(FileConfig):
         bad = sorted({t for t in targets if t and t not in EVENT_TYPES})
         if bad:
             raise ValueError(f"event types {bad} are not in the shared vocabulary {list(EVENT_TYPES)}")
+        if self.identifiers or self.cannot_link_identifiers:
+            raise ValueError("'identifiers' and 'cannot_link_identifiers' belong in the source's identity section")
         return self
 
 
@@ -173,10 +227,35 @@ class SourceConfig(BaseModel):
         return self.known_to if isinstance(self.known_to, str) else f"known_to_{self.name}"
 
 
-class SourcesFile(BaseModel):
+class MatchingOptions(BaseModel):
+    """The top-level ``matching:`` key of sources.yaml."""
+
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[SourceConfig]
+    dob_from: dt.date | None = Field(
+        default=None, description="earliest plausible DOB (any date); default: the present children's range"
+    )
+
+
+class SourcesOptions(BaseModel):
+    """The top-level keys of sources.yaml other than the sources themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[Any] = Field(default_factory=list)
+    matching: MatchingOptions = Field(default_factory=MatchingOptions)
+    cannot_link_identifiers: list[str] = Field(
+        default_factory=list, description="identifier names that are a cannot-link in every source that maps them"
+    )
+
+    @field_validator("cannot_link_identifiers")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(identifier_name(name) for name in value))
+
+
+class SourcesFile(SourcesOptions):
+    sources: list[SourceConfig]  # type: ignore[assignment]
 
 
 def read_sources_yaml(path: Path) -> dict:
@@ -191,3 +270,41 @@ def read_sources_yaml(path: Path) -> dict:
 def load_sources_yaml(path: Path) -> SourcesFile:
     """Parse and validate a ``sources.yaml`` without presets (see ``connectors.load_source_configs``)."""
     return SourcesFile.model_validate(read_sources_yaml(path))
+
+
+def load_sources_options(path: Path | None) -> SourcesOptions:
+    """The top-level options of a ``sources.yaml`` (defaults when ``path`` is None). An invalid or unknown
+    top-level key stops the run with one line naming the file."""
+    if path is None:
+        return SourcesOptions()
+    try:
+        data = read_sources_yaml(Path(path))
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise UnusableInputError(Path(path), f"cannot be read: {str(err).splitlines()[0] if str(err) else ''}",
+                                 "fix the file") from None
+    try:
+        return SourcesOptions.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UnusableInputError(Path(path), f"{where}: {first['msg']}", "fix the top-level key") from None
+
+
+def resolve_dob_from(setting: dt.date | None, options: SourcesOptions) -> dt.date:
+    """The earliest plausible DOB: the ``SVOC_DOB_FROM`` setting, else ``matching.dob_from`` in sources.yaml,
+    else ``schemas.rules.DOB_FROM_DEFAULT``."""
+    return setting or options.matching.dob_from or DOB_FROM_DEFAULT
+
+
+def cannot_link_names(options: SourcesOptions, configs: list[SourceConfig] | tuple[SourceConfig, ...],
+                      path: Path | None = None) -> list[str]:
+    """Every identifier name that is a cannot-link: the top-level list and each source's own, in order.
+    A top-level name no source maps stops the run (most likely a typo)."""
+    mapped = {name for cfg in configs for name in cfg.identity.identifiers}
+    unknown = [name for name in options.cannot_link_identifiers if name not in mapped]
+    if unknown:
+        raise UnusableInputError(path or "sources.yaml",
+                                 f"cannot_link_identifiers {unknown} are not mapped under any source's 'identifiers:'",
+                                 "map them or remove them")
+    names = [*options.cannot_link_identifiers, *(n for cfg in configs for n in cfg.identity.cannot_link_identifiers)]
+    return list(dict.fromkeys(names))

@@ -52,6 +52,11 @@ class IdentityRecord(BaseModel):
     former_upn: str | None = None
     pnc_id: str | None = None
     pnc_id_raw: str | None = None
+    identifiers: list[str] = Field(
+        default_factory=list,
+        description="named identifiers mapped in sources.yaml, as 'NAME=VALUE' (see identifier_entry); "
+                    "missing values left out",
+    )
     date_of_death: dt.date | None = None
     ethnicity: str | None = None
     sen_provision: str | None = None
@@ -64,6 +69,21 @@ class IdentityRecord(BaseModel):
     source_file: str
     source_line: int
     run_id: str | None = None
+
+
+IDENTIFIER_SEPARATOR = "="
+
+
+def identifier_entry(name: str, value: str) -> str:
+    """One ``IdentityRecord.identifiers`` entry: ``NAME=VALUE``, both stripped and upper-cased
+    (``identifier_entry("soc_sec_id", " 1234567 ")`` is ``"SOC_SEC_ID=1234567"``)."""
+    return f"{name.strip().upper()}{IDENTIFIER_SEPARATOR}{value.strip().upper()}"
+
+
+def split_identifier_entry(entry: str) -> tuple[str, str]:
+    """``(NAME, VALUE)`` of an ``identifiers`` entry; the value may itself contain ``=``."""
+    name, _, value = entry.partition(IDENTIFIER_SEPARATOR)
+    return name, value
 
 
 class Interaction(BaseModel):

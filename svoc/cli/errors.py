@@ -21,8 +21,22 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def operator_error(exc: BaseException) -> SvocError | None:
+    """The ``SvocError`` behind ``exc``: itself, or one it was raised from (Dagster wraps an error raised
+    while it builds the definitions, e.g. a bad sources.yaml, in its own exception)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SvocError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn an ``SvocError`` raised by the libraries into one ``error:`` line and exit status 1."""
+    """Turn an ``SvocError`` raised by the libraries (or behind a library's wrapper) into one ``error:`` line
+    and exit status 1."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -30,5 +44,10 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except SvocError as exc:
             fail(str(exc))
+        except Exception as exc:
+            cause = operator_error(exc)
+            if cause is None:
+                raise
+            fail(str(cause))
 
     return wrapper

@@ -14,17 +14,20 @@ import duckdb
 import pandas as pd
 
 from schemas.config import SourceConfig
+from schemas.rules import DOB_FROM_DEFAULT
 from svoc.warehouse.sql import write_frame
 
 log = logging.getLogger(__name__)
 
 
 def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfig, run_id: str,
-                 reference_date: dt.date) -> dict:
-    """Extract one source of the drop into staging.* and quarantine.rows (replacing that source's rows)."""
+                 reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT) -> dict:
+    """Extract one source of the drop into staging.* and quarantine.rows (replacing that source's rows).
+    ``dob_from``: the earliest plausible DOB (from the settings or sources.yaml, via the matching resource)."""
     from connectors import extract_source
 
-    extract = extract_source(drop / config.name, config, run_id=run_id, reference_date=reference_date)
+    extract = extract_source(drop / config.name, config, run_id=run_id, reference_date=reference_date,
+                             dob_from=dob_from)
     where, params = "source = ?", [config.name]
     # The last published run's count, read before this run replaces it (kept across a retried step).
     earlier = con.execute("SELECT previous_identity_records FROM audit.source_runs WHERE run_id = ? AND source = ?",

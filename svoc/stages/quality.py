@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from schemas.rules import DOB_FROM_DEFAULT
 from schemas.source_rules import QualityRules
 from svoc.warehouse.sql import write_frame
 
@@ -25,15 +26,17 @@ def previous_identity_count(con: duckdb.DuckDBPyConnection, source: str, run_id:
 
 
 def check_source_quality(con: duckdb.DuckDBPyConnection, source: str, run_id: str, drop_date: dt.date,
-                         warehouse: Path, rules: QualityRules | None = None) -> list:
+                         warehouse: Path, dob_from: dt.date = DOB_FROM_DEFAULT,
+                         rules: QualityRules | None = None) -> list:
     """``rules``: the source's ``quality:`` thresholds (its config); the generic rules when None."""
     from quality import results_frame, run_source_suite, write_data_docs
     from quality.runner import data_docs_dir
+    from quality.suites import rules_for
 
     identity = con.execute("SELECT * FROM staging.identity_records WHERE source = ?", [source]).df()
     interactions = con.execute("SELECT * FROM staging.interactions WHERE source = ?", [source]).df()
     results = run_source_suite(source, identity, interactions, previous_identity_count(con, source, run_id),
-                               drop_date, rules=rules)
+                               drop_date, rules=(rules or rules_for(source)).model_copy(update={"dob_from": dob_from}))
     write_frame(con, "audit.quality_results", results_frame(results, run_id),
                 replace_where="run_id = ? AND source = ?", params=[run_id, source])
     by_source = _RUN_RESULTS.setdefault(run_id, {})

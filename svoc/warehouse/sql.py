@@ -25,12 +25,20 @@ def qualified(table: str) -> str:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, list[tuple[str, str]]] | None = None) -> None:
-    """Create whatever contract schema or table is missing, so a new build and an old file converge."""
+    """Create whatever contract schema, table or column is missing, so a new build and an old file converge
+    (a column added to a contract is appended to an older file's table, NULL in its old rows)."""
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     for name, cols in (tables or TABLES).items():
         body = ", ".join(f"{quote_ident(c)} {t}" for c, t in cols)
         con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(name)} ({body})")
+        schema, _, table = name.partition(".")
+        have = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
+                                          "table_name = ? AND database_name = current_database()",
+                                          [schema, table]).fetchall()}
+        for c, t in cols:
+            if c not in have:
+                con.execute(f"ALTER TABLE {qualified(name)} ADD COLUMN {quote_ident(c)} {t}")
 
 
 def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *, replace_where: str | None = None,
@@ -44,7 +52,7 @@ def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *,
         con.execute(f"DELETE FROM {qualified(table)} WHERE {replace_where}", params or [])
     con.register("_svoc_frame", arrow)
     try:
-        con.execute(f"INSERT INTO {qualified(table)} SELECT * FROM _svoc_frame")
+        con.execute(f"INSERT INTO {qualified(table)} BY NAME SELECT * FROM _svoc_frame")
     finally:
         con.unregister("_svoc_frame")
     return arrow.num_rows

@@ -3,7 +3,7 @@ quarantine.rows (that source's rows)."""
 
 import dagster as dg
 
-from pipelines.resources import DropResource, WarehouseResource
+from pipelines.resources import DropResource, MatchingResource, WarehouseResource
 from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
 from schemas.config import SourceConfig
@@ -18,10 +18,12 @@ def source_asset(config: SourceConfig) -> dg.AssetsDefinition:
     @dg.asset(key=["staging", config.name], group_name="extract", kinds={"duckdb"},
               retry_policy=TRANSIENT_RETRY,
               description=f"{config.name} identity records, interactions and quarantined lines, staged")
-    def _staged(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource):
+    def _staged(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource,
+                matching: MatchingResource):
         try:
             with warehouse.build(context.run.run_id) as con:
-                counts = stage_source(con, drop.dir, config, context.run.run_id, drop.date)
+                counts = stage_source(con, drop.dir, config, context.run.run_id, drop.date,
+                                      dob_from=matching.earliest_dob)
         except SvocError as err:
             raise dg.Failure(description=str(err), allow_retries=False) from err
         return dg.MaterializeResult(metadata={k: v for k, v in counts.items() if isinstance(v, int)})

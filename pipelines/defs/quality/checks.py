@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from pipelines.resources import DropResource, WarehouseResource
+from pipelines.resources import DropResource, MatchingResource, WarehouseResource
 from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
 from quality.suites import identity_specs, interaction_specs, rules_for
@@ -22,10 +22,11 @@ def source_quality_checks(config: SourceConfig) -> dg.AssetChecksDefinition:
         specs=[dg.AssetCheckSpec(s.check, asset=key, blocking=s.severity == "blocking", description=s.expectation)
                for s in specs],
     )
-    def _checks(context: dg.AssetCheckExecutionContext, drop: DropResource, warehouse: WarehouseResource):
+    def _checks(context: dg.AssetCheckExecutionContext, drop: DropResource, warehouse: WarehouseResource,
+                matching: MatchingResource):
         with warehouse.build(context.run.run_id) as con:
             results = check_source_quality(con, config.name, context.run.run_id, drop.date, warehouse.target,
-                                           rules=rules)
+                                           dob_from=matching.earliest_dob, rules=rules)
         for r in results:
             yield dg.AssetCheckResult(
                 asset_key=key, check_name=r.check, passed=bool(r.passed), description=r.observed,
