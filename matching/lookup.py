@@ -1,0 +1,160 @@
+"""Scoring a partial identity (or a list of them) against candidate records with the STORED Splink model.
+
+The caller finds candidate records cheaply (identifiers, date of birth, names: ``svoc.find``) and builds
+feature rows for them and for each query with ``matching.features.build_features``. This module scores each
+query only against its own candidates, with Splink 5's ``predict_between`` and a blocking rule on the query
+number, so a 1,000-row list is one Splink call. Term frequencies come from the caller (from the whole
+warehouse), so a common name weighs less than a rare one, as in the nightly model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from matching.model import SPLINK_LOG_LEVEL, ModelArtifact, level_labels, load_features, matching_connection
+
+TF_COLUMNS = ("first_name_std", "last_name_std")
+QUERY_PREFIX = "query:"
+
+
+@dataclass
+class ScoredCandidate:
+    """One candidate record for one query: probability, match weight and per-comparison evidence."""
+
+    qid: int
+    unique_id: str
+    match_probability: float
+    match_weight: float
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
+    base = {"first_name", "middle_names", "last_name", "dob", "sex", "location", "nhs_number", "upn"}
+    return tuple(c["output_column_name"] for c in settings["comparisons"] if c["output_column_name"] not in base)
+
+
+def _table(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, extra: tuple[str, ...], name: str,
+           term_frequencies: dict[str, dict[str, float]] | None) -> None:
+    """Feature rows as table ``name``, plus ``qid`` (the query number) and ``tf_<column>`` for ``TF_COLUMNS``."""
+    for col in extra:
+        if col not in features.columns:
+            features = features.assign(**{col: None})
+    load_features(con, features.drop(columns=["qid"]), extra)
+    side = pd.DataFrame({"unique_id": features["unique_id"].to_numpy(), "qid": features["qid"].astype("int64")})
+    for col in TF_COLUMNS:
+        freqs = (term_frequencies or {}).get(col) or {}
+        floor = min(freqs.values(), default=1e-6)
+        side[f"tf_{col}"] = [None if v is None or v != v else freqs.get(v, floor) for v in features[col]]
+    con.register("_lookup_side", side)
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT f.*, s.* EXCLUDE (unique_id) FROM cv_features f "
+                "JOIN _lookup_side s USING (unique_id)")
+    con.unregister("_lookup_side")
+
+
+class LookupScorer:
+    """The stored model, compiled once into the scoring SQL Splink itself runs for ``score_pairs`` (comparison
+    vectors, then Bayes factors, term-frequency adjustments and probability: ``splink.internals.predict``), so a
+    lookup pays Splink's SQL generation once per model, not once per query. Hold one per model version."""
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        from splink import DuckDBAPI, Linker
+        from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+
+        from matching.features import FEATURE_COLUMNS
+
+        self.model_version = artifact.model_version
+        settings = json.loads(artifact.settings_json)
+        self.extra = _extra_ids(settings)
+        con = matching_connection(threads=1)
+        try:
+            load_features(con, pd.DataFrame(columns=[*FEATURE_COLUMNS, *self.extra]), self.extra)
+            linker = Linker(DuckDBAPI(con).register("cv_features"), settings, log_level=SPLINK_LOG_LEVEL)
+            s = linker._settings_obj
+            s._retain_matching_columns = True
+            s._retain_intermediate_calculation_columns = True
+            self.labels = level_labels(linker)
+            ctes = [("__splink__df_blocked",
+                     f"SELECT {', '.join(s._columns_to_select_for_blocking)}, 0 AS match_key "
+                     "FROM lookup_queries AS l JOIN lookup_candidates AS r ON l.qid = r.qid"),
+                    ("__splink__df_comparison_vectors",
+                     f"SELECT {', '.join(s._columns_to_select_for_comparison_vector_values)} FROM __splink__df_blocked")]
+            ctes += [(q["output_table_name"], q["sql"]) for q in predict_from_comparison_vectors_sqls_using_settings(s)]
+        finally:
+            con.close()
+        self.sql = "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes) + f"\nSELECT * FROM {ctes[-1][0]}"
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """A private in-memory connection for scoring, kept with the scorer (closed by ``close``)."""
+        if self._con is None:
+            self._con = matching_connection(threads=1)
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def score(self, queries: pd.DataFrame, candidates: pd.DataFrame,
+              term_frequencies: dict[str, dict[str, float]] | None = None) -> list[ScoredCandidate]:
+        """Score every (query, candidate) pair. ``queries``: feature rows (``FEATURE_COLUMNS``) with an int
+        ``qid``; ``candidates``: feature rows with the ``qid`` of the query that found them (a record may appear
+        under several queries); ``term_frequencies``: column -> {value: share of warehouse records}."""
+        if queries.empty or candidates.empty:
+            return []
+        q = queries.copy()
+        q["unique_id"] = [f"{QUERY_PREFIX}{int(i)}" for i in q["qid"]]
+        c = candidates.copy()
+        c["unique_id"] = [f"{QUERY_PREFIX}{int(i)}|{u}" for i, u in zip(c["qid"], c["unique_id"], strict=True)]
+        with self._lock:
+            con = self._connection()
+            _table(con, q, self.extra, "lookup_queries", term_frequencies)
+            _table(con, c, self.extra, "lookup_candidates", term_frequencies)
+            out = con.execute(self.sql).df()
+        return _scored(out, self.labels)
+
+
+def score_queries(queries: pd.DataFrame, candidates: pd.DataFrame, artifact: ModelArtifact,
+                  term_frequencies: dict[str, dict[str, float]] | None = None) -> list[ScoredCandidate]:
+    """One-off scoring (compiles the model each call; hold a ``LookupScorer`` to score repeatedly)."""
+    scorer = LookupScorer(artifact)
+    try:
+        return scorer.score(queries, candidates, term_frequencies)
+    finally:
+        scorer.close()
+
+
+def _scored(out: pd.DataFrame, labels: dict[str, dict[int, str]]) -> list[ScoredCandidate]:
+    result = []
+    for row in out.to_dict("records"):
+        left, right = str(row["unique_id_l"]), str(row["unique_id_r"])
+        query_side, record = (left, right) if left.startswith(QUERY_PREFIX) and "|" not in left else (right, left)
+        qid = int(query_side[len(QUERY_PREFIX):])
+        evidence = []
+        for name, by_gamma in labels.items():
+            gamma = row.get(f"gamma_{name}")
+            if gamma is None or (isinstance(gamma, float) and math.isnan(gamma)):
+                continue
+            mw = _num(row.get(f"mw_{name}"), 0.0) + _num(row.get(f"mw_tf_adj_{name}"), 0.0)
+            evidence.append({"comparison": name, "level": by_gamma.get(int(gamma), str(gamma)),
+                             "match_weight": round(mw, 3)})
+        result.append(ScoredCandidate(qid=qid, unique_id=record.split("|", 1)[1],
+                                      match_probability=float(row["match_probability"]),
+                                      match_weight=float(row["match_weight"]), evidence=evidence))
+    return result
+
+
+def _num(v: Any, default: float) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(f) else f

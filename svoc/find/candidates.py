@@ -1,0 +1,83 @@
+"""Finding candidate records for many queries at once: one pass of equi-joins over the published records.
+
+Each rule is an exact join (hash join in DuckDB), so a 1,000-row list costs a handful of scans of
+``staging.identity_records``, not 1,000 × N comparisons. The rules are deliberately loose (the stored model
+does the judging): an identifier; the date of birth or its day/month transposition; both names; surname and
+postcode; surname and year of birth.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from svoc.find.query import Query, swapped_dob
+
+# (rule name, join condition between the query row q and the record r). Fixed text: values come as a table.
+RULES: tuple[tuple[str, str], ...] = (
+    ("source record", "r.source = q.source AND r.source_record_id = q.record_id"),
+    ("NHS number", "r.nhs_number = q.nhs_number"),
+    ("UPN", "r.upn = q.upn"),
+    ("UPN", "r.former_upn = q.upn"),
+    ("date of birth", "CAST(r.dob AS DATE) = q.dob"),
+    ("date of birth transposed", "CAST(r.dob AS DATE) = q.dob_swapped"),
+    ("names", "lower(r.first_name) = q.first_name AND lower(r.last_name) = q.last_name"),
+    ("surname and postcode", "lower(r.last_name) = q.last_name AND r.postcode = q.postcode"),
+    ("surname and birth year", "lower(r.last_name) = q.last_name AND year(r.dob) = q.dob_year"),
+)
+EXACT_RULES = frozenset({"source record", "NHS number", "UPN"})
+
+
+def query_table(queries: list[Query]) -> pd.DataFrame:
+    """The queries as join keys: lower-cased names, validated identifiers, DOB and its transposition."""
+    rows = []
+    for qid, q in enumerate(queries):
+        rows.append({
+            "qid": qid, "source": q.source, "record_id": q.record_id, "nhs_number": q.valid_nhs_number,
+            "upn": q.valid_upn, "dob": q.dob, "dob_swapped": swapped_dob(q.dob),
+            "dob_year": q.dob.year if q.dob else None,
+            "first_name": q.first_name.lower() if q.first_name else None,
+            "last_name": q.last_name.lower() if q.last_name else None,
+            "postcode": _postcode(q.postcode),
+        })
+    frame = pd.DataFrame(rows, columns=["qid", "source", "record_id", "nhs_number", "upn", "dob", "dob_swapped",
+                                        "dob_year", "first_name", "last_name", "postcode"])
+    for col in ("dob", "dob_swapped"):
+        frame[col] = pd.to_datetime(frame[col]).dt.date
+    frame["dob_year"] = frame["dob_year"].astype("Int64")
+    return frame
+
+
+def _postcode(raw: str | None) -> str | None:
+    from schemas.identifiers import check_postcode
+
+    return check_postcode(raw).value if raw else None
+
+
+def find_candidates(con: duckdb.DuckDBPyConnection, queries: list[Query], *, max_per_query: int = 1000
+                    ) -> tuple[pd.DataFrame, set[int]]:
+    """``(candidates, overflowing)``: one row per (qid, record) with ``source``, ``source_record_id``,
+    ``citizen_id`` and ``exact`` (the identifier rule that found it, else NULL); and the query numbers that found
+    more than ``max_per_query`` records (too weak: their candidates are dropped)."""
+    table = query_table(queries)
+    con.register("_find_queries", table)
+    try:
+        union = " UNION ALL ".join(
+            f"SELECT q.qid, r.source, r.source_record_id, {_exact(name)} AS exact FROM _find_queries q "
+            f"JOIN staging.identity_records r ON {cond}" for name, cond in RULES)
+        found = con.execute(
+            f"WITH hits AS ({union}) SELECT h.qid, h.source, h.source_record_id, rc.citizen_id, "
+            "min(h.exact) AS exact FROM hits h JOIN linked.record_citizen rc "
+            "ON rc.source = h.source AND rc.source_record_id = h.source_record_id "
+            "GROUP BY ALL ORDER BY 1, 2, 3").df()
+    finally:
+        con.unregister("_find_queries")
+    counts = found.groupby("qid").size()
+    overflowing = {int(q) for q in counts[counts > max_per_query].index}
+    if overflowing:
+        found = found[~found["qid"].isin(overflowing)]
+    return found.reset_index(drop=True), overflowing
+
+
+def _exact(rule: str) -> str:
+    return f"'{rule}'" if rule in EXACT_RULES else "NULL::VARCHAR"

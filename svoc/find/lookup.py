@@ -1,0 +1,205 @@
+"""Find a child: candidates for a partial identity, ranked by the stored Splink model, with per-field evidence.
+
+    from svoc.find import Finder, Query
+    finder = Finder()                                   # hold one (web app); it keeps the compiled model
+    with finder.session(warehouse, state_url) as s:     # read-only warehouse + state store, opened per request
+        result = s.find(Query.of(first_name="Amy", dob="2012-03-04"), who="ann", purpose="MASH referral 123")
+
+Exact identifiers (NHS number, UPN, a source and record id) go first; then children by probability. A query
+too weak to pick out a child (or that matches more than ``max_candidates`` children) returns
+``status="too_many"`` and a message asking for another field, never a wall of children. Every search is written
+to the access log before anything is returned: who, when, why, the NAMES of the fields searched (never the
+values) and the citizen ids shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+
+from matching.features import build_features
+from matching.lookup import TF_COLUMNS, LookupScorer
+from matching.model import load_latest_model
+from schemas.errors import SvocError
+from svoc.find.candidates import find_candidates
+from svoc.find.query import FIELD_LABELS, Query
+from svoc.report.data import Warehouse
+from svoc.review.access import ig_session
+from svoc.state import StateStore
+
+Band = Literal["matched", "possible", "none"]
+MATCH_AT = 0.95  # the nightly link threshold (Settings.link_threshold)
+POSSIBLE_AT = 0.5  # the review threshold (Settings.review_lower)
+
+
+@dataclass
+class Candidate:
+    """A child who may be the one searched for."""
+
+    citizen_id: str
+    probability: float
+    band: Band
+    exact: str | None  # the identifier that matched exactly ("NHS number", "UPN", "source record"), if any
+    record: str  # the record key that matched best (source:record id)
+    agencies: list[str]  # every source that holds a record of this child
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # comparison, level, match_weight
+
+
+@dataclass
+class LookupResult:
+    status: Literal["found", "none", "too_many"]
+    message: str
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def band_of(probability: float, exact: str | None, match_at: float = MATCH_AT,
+            possible_at: float = POSSIBLE_AT) -> Band:
+    if exact or probability >= match_at:
+        return "matched"
+    return "possible" if probability >= possible_at else "none"
+
+
+def _too_weak(q: Query) -> str:
+    missing = [FIELD_LABELS[f] for f in ("dob", "last_name", "first_name", "nhs_number") if getattr(q, f) is None]
+    return "too many candidates: add a field (" + ", ".join(missing[:3]) + ")"
+
+
+class Finder:
+    """Holds the compiled model (one per model version) across searches; everything else is opened per call."""
+
+    def __init__(self, match_at: float = MATCH_AT, possible_at: float = POSSIBLE_AT, max_candidates: int = 10,
+                 max_records_per_query: int = 1000) -> None:
+        self.match_at, self.possible_at = match_at, possible_at
+        self.max_candidates, self.max_records = max_candidates, max_records_per_query
+        self._scorer: LookupScorer | None = None
+
+    def scorer(self, con: duckdb.DuckDBPyConnection) -> LookupScorer:
+        artifact = load_latest_model(con)
+        if artifact is None:
+            raise SvocError("this warehouse has no stored matching model yet; run the pipeline first")
+        if self._scorer is None or self._scorer.model_version != artifact.model_version:
+            self._scorer = LookupScorer(artifact)
+        return self._scorer
+
+    @contextmanager
+    def session(self, warehouse: Path, state_url: str | None = None) -> Iterator[FindSession]:
+        """The published warehouse (read-only, opened afresh: a nightly swap is picked up) and the state store."""
+        with ig_session(warehouse, state_url) as (w, store):
+            yield FindSession(self, w, store)
+
+    # ------------------------------------------------------------------ scoring many queries at once
+    def rank(self, w: Warehouse, queries: list[Query]) -> list[LookupResult]:
+        """One result per query (no access logging: callers log first)."""
+        weak = {i for i, q in enumerate(queries) if not q.strong_enough()}
+        usable = [q if i not in weak else Query() for i, q in enumerate(queries)]
+        found, overflowing = find_candidates(w.con, usable, max_per_query=self.max_records)
+        found = found[~found["qid"].isin(weak)]
+        scored = self._score(w, usable, found) if not found.empty else {}
+        agencies = _agencies(w, {c for per in scored.values() for c in per})
+        out = []
+        for i, q in enumerate(queries):
+            if i in weak or i in overflowing:
+                out.append(LookupResult("too_many", _too_weak(q)))
+                continue
+            out.append(self._result(scored.get(i, {}), agencies))
+        return out
+
+    def _score(self, w: Warehouse, queries: list[Query], found: pd.DataFrame) -> dict[int, dict[str, Candidate]]:
+        today = dt.date.today()
+        qids = sorted(int(q) for q in found["qid"].unique())
+        qf = build_features(pd.DataFrame([queries[i].identity_row(i) for i in qids]), today)
+        qf["qid"] = qids
+        keys = found[["source", "source_record_id"]].drop_duplicates()
+        con = w.con
+        con.register("_find_keys", keys)
+        try:
+            identity = con.execute("SELECT r.* FROM staging.identity_records r JOIN _find_keys k "
+                                   "USING (source, source_record_id)").df()
+        finally:
+            con.unregister("_find_keys")
+        features = build_features(identity, today)
+        cand = found[["qid", "source", "source_record_id"]].assign(
+            unique_id=found["source"] + ":" + found["source_record_id"])
+        cf = cand[["qid", "unique_id"]].merge(features, on="unique_id", how="inner")
+        tf = term_frequencies(con, pd.concat([qf, cf]))
+        scored = self.scorer(con).score(qf, cf, tf)
+        by_key = {(int(r.qid), r.unique_id): r for r in scored}
+        out: dict[int, dict[str, Candidate]] = {}
+        for row in found.itertuples(index=False):
+            key = f"{row.source}:{row.source_record_id}"
+            s = by_key.get((int(row.qid), key))
+            prob = s.match_probability if s else 0.0
+            exact = row.exact if isinstance(row.exact, str) else None
+            per = out.setdefault(int(row.qid), {})
+            best = per.get(row.citizen_id)
+            if best is None or (bool(exact), prob) > (bool(best.exact), best.probability):
+                per[row.citizen_id] = Candidate(
+                    citizen_id=row.citizen_id, probability=prob,
+                    band=band_of(prob, exact, self.match_at, self.possible_at), exact=exact or (best.exact if best
+                                                                                                else None),
+                    record=key, agencies=[], evidence=s.evidence if s else [])
+        return out
+
+    def _result(self, per_child: dict[str, Candidate], agencies: dict[str, list[str]]) -> LookupResult:
+        ranked = sorted(per_child.values(), key=lambda c: (not c.exact, -c.probability, c.citizen_id))
+        shown = [c for c in ranked if c.exact or c.band != "none"]
+        for c in shown:
+            c.agencies = agencies.get(c.citizen_id, [])
+        exact = [c for c in shown if c.exact]
+        if exact:
+            return LookupResult("found", f"{len(exact)} child(ren) match an identifier exactly", exact + [
+                c for c in shown if not c.exact][: max(0, self.max_candidates - len(exact))])
+        if len(shown) > self.max_candidates:
+            return LookupResult("too_many", f"too many candidates ({len(shown)} children): add a field")
+        if not shown:
+            return LookupResult("none", "no child in the warehouse matches")
+        return LookupResult("found", f"{len(shown)} candidate child(ren)", shown)
+
+
+def term_frequencies(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Share of all warehouse records holding each standardised name in ``frame`` (one scan per column)."""
+    total = con.execute("SELECT count(*) FROM staging.identity_records").fetchone()[0] or 1
+    out: dict[str, dict[str, float]] = {}
+    for col, raw in zip(TF_COLUMNS, ("first_name", "last_name"), strict=True):
+        values = sorted({v for v in frame[col].dropna() if isinstance(v, str)})
+        if not values:
+            out[col] = {}
+            continue
+        rows = con.execute(f"SELECT lower(r.{raw}) AS v, count(*) FROM staging.identity_records r "
+                           f"WHERE list_contains(?, lower(r.{raw})) GROUP BY 1", [values]).fetchall()
+        out[col] = {v: max(n, 1) / total for v, n in rows}
+    return out
+
+
+def _agencies(w: Warehouse, citizen_ids: set[str]) -> dict[str, list[str]]:
+    if not citizen_ids:
+        return {}
+    rows = w.rows("SELECT citizen_id, list(DISTINCT source ORDER BY source) AS sources FROM linked.record_citizen "
+                  "WHERE list_contains(?, citizen_id) GROUP BY 1", [sorted(citizen_ids)])
+    return {r["citizen_id"]: list(r["sources"]) for r in rows}
+
+
+class FindSession:
+    """One request's view: the read-only warehouse, the state store and the finder's compiled model."""
+
+    def __init__(self, finder: Finder, w: Warehouse, store: StateStore) -> None:
+        self.finder, self.w, self.store = finder, w, store
+
+    def find(self, query: Query, *, who: str, purpose: str, command: str = "find") -> LookupResult:
+        """Search for one child. The search (field names only) is logged before the search runs; the citizen
+        ids shown are logged with it."""
+        if not purpose or not purpose.strip():
+            raise SvocError("a purpose is required: say why you are searching (it is written to the access log)")
+        if not query.given():
+            raise SvocError("give at least one field to search on")
+        result = self.finder.rank(self.w, [query])[0]
+        shown = ",".join(c.citizen_id for c in result.candidates) or "none"
+        self.store.log_access(who, command, f"search [{','.join(query.given())}] -> {shown}", purpose)
+        return result
