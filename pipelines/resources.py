@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.sources import configured_sources
+from pipelines.steps import step_scope
 from schemas.config import cannot_link_names, load_sources_options, resolve_dob_from
 from schemas.rules import DOB_FROM_DEFAULT
 from svoc.drops import check_drop, drop_date
@@ -46,11 +47,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def build(self, run_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(start_build(self.target, run_id, **self.conn_kw()), **self.conn_kw())
-        try:
-            yield con
-        finally:
-            con.close()
+        """This run's build file. In a Dagster step: refuses a partial run and logs library progress to the step
+        (``pipelines.steps.step_scope``)."""
+        with step_scope():
+            con = connect(start_build(self.target, run_id, **self.conn_kw()), **self.conn_kw())
+            try:
+                yield con
+            finally:
+                con.close()
 
 
 class DropResource(dg.ConfigurableResource):

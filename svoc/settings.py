@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
     spill_dir: Path | None = None
+    small_cell_threshold: int = Field(
+        default=5, ge=2, description="analytics file: counts of 1 to this-1 children are suppressed")
     link_threshold: float = 0.95
     review_lower: float = 0.5
     dob_from: dt.date | None = Field(

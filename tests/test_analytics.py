@@ -57,13 +57,31 @@ def test_analytics_file_contains_no_identifying_value(demo_run):
     assert checked >= 5
 
 
-def test_dob_is_cut_to_month_and_postcode_to_district(demo_run):
-    rows = query(analytics_path(demo_run), "SELECT dob_month, postcode_district FROM linked.single_view "
-                                           "WHERE dob_month IS NOT NULL AND postcode_district IS NOT NULL LIMIT 50")
+def test_dob_leaves_as_an_age_band_and_postcode_as_a_district(demo_run):
+    rows = query(analytics_path(demo_run), "SELECT age_band, postcode_district FROM linked.single_view "
+                                           "WHERE age_band IS NOT NULL AND postcode_district IS NOT NULL LIMIT 50")
     assert rows
-    for month, district in rows:
-        assert len(month) == 7 and month[4] == "-"
+    for band, district in rows:
+        assert band in {"unborn", "0-4", "5-10", "11-15", "16-17", "18+"}
         assert " " not in district
+
+
+def test_demo_analytics_meets_the_uniqueness_target(demo_run):
+    """Issue 13: 1,575 of 2,001 demo children were unique on (DOB month, sex, postcode district)."""
+    risk = dict(query(demo_run, "SELECT measure, unique_children FROM audit.disclosure "
+                                "WHERE run_id = (SELECT max(run_id) FROM audit.disclosure)"))
+    assert risk["unprotected"] > 1000
+    assert risk["published"] == 0
+    smallest = query(analytics_path(demo_run), "SELECT min(n) FROM (SELECT count(*) AS n FROM linked.single_view "
+                                               "GROUP BY age_band, sex, postcode_district, ethnicity)")[0][0]
+    assert smallest >= 5
+
+
+def test_demo_marts_publish_no_small_cells(demo_run):
+    path = analytics_path(demo_run)
+    for table in ("agency_overlap", "attendance_vs_involvement"):
+        counts = [n for (n,) in query(path, f"SELECT children FROM marts.{table}")]
+        assert counts and all(n is None or n >= 5 for n in counts)
 
 
 def test_pseudonyms_change_with_the_key(demo_run, tmp_path):

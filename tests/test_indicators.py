@@ -142,3 +142,14 @@ def test_survivorship_follows_the_configured_reliability():
     assert value(warehouse(people, [], [a, b]), "C", "dob") == dt.date(2014, 2, 1)
     b_low = b.model_copy(update={"reliability": {}})  # no rank: the documented default (0) loses to a's 1
     assert value(warehouse(people, [], [a, b_low]), "C", "dob") == dt.date(2014, 1, 1)
+
+
+@pytest.mark.slow
+def test_demo_persistent_absence_matches_the_hand_count(demo_run):
+    """Issue 13: by hand, 5 of the 19 demo children known to police and social care (with attendance in the
+    latest year) are persistently absent; marts.attendance_vs_involvement was always empty."""
+    from tests.e2e import query
+
+    assert query(demo_run, "SELECT count(persistent_absence), count(*) FILTER (WHERE persistent_absence) "
+                           "FROM linked.single_view WHERE known_to_police AND known_to_social_care") == [(19, 5)]
+    assert query(demo_run, "SELECT count(*) FROM marts.attendance_vs_involvement")[0][0] > 0

@@ -11,6 +11,7 @@ import duckdb
 
 from schemas.errors import SvocError
 from schemas.tables import TABLES
+from svoc.stages.marts import analytics_marts
 from svoc.warehouse.analytics import analytics_path, build_analytics
 from svoc.warehouse.build import build_path, connect, publish
 from svoc.warehouse.runlog import fold_failures, record_run
@@ -44,7 +45,7 @@ def check_build(con: duckdb.DuckDBPyConnection) -> None:
 
 def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: Path, drop_date: dt.date,
                   conn_kw: dict | None = None, stage_seconds: dict | None = None,
-                  pseudonym_key: bytes) -> dict[str, int]:
+                  pseudonym_key: bytes, small_cell_threshold: int = 5) -> dict[str, int]:
     key = pseudonym_key
     con = connect(build_path(target, run_id), **(conn_kw or {}))
     analytics_build = target.with_name(f".{target.stem}_analytics.build-{run_id}.duckdb")
@@ -59,7 +60,8 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
                    thresholds=json.loads(m[1]) if m else None, blocking_analysis=json.loads(m[2]) if m else None,
                    stage_seconds=stage_seconds)
         if "linked.single_view" in counts:
-            build_analytics(con, analytics_build, key)
+            build_analytics(con, analytics_build, key, marts=analytics_marts(),
+                            small_cell_threshold=small_cell_threshold, run_id=run_id)
     finally:
         con.close()
     publish(target, run_id)

@@ -1,10 +1,13 @@
-"""``<stem>_analytics.duckdb``: the analysts' file, with no direct identifiers.
+"""``<stem>_analytics.duckdb``: the analysts' file, with no direct identifiers and disclosure control.
 
-It holds no names, addresses, NHS numbers, UPNs, record ids, free text or full dates of birth. Each
-citizen id is replaced by ``HMAC-SHA256(key, citizen_id)`` (hex); the key comes from
-``SVOC_PSEUDONYM_KEY`` and never sits in either warehouse. Dates of birth are cut to the month,
-postcodes to the district. The marts have the same names and columns (citizen_id → citizen_pseudonym),
-so dashboards run unchanged against either file.
+Only what is declared leaves: ``SINGLE_VIEW`` and ``INTERACTIONS`` below, and each mart's ``analytics``
+declaration (``svoc.stages.marts``), map a column to a treatment (``TREATMENTS``). An undeclared column, or a
+table an analyst added to ``marts`` by hand, is never copied. Each citizen id is replaced by
+``HMAC-SHA256(key, citizen_id)`` (hex); the key comes from ``SVOC_PSEUDONYM_KEY`` and never sits in either
+warehouse. Dates of birth become age bands, event and seen dates are cut to the month, postcodes to the
+district; quasi-identifiers are generalised until no child is in a class smaller than the small-cell
+threshold, and counts of 1 to threshold-1 children in the marts are suppressed (``svoc.warehouse.disclosure``).
+The risk measured before and after is stored in ``audit.disclosure`` of both files.
 """
 
 from __future__ import annotations
@@ -14,29 +17,55 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from schemas.errors import SvocError
+from schemas.indicators import INDICATORS
+from schemas.source_rules import KNOWN_TO_PATTERN
+from svoc.warehouse.disclosure import (
+    GENERALISE_ORDER,
+    QUASI_IDENTIFIERS,
+    age_band_sql,
+    generalise,
+    suppressed_count,
+    suppression_flag,
+    uniqueness,
+)
+from svoc.warehouse.sql import qualified, quote_ident
 
 log = logging.getLogger(__name__)
 
-SINGLE_VIEW_COLUMNS = """
-    p.citizen_pseudonym, strftime(s.dob, '%Y-%m') AS dob_month, s.sex,
-    CASE WHEN s.postcode IS NOT NULL THEN split_part(s.postcode, ' ', 1) END AS postcode_district,
-    s.known_to_education, s.known_to_health, s.known_to_police, s.known_to_social_care, s.sources,
-    s.record_count, s.first_seen, s.last_seen, s.ethnicity, s.unborn,
-    s.persistent_absence, s.attendance_rate, s.suspensions_12m, s.permanent_exclusion, s.sen_provision,
-    s.fsm_eligible, s.ed_attendances_12m, s.camhs_referral_12m, s.police_missing_episodes_12m,
-    s.police_domestic_abuse_12m, s.police_incidents_12m, s.open_social_care_episode, s.cp_plan_active,
-    s.lac_active, s.conflicting_nhs_numbers, s.multiple_upns, s.as_of_date"""
+# Treatments: how a declared column leaves. keep: as is; pseudonym: citizen_id -> citizen_pseudonym; count: a
+# count of children, small cells suppressed; cell_statistic: NULL when its row's count is suppressed; month: a
+# date cut to the first of its month (``<name>`` -> ``<name>_month``); age_band: a DOB as an age band on the
+# drop date; district: a postcode's outward code; qi: a quasi-identifier kept, then generalised.
+TREATMENTS = frozenset({"keep", "pseudonym", "count", "cell_statistic", "month", "age_band", "district", "qi"})
 
-INTERACTION_COLUMNS = """
-    p.citizen_pseudonym, x.source, x.event_type, x.event_code, x.event_date, x.end_date, x.role,
-    x.academic_year, x.term, x.sessions_possible, x.sessions_authorised_absence, x.sessions_unauthorised_absence,
-    x.sessions"""
+SINGLE_VIEW: dict[str, str] = {
+    "citizen_id": "pseudonym", "dob": "age_band", "sex": "qi", "postcode": "district", "ethnicity": "qi",
+    "sources": "keep", "record_count": "keep", "first_seen": "month", "last_seen": "month", "unborn": "keep",
+    **dict.fromkeys(INDICATORS, "keep"),
+    "conflicting_nhs_numbers": "keep", "multiple_upns": "keep", "as_of_date": "keep",
+}
+# Plus every ``known_to_<source>`` flag (KNOWN_TO_PATTERN): one per configured source.
+
+INTERACTIONS: dict[str, str] = {
+    "citizen_id": "pseudonym", "source": "keep", "event_type": "keep", "event_code": "keep", "event_date": "month",
+    "end_date": "month", "role": "keep", "academic_year": "keep", "term": "keep", "sessions_possible": "keep",
+    "sessions_authorised_absence": "keep", "sessions_unauthorised_absence": "keep", "sessions": "keep",
+}
+
+DISCLOSURE_TABLE = "audit.disclosure"
+DISCLOSURE_COLUMNS = [("run_id", "VARCHAR"), ("measured_at", "TIMESTAMP"), ("table_name", "VARCHAR"),
+                      ("measure", "VARCHAR"), ("quasi_identifiers", "VARCHAR"), ("threshold", "INTEGER"),
+                      ("children", "BIGINT"), ("classes", "BIGINT"), ("unique_children", "BIGINT"),
+                      ("children_below_threshold", "BIGINT")]
+# What the issue measured before coarsening: DOB month, sex and postcode district.
+UNPROTECTED_QIS = ("dob_month", "sex", "postcode_district")
 
 
 def resolve_pseudonym_key(profile: str, key: str | None, key_file: Path) -> bytes:
@@ -66,8 +95,116 @@ def analytics_path(target: Path) -> Path:
     return target.with_name(f"{target.stem}_analytics.duckdb")
 
 
-def build_analytics(con: duckdb.DuckDBPyConnection, out: Path, key: bytes) -> dict[str, int]:
-    """Write the analytics file to ``out`` (a build path; the caller swaps it in)."""
+def _select(columns: list[tuple[str, str]], declared: dict[str, str], alias: str, as_of: str | None = None) -> str:
+    """The SELECT list of a declared table's published columns (undeclared ones are left out)."""
+    out = []
+    for name, sql_type in columns:
+        treatment = declared.get(name) or ("keep" if KNOWN_TO_PATTERN.match(name) and sql_type == "BOOLEAN" else None)
+        col = f"{alias}.{quote_ident(name)}"
+        if treatment is None or treatment not in TREATMENTS:
+            continue
+        if treatment == "pseudonym":
+            out.append("p.citizen_pseudonym")
+        elif treatment == "month":
+            out.append(f"CAST(date_trunc('month', {col}) AS DATE) AS {quote_ident(name.removesuffix('_date') + '_month')}")
+        elif treatment == "age_band":
+            out.append(f"{age_band_sql(col, as_of or 'current_date')} AS age_band")
+        elif treatment == "district":
+            out.append(f"CASE WHEN {col} IS NOT NULL THEN split_part({col}, ' ', 1) END AS postcode_district")
+        else:
+            out.append(col)
+    return ", ".join(out)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    schema, _, name = table.partition(".")
+    return [(r[0], r[1]) for r in con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ? ORDER BY column_index", [schema, name]).fetchall()]
+
+
+def _publish_mart(con: duckdb.DuckDBPyConnection, name: str, declared: dict[str, str], threshold: int) -> None:
+    cols = [(c, t) for c, t in _columns(con, name) if c in declared]
+    counts = [c for c, _ in cols if declared[c] == "count"]
+    flag_params = [threshold] * len(counts)
+    parts, params = [], []
+    for col, _ in cols:
+        treatment = declared[col]
+        if treatment == "count":
+            parts.append(f"{suppressed_count(col)} AS {quote_ident(col)}")
+            params.append(threshold)
+        elif treatment == "cell_statistic" and counts:
+            parts.append(f"CASE WHEN {suppression_flag(counts)} THEN NULL ELSE m.{quote_ident(col)} END "
+                         f"AS {quote_ident(col)}")
+            params += flag_params
+        elif treatment == "pseudonym":
+            parts.append("p.citizen_pseudonym")
+        elif treatment == "month":
+            parts.append(f"CAST(date_trunc('month', m.{quote_ident(col)}) AS DATE) AS {quote_ident(col)}")
+        else:
+            parts.append(f"m.{quote_ident(col)}")
+    if counts:
+        parts.append(f"{suppression_flag(counts)} AS suppressed")
+        params += flag_params
+    join = " JOIN _pseudonyms p USING (citizen_id)" if "citizen_id" in dict(cols) else ""
+    con.execute(f"CREATE TABLE analytics.{qualified(name)} AS SELECT {', '.join(parts)} FROM {qualified(name)} m"
+                f"{join}", params)
+
+
+def _record_disclosure(con: duckdb.DuckDBPyConnection, run_id: str | None, rows: list[tuple]) -> None:
+    """The measured risk, in the build's ``audit.disclosure`` (for the run report) and in the analytics file."""
+    body = ", ".join(f"{quote_ident(c)} {t}" for c, t in DISCLOSURE_COLUMNS)
+    for prefix in ("", "analytics."):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {prefix}audit")
+        target = prefix + qualified(DISCLOSURE_TABLE)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {target} ({body})")
+        con.execute(f"DELETE FROM {target} WHERE run_id IS NOT DISTINCT FROM ?", [run_id])
+        con.executemany(f"INSERT INTO {target} VALUES (?, current_timestamp, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[run_id, *r] for r in rows])
+
+
+def _single_view(con: duckdb.DuckDBPyConnection, threshold: int) -> list[tuple]:
+    """Publish linked.single_view with generalised quasi-identifiers; returns the disclosure rows."""
+    cols = _columns(con, "linked.single_view")
+    as_of = "s.as_of_date" if "as_of_date" in dict(cols) else None
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _svoc_sv AS SELECT {_select(cols, SINGLE_VIEW, "s", as_of)}
+        FROM linked.single_view s JOIN _pseudonyms p USING (citizen_id)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _svoc_raw AS
+        SELECT strftime(dob, '%Y-%m') AS dob_month, sex, split_part(postcode, ' ', 1) AS postcode_district
+        FROM linked.single_view""")
+    try:
+        published = {c for c, _ in _columns_of_temp(con, "_svoc_sv")}
+        qis = tuple(q for q in QUASI_IDENTIFIERS if q in published)
+        before = uniqueness(con, "_svoc_raw", UNPROTECTED_QIS, threshold)
+        blanked = generalise(con, "_svoc_sv", "citizen_pseudonym", threshold, qis,
+                             tuple(q for q in GENERALISE_ORDER if q in qis))
+        after = uniqueness(con, "_svoc_sv", qis, threshold)
+        con.execute("CREATE TABLE analytics.linked.single_view AS SELECT * FROM _svoc_sv ORDER BY citizen_pseudonym")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _svoc_sv")
+        con.execute("DROP TABLE IF EXISTS _svoc_raw")
+    log.info("analytics: quasi-identifiers generalised (cells blanked per column %s); unique children %d -> %d",
+             blanked, before["unique_children"], after["unique_children"])
+    return [("linked.single_view", "unprotected", ",".join(UNPROTECTED_QIS), threshold, *before.values()),
+            ("linked.single_view", "published", ",".join(qis), threshold, *after.values())]
+
+
+def _columns_of_temp(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'temp' AND table_name = ?",
+        [name]).fetchall()]
+
+
+def build_analytics(con: duckdb.DuckDBPyConnection, out: Path, key: bytes, *,
+                    marts: Mapping[str, Mapping[str, str]] | None = None, small_cell_threshold: int = 5,
+                    run_id: str | None = None) -> dict[str, int]:
+    """Write the analytics file to ``out`` (a build path; the caller swaps it in).
+
+    ``marts``: each mart's declaration (table -> column -> treatment); a table in ``marts`` without one is not
+    published. ``small_cell_threshold``: counts of 1 to threshold-1 children are suppressed, and no child is
+    left in a class smaller than it on the published quasi-identifiers.
+    """
+    threshold = small_cell_threshold
     ids = [r[0] for r in con.execute("SELECT citizen_id FROM linked.single_view").fetchall()]
     mapping = pd.DataFrame({"citizen_id": ids, "citizen_pseudonym": [pseudonym(key, c) for c in ids]})
     out.unlink(missing_ok=True)
@@ -76,25 +213,23 @@ def build_analytics(con: duckdb.DuckDBPyConnection, out: Path, key: bytes) -> di
     try:
         for schema in ("linked", "marts"):
             con.execute(f"CREATE SCHEMA analytics.{schema}")
-        con.execute(f"""CREATE TABLE analytics.linked.single_view AS
-            SELECT {SINGLE_VIEW_COLUMNS} FROM linked.single_view s JOIN _pseudonyms p USING (citizen_id)
-            ORDER BY p.citizen_pseudonym""")
+        risk = _single_view(con, threshold)
         con.execute(f"""CREATE TABLE analytics.linked.interactions AS
-            SELECT {INTERACTION_COLUMNS} FROM linked.interactions x JOIN _pseudonyms p USING (citizen_id)
+            SELECT {_select(_columns(con, "linked.interactions"), INTERACTIONS, "x")}
+            FROM linked.interactions x JOIN _pseudonyms p USING (citizen_id)
             ORDER BY p.citizen_pseudonym, x.event_date""")
-        marts = [r[0] for r in con.execute(
+        present = {f"marts.{r[0]}" for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'marts'"
-        ).fetchall()]
-        for name in marts:
-            cols = [r[0] for r in con.execute(f"DESCRIBE marts.{name}").fetchall()]
-            if "citizen_id" in cols:
-                select = ", ".join("p.citizen_pseudonym" if c == "citizen_id" else f"m.{c}" for c in cols)
-                con.execute(f"""CREATE TABLE analytics.marts.{name} AS SELECT {select}
-                    FROM marts.{name} m JOIN _pseudonyms p USING (citizen_id)""")
-            else:
-                con.execute(f"CREATE TABLE analytics.marts.{name} AS SELECT * FROM marts.{name}")
+        ).fetchall()}
+        declared = dict(marts or {})
+        for name in sorted(present & set(declared)):
+            _publish_mart(con, name, dict(declared[name]), threshold)
+        if present - set(declared):
+            log.info("analytics: %d table(s) in marts have no analytics declaration and were not published",
+                     len(present - set(declared)))
+        _record_disclosure(con, run_id, risk)
         counts = {
-            f"{s}.{t}": con.execute(f"SELECT count(*) FROM analytics.{s}.{t}").fetchone()[0]
+            f"{s}.{t}": con.execute(f"SELECT count(*) FROM analytics.{quote_ident(s)}.{quote_ident(t)}").fetchone()[0]
             for s, t in con.execute(
                 "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'analytics'").fetchall()
         }

@@ -3,6 +3,7 @@ quarantine.rows (that source's rows)."""
 
 import dagster as dg
 
+from pipelines.metadata import table_metadata
 from pipelines.resources import DropResource, MatchingResource, WarehouseResource
 from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
@@ -24,9 +25,11 @@ def source_asset(config: SourceConfig) -> dg.AssetsDefinition:
             with warehouse.build(context.run.run_id) as con:
                 counts = stage_source(con, drop.dir, config, context.run.run_id, drop.date,
                                       dob_from=matching.earliest_dob)
+                metadata = table_metadata(con, "staging.identity_records", rows=counts["identity_records"],
+                                          extra={k: v for k, v in counts.items() if isinstance(v, int)})
         except SvocError as err:
             raise dg.Failure(description=str(err), allow_retries=False) from err
-        return dg.MaterializeResult(metadata={k: v for k, v in counts.items() if isinstance(v, int)})
+        return dg.MaterializeResult(metadata=metadata)
 
     return _staged
 

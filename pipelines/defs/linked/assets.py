@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from pipelines.metadata import table_metadata
 from pipelines.resources import DropResource, WarehouseResource
 from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
@@ -31,8 +32,10 @@ def single_view_asset(configs: Sequence[SourceConfig]) -> dg.AssetsDefinition:
     def single_view(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource):
         with warehouse.build(context.run.run_id) as con:
             counts = build_single_view(con, drop.date, configs)
-        yield dg.MaterializeResult(asset_key=["linked", "single_view"], metadata={"citizens": counts["citizens"]})
-        yield dg.MaterializeResult(asset_key=["linked", "interactions"], metadata={"rows": counts["interactions"]})
+            view = table_metadata(con, "linked.single_view", rows=counts["citizens"])
+            timeline = table_metadata(con, "linked.interactions", rows=counts["interactions"])
+        yield dg.MaterializeResult(asset_key=["linked", "single_view"], metadata=view)
+        yield dg.MaterializeResult(asset_key=["linked", "interactions"], metadata=timeline)
 
     return single_view
 
@@ -46,8 +49,10 @@ def marts_asset() -> dg.AssetsDefinition:
     def marts(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource):
         with warehouse.build(context.run.run_id) as con:
             counts = build_marts(con, context.run.run_id, drop.date)
+            metadata = {key: table_metadata(con, ".".join(key.path), rows=counts[".".join(key.path)])
+                        for key in MART_KEYS}
         for key in MART_KEYS:
-            yield dg.MaterializeResult(asset_key=key, metadata={"rows": counts[".".join(key.path)]})
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata[key])
 
     return marts
 

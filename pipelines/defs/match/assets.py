@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipelines.metadata import table_metadata
 from pipelines.resources import DropResource, MatchingResource, WarehouseResource
 from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
@@ -27,8 +28,10 @@ def record_citizen_asset(sources: list[str]) -> dg.AssetsDefinition:
                 con, run_id=context.run.run_id, drop_date=drop.date, retrain=config.retrain or matching.retrain,
                 link_threshold=config.link_threshold or matching.link_threshold,
                 review_lower=config.review_lower or matching.review_lower,
-                threads=warehouse.threads, memory_limit=warehouse.memory_limit)
-        return dg.MaterializeResult(metadata=stats)
+                threads=warehouse.threads, memory_limit=warehouse.memory_limit, dob_from=matching.earliest_dob,
+                cannot_link_identifiers=matching.cannot_link_identifiers)
+            metadata = table_metadata(con, "linked.record_citizen", rows=stats["records"], extra=stats)
+        return dg.MaterializeResult(metadata=metadata)
 
     return record_citizen
 

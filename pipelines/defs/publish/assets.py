@@ -21,5 +21,5 @@ def published_warehouse(context: dg.AssetExecutionContext, drop: DropResource, w
               for s in context.instance.get_run_step_stats(context.run.run_id) if s.start_time and s.end_time}
     counts = publish_build(warehouse.target, context.run.run_id, started_at=started, drop=drop.dir,
                            drop_date=drop.date, conn_kw=warehouse.conn_kw(), stage_seconds=stages,
-                           pseudonym_key=privacy.key())
+                           pseudonym_key=privacy.key(), small_cell_threshold=privacy.small_cell_threshold)
     return dg.MaterializeResult(metadata={k: v for k, v in counts.items() if not k.startswith("audit.")})
