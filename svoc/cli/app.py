@@ -15,6 +15,7 @@ from rich.table import Table  # noqa: E402
 
 from schemas.errors import SvocError  # noqa: E402
 from svoc.cli.errors import err_console, fail, reports_errors  # noqa: E402
+from svoc.cli.find import find_command, match_list_command  # noqa: E402
 from svoc.cli.review import explain, review_app  # noqa: E402
 from svoc.settings import Settings  # noqa: E402
 
@@ -22,6 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="svoc: link children's records across agencies into one warehouse.")
 app.add_typer(review_app, name="review")
 app.command("explain")(explain)
+app.command("find")(find_command); app.command("match-list")(match_list_command)  # noqa: E702
 console = Console(stderr=False)
 
 
