@@ -4,6 +4,10 @@ The job runs in a worker thread; this thread follows the run's event log and rep
 starts and ends, so the operator sees progress. A failure is turned into one readable line: the
 SvocError message when a library raised one (missing file, missing column, blocked check), else
 the exception's class and message.
+
+Before the job starts this thread takes the warehouse's writer lock (so a second run is refused before it
+creates anything), finishes or cleans up after dead runs, and releases Dagster state they left. Ctrl-C
+(SIGINT) here cancels the run: it can no longer publish, its build is discarded, and the outcome says so.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from dataclasses import dataclass, field
 from svoc.settings import Settings
 
 JOB_NAME = "svoc_run_job"
-OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "SvocError", "Failure")
+OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "SvocError", "Failure",
+              "WarehouseBusy", "RunCancelled")
 
 
 @dataclass
@@ -27,6 +32,7 @@ class RunOutcome:
     success: bool
     message: str = ""
     stages: list[tuple[str, str, float]] = field(default_factory=list)  # (step, status, seconds)
+    interrupted: bool = False  # stopped by Ctrl-C: nothing published, build discarded
 
 
 def _error_message(err) -> str:
@@ -48,25 +54,58 @@ def run_config_for(settings: Settings) -> dict:
     return {"loggers": {"console": {"config": {"log_level": settings.dagster_log_level}}}}
 
 
+def failure_cause(instance, run_id: str) -> str:
+    """The real cause of a failed run, from its first failed step (not Dagster's "Steps failed: [...]")."""
+    for rec in instance.all_logs(run_id):
+        ev = rec.dagster_event
+        if ev is not None and ev.event_type_value == "STEP_FAILURE" and ev.step_failure_data:
+            return _error_message(ev.step_failure_data.error)
+    return ""
+
+
 def run_pipeline(settings: Settings, *,
                  on_event: Callable[[str, str, float], None] | None = None) -> RunOutcome:
     """Run the job on ``settings.drop`` into ``settings.warehouse`` (sources, thresholds, retrain all from settings)."""
+    from svoc.warehouse.build import private_files
+
+    with private_files():
+        return _run_pipeline(settings, on_event)
+
+
+def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None] | None) -> RunOutcome:
     import dagster as dg
 
     from pipelines.definitions import build_defs
-    from svoc.warehouse.build import discard_build
+    from pipelines.recovery import process_tags, release_dead_runs
+    from svoc.warehouse.build import (
+        acquire_lock,
+        cancel,
+        check_not_held,
+        discard_build,
+        recover,
+        release_lock,
+    )
     from svoc.warehouse.runlog import append_failure
 
     drop, warehouse = settings.drop, settings.warehouse
-    job = build_defs(settings).resolve_job_def(JOB_NAME)
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     run_id = str(uuid.uuid4())
+    # The writer lock first: a second run is refused here, before it has created anything.
+    acquire_lock(warehouse, run_id)
+    try:
+        check_not_held(warehouse)
+        recover(warehouse, run_id)
+        job = build_defs(settings).resolve_job_def(JOB_NAME)
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+        release_dead_runs(instance, JOB_NAME)
+    except BaseException:
+        discard_build(warehouse, run_id)
+        raise
     box: dict = {}
 
     def work() -> None:
         try:
-            box["result"] = job.execute_in_process(run_config=run_config_for(settings),
-                                                   instance=instance, run_id=run_id, raise_on_error=False)
+            box["result"] = job.execute_in_process(run_config=run_config_for(settings), instance=instance,
+                                                   run_id=run_id, tags=process_tags(), raise_on_error=False)
         except BaseException as exc:  # noqa: BLE001 - reported below
             box["exc"] = exc
 
@@ -74,46 +113,66 @@ def run_pipeline(settings: Settings, *,
     worker.start()
     outcome = RunOutcome(run_id=run_id, success=False)
     seen, started = 0, {}
-    while True:
-        alive = worker.is_alive()
-        logs = instance.all_logs(run_id) if instance.has_run(run_id) else []
-        for rec in logs[seen:]:
-            ev = rec.dagster_event
-            if ev is None or not ev.step_key:
-                continue
-            if ev.event_type_value == "STEP_START":
-                started[ev.step_key] = rec.timestamp
-                on_event and on_event(ev.step_key, "started", 0.0)
-            elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
-                secs = rec.timestamp - started.get(ev.step_key, rec.timestamp)
-                status = ev.event_type_value.removeprefix("STEP_").lower()
-                outcome.stages.append((ev.step_key, status, secs))
-                on_event and on_event(ev.step_key, status, secs)
-                if ev.event_type_value == "STEP_FAILURE" and not outcome.message:
-                    outcome.message = _error_message(ev.step_failure_data.error)
-        seen = len(logs)
-        if not alive:
-            break
-        time.sleep(0.3)
+    try:
+        while True:
+            alive = worker.is_alive()
+            logs = instance.all_logs(run_id) if instance.has_run(run_id) else []
+            for rec in logs[seen:]:
+                ev = rec.dagster_event
+                if ev is None or not ev.step_key:
+                    continue
+                if ev.event_type_value == "STEP_START":
+                    started[ev.step_key] = rec.timestamp
+                    on_event and on_event(ev.step_key, "started", 0.0)
+                elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+                    secs = rec.timestamp - started.get(ev.step_key, rec.timestamp)
+                    status = ev.event_type_value.removeprefix("STEP_").lower()
+                    outcome.stages.append((ev.step_key, status, secs))
+                    on_event and on_event(ev.step_key, status, secs)
+                    if ev.event_type_value == "STEP_FAILURE" and not outcome.message:
+                        outcome.message = _error_message(ev.step_failure_data.error)
+            seen = len(logs)
+            if not alive:
+                break
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        if cancel(warehouse, run_id):
+            outcome.interrupted = True
+            outcome.message = "interrupted (Ctrl-C): build discarded, the published warehouse is unchanged"
+            discard_build(warehouse, run_id)
+            append_failure(warehouse, run_id=run_id, message=outcome.message, drop=str(drop))
+            run = instance.get_run_by_id(run_id)
+            if run is not None and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING):
+                instance.report_run_canceled(run, "interrupted by the operator (Ctrl-C)")
+            return outcome  # the worker thread is abandoned: it can no longer publish
+        worker.join()  # too late to stop: the publish was already committed
     worker.join()
     if "exc" in box:
         outcome.message = outcome.message or f"{type(box['exc']).__name__}: {box['exc']}"
     else:
         result = box["result"]
         outcome.success = result.success and not any(s == "failure" for _, s, _ in outcome.stages)
-        if not outcome.success and not outcome.message:
-            outcome.message = _blocked_check_message(result) or "the run failed; see the Dagster event log"
+        if not outcome.success and (not outcome.message or "DagsterAssetCheckFailedError" in outcome.message):
+            outcome.message = (_blocked_check_message(result, drop) or outcome.message
+                               or "the run failed; see the Dagster event log")
+    release_lock(warehouse, run_id)  # already released by publish; a no-op then
     if not outcome.success:
-        discard_build(warehouse)
+        discard_build(warehouse, run_id)
         append_failure(warehouse, run_id=run_id, message=outcome.message, drop=str(drop))
     return outcome
 
 
-def _blocked_check_message(result) -> str:
-    for ev in result.all_events:
-        if ev.event_type_value == "ASSET_CHECK_EVALUATION":
-            data = ev.event_specific_data
-            if not data.passed and str(data.severity).endswith("ERROR"):
-                desc = (data.description or "").strip()
-                return desc or f"blocking check '{data.check_name}' failed on {data.asset_key.to_user_string()}"
-    return ""
+def _blocked_check_message(result, drop) -> str:
+    """One line for the blocking checks that failed: the source, the check, what was seen, the drop, what to do."""
+    failed = [ev.event_specific_data for ev in result.all_events
+              if ev.event_type_value == "ASSET_CHECK_EVALUATION" and not ev.event_specific_data.passed
+              and str(ev.event_specific_data.severity).endswith("ERROR")]
+    if not failed:
+        return ""
+    data = failed[0]
+    source = data.asset_key.path[-1]
+    more = f" (and {len(failed) - 1} more blocking check{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+    observed = (data.description or "").strip() or "failed"
+    return (f"source '{source}' blocked by check '{data.check_name}': {observed}{more}, in drop {drop}; "
+            f"check the drop's {source} files are complete and correct, then run again "
+            "(the published warehouse was left unchanged)")

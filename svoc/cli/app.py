@@ -82,7 +82,16 @@ def _run(settings: Settings) -> None:
                 mark = {"success": "[green]✓[/]", "failure": "[red]✗[/]", "skipped": "[yellow]–[/]"}[state]
                 console.print(f"  {mark} {step} ({secs:.1f}s)")
 
-        outcome = run_pipeline(settings, on_event=on_event)
+        try:
+            outcome = run_pipeline(settings, on_event=on_event)
+        except KeyboardInterrupt:
+            fail("interrupted (Ctrl-C) before the run started; nothing was changed", 130)
+    if outcome.interrupted:
+        err_console.print(f"[bold red]error:[/] run {outcome.run_id[:8]} {outcome.message}", highlight=False,
+                          soft_wrap=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)  # the abandoned worker thread can no longer publish; do not wait for it
     if not outcome.success:
         fail(f"run {outcome.run_id[:8]} stopped: {outcome.message}")
     console.print(f"[bold green]published[/] {settings.warehouse} (run {outcome.run_id[:8]})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -12,8 +12,8 @@ import duckdb
 from schemas.errors import SvocError
 from schemas.tables import TABLES
 from svoc.stages.marts import analytics_marts
-from svoc.warehouse.analytics import analytics_path, build_analytics
-from svoc.warehouse.build import build_path, connect, publish
+from svoc.warehouse.analytics import build_analytics
+from svoc.warehouse.build import analytics_build_path, build_path, connect, publish, stamp
 from svoc.warehouse.runlog import fold_failures, record_run
 from svoc.warehouse.sql import table_counts
 
@@ -45,10 +45,11 @@ def check_build(con: duckdb.DuckDBPyConnection) -> None:
 
 def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: Path, drop_date: dt.date,
                   conn_kw: dict | None = None, stage_seconds: dict | None = None,
-                  pseudonym_key: bytes, small_cell_threshold: int = 5) -> dict[str, int]:
-    key = pseudonym_key
+                  pseudonym_key: bytes, on_step: Callable[[str], None] = lambda _step: None,
+                  small_cell_threshold: int = 5) -> dict[str, int]:
+    """Check the build, record the run, write the analytics build, stamp both with the run id, swap both in."""
     con = connect(build_path(target, run_id), **(conn_kw or {}))
-    analytics_build = target.with_name(f".{target.stem}_analytics.build-{run_id}.duckdb")
+    analytics_build = analytics_build_path(target, run_id)
     try:
         check_build(con)
         fold_failures(con, target)
@@ -59,16 +60,21 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
                    row_counts=counts, model_version=m[0] if m else None,
                    thresholds=json.loads(m[1]) if m else None, blocking_analysis=json.loads(m[2]) if m else None,
                    stage_seconds=stage_seconds)
-        if "linked.single_view" in counts:
-            build_analytics(con, analytics_build, key, marts=analytics_marts(),
+        with_analytics = "linked.single_view" in counts
+        if with_analytics:
+            build_analytics(con, analytics_build, pseudonym_key, marts=analytics_marts(),
                             small_cell_threshold=small_cell_threshold, run_id=run_id)
     finally:
         con.close()
-    publish(target, run_id)
-    if analytics_build.exists():
-        os.replace(analytics_build, analytics_path(target))
-    if "linked.single_view" in counts:
+    on_step("analytics built")
+    stamp(build_path(target, run_id), run_id)
+    if with_analytics:
+        stamp(analytics_build, run_id)
+    on_step("stamped")
+    publish(target, run_id, analytics=with_analytics, on_step=on_step)
+    if with_analytics:
         from svoc.report import write_report
 
         write_report(target, run_id)
+    on_step("report written")
     return counts

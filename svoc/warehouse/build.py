@@ -1,133 +1,418 @@
-"""Build-then-swap publishing of the warehouse file.
+"""Build-then-swap publishing of the warehouse and its analytics file, as one unit.
 
-A run never writes the published file. It builds ``.<stem>.build-<run>.duckdb`` beside it, seeded with
-a copy of the published warehouse (so the citizen registry, steward decisions, stored models and run
-history carry over), runs its checks there, and only then swaps it in with ``os.replace``: readers that
-already hold the old file keep reading the old inode, new readers see the new file, and a killed run
-leaves at most an orphaned build file that the next run removes.
+A run never writes the published files. It first takes the warehouse's writer lock (an ``flock`` on
+``.<stem>.lock``: the kernel drops it when the holder dies, however it dies), and only then creates
+anything. It builds ``.<stem>.build-<run>.duckdb`` beside the warehouse, seeded with a copy of the published
+warehouse (so the citizen registry, steward decisions, stored models and run history carry over), runs its
+checks there, writes ``.<stem>_analytics.build-<run>.duckdb``, and stamps both with its run id
+(``audit.publication``).
+
+Publishing is a small journal (``.<stem>.publish.json``, written atomically) naming both builds, then two
+``os.replace`` calls. The journal is the commit point: a run killed after it is written is finished by
+the next run (roll forward), so the warehouse and the analytics file are always from the same run once any
+run has started; a run killed before it leaves only build files, which the next run removes (it holds the
+lock, so their owner is dead). Readers that hold the old files keep reading the old inodes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
+import json
 import logging
 import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 from schemas.errors import SvocError
-from svoc.warehouse.sql import ensure_tables
+from svoc.warehouse.analytics import analytics_path
+from svoc.warehouse.sql import ensure_tables, quote_ident
 
 log = logging.getLogger(__name__)
 
 BUILD_MARK = ".build-"
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+
+_LOCKS: dict[str, tuple[str, int]] = {}  # target -> (run id, fd) for the locks this process holds
+_SWAP = threading.Lock()  # publish vs. cancel within one process
+_CANCELLED: set[str] = set()
 
 
-_LOCKS: dict[str, tuple[str, int]] = {}
+class WarehouseBusy(SvocError):
+    """Another run (or a review command) holds the writer lock."""
 
 
-def acquire_lock(target: Path, run_id: str) -> None:
-    """One writer per warehouse: an exclusive lock held from the start of a build until publish or failure."""
-    key = str(target.resolve())
-    if key in _LOCKS:
-        if _LOCKS[key][0] == run_id:
-            return
-        raise SvocError(f"{target}: run {_LOCKS[key][0][:8]} is already writing this warehouse")
-    fd = os.open(target.with_name(f".{target.stem}.lock"), os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise SvocError(f"{target}: another run is writing this warehouse; try again when it has finished") from None
-    _LOCKS[key] = (run_id, fd)
+class RunCancelled(SvocError):
+    """The operator interrupted the run before it published."""
 
 
-def release_lock(target: Path) -> None:
-    held = _LOCKS.pop(str(target.resolve()), None)
-    if held:
-        fcntl.flock(held[1], fcntl.LOCK_UN)
-        os.close(held[1])
-
+# ---- paths ---------------------------------------------------------------------------------------------------
 
 def build_path(target: Path, run_id: str) -> Path:
     return target.parent / f".{target.stem}{BUILD_MARK}{run_id}.duckdb"
+
+
+def analytics_build_path(target: Path, run_id: str) -> Path:
+    return target.parent / f".{target.stem}_analytics{BUILD_MARK}{run_id}.duckdb"
 
 
 def prev_path(target: Path) -> Path:
     return target.with_name(f"{target.stem}.prev.duckdb")
 
 
+def lock_path(target: Path) -> Path:
+    return target.with_name(f".{target.stem}.lock")
+
+
+def journal_path(target: Path) -> Path:
+    return target.with_name(f".{target.stem}.publish.json")
+
+
+def _leftover_pattern(target: Path) -> re.Pattern[str]:
+    stem = re.escape(target.stem)
+    return re.compile(rf"^\.{stem}(?:_analytics)?\.(?:build|prev)-(?P<run>[^./]+)\.duckdb(?:\.wal|\.tmp)?$")
+
+
+def leftovers(target: Path) -> list[Path]:
+    """Build and staging files beside ``target`` (of any run), plus a half-written journal."""
+    pattern = _leftover_pattern(target)
+    found = [p for p in target.parent.glob(f".{target.stem}*") if pattern.match(p.name)]
+    tmp_journal = journal_path(target).with_suffix(".tmp")
+    return sorted(found + ([tmp_journal] if tmp_journal.exists() else []))
+
+
+# ---- private files -------------------------------------------------------------------------------------------
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` and any missing parents with mode 0700 (existing folders are left as they are)."""
+    missing = []
+    p = Path(path)
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        with suppress(FileExistsError):
+            d.mkdir(mode=PRIVATE_DIR)
+        os.chmod(d, PRIVATE_DIR)
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Files and folders created inside (by us, DuckDB, reports, Data Docs) are 0600/0700, whatever the umask."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _chmod_private(*paths: Path) -> None:
+    for p in paths:
+        if p.exists():
+            os.chmod(p, PRIVATE_FILE)
+
+
+# ---- the writer lock -----------------------------------------------------------------------------------------
+
+def lock_holder(target: Path) -> str:
+    """What the lock file says about its holder ("run 1a2b3c4d, pid 123"), or ""."""
+    try:
+        info = json.loads(lock_path(target).read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return ""
+    return f"run {str(info.get('run_id', '?'))[:8]}, pid {info.get('pid', '?')}" if info else ""
+
+
+def acquire_lock(target: Path, run_id: str) -> None:
+    """One writer per warehouse: an exclusive ``flock`` held from before a build is created until it ends.
+
+    The kernel releases it when the holding process exits, so a killed run never blocks the next one."""
+    key = str(Path(target).resolve())
+    if key in _LOCKS:
+        if _LOCKS[key][0] == run_id:
+            return
+        raise WarehouseBusy(f"{target}: run {_LOCKS[key][0][:8]} is already writing this warehouse; "
+                            "try again when it has finished")
+    make_private_dir(Path(target).parent)
+    fd = os.open(lock_path(target), os.O_CREAT | os.O_RDWR, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holder = lock_holder(target)
+        raise WarehouseBusy(f"{target}: another run{f' ({holder})' if holder else ''} is writing this warehouse; "
+                            "try again when it has finished") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"run_id": run_id, "pid": os.getpid()}).encode(), 0)
+    _LOCKS[key] = (run_id, fd)
+
+
+def holds_lock(target: Path, run_id: str) -> bool:
+    held = _LOCKS.get(str(Path(target).resolve()))
+    return bool(held and held[0] == run_id)
+
+
+def release_lock(target: Path, run_id: str | None = None) -> None:
+    """Release the lock if this process holds it (for ``run_id``, when given)."""
+    key = str(Path(target).resolve())
+    held = _LOCKS.get(key)
+    if not held or (run_id is not None and held[0] != run_id):
+        return
+    del _LOCKS[key]
+    os.ftruncate(held[1], 0)
+    fcntl.flock(held[1], fcntl.LOCK_UN)
+    os.close(held[1])
+
+
+# ---- connections ---------------------------------------------------------------------------------------------
+
 def connect(path: Path, *, memory_limit: str = "4GB", threads: int = 2, spill_dir: Path | None = None,
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    config = {"memory_limit": memory_limit, "threads": threads}
+    config: dict[str, str | int] = {"memory_limit": memory_limit, "threads": threads}
     if spill_dir:
-        Path(spill_dir).mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(spill_dir))
         config["temp_directory"] = str(spill_dir)
     return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
-def discard_build(target: Path) -> list[Path]:
-    """After a failed run: drop its build file and release the warehouse lock."""
-    removed = remove_stale_builds(target)
-    release_lock(target)
-    return removed
+def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, *, read_only: bool = False) -> None:
+    """``ATTACH`` a database file; the path travels as a parameter (an apostrophe in it is just a character)."""
+    options = " (READ_ONLY)" if read_only else ""
+    con.execute(f"ATTACH ? AS {quote_ident(alias)}{options}", [str(path)])
 
 
-def remove_stale_builds(target: Path, keep_run_id: str | None = None) -> list[Path]:
-    """Delete build files of runs that died (a killed run's leftovers never touch the published file)."""
+def _busy_message(target: Path) -> str:
+    return (f"{target}: another program holds this warehouse open for writing (a read-write DuckDB connection, "
+            "for example in a notebook or DBeaver); close it, or reopen it read-only, and run again")
+
+
+def check_not_held(target: Path) -> None:
+    """Stop with one line when another program holds the published warehouse open read-write."""
+    if not Path(target).exists():
+        return
+    try:
+        duckdb.connect(str(target), read_only=True).close()
+    except duckdb.IOException:
+        raise SvocError(_busy_message(target)) from None
+    except duckdb.Error:
+        return  # not a lock problem: the build reports it with its own message
+
+
+# ---- cleaning up after dead runs -----------------------------------------------------------------------------
+
+def remove_leftovers(target: Path, run_id: str) -> list[Path]:
+    """Delete other runs' build and staging files. Only the lock holder may: the lock proves their owner is dead.
+
+    Files owned by another user are left alone (and logged); the journal of an unfinished publish is
+    rolled forward first, so nothing it names is ever removed here."""
+    if not holds_lock(target, run_id):
+        raise SvocError(f"{target}: cannot clean up build files without holding the writer lock")
+    pattern = _leftover_pattern(target)
     removed = []
-    for p in target.parent.glob(f".{target.stem}{BUILD_MARK}*.duckdb*"):
-        if keep_run_id and f"{BUILD_MARK}{keep_run_id}." in p.name:
+    for p in leftovers(target):
+        m = pattern.match(p.name)
+        if m and m.group("run") == run_id:
+            continue
+        try:
+            if p.stat().st_uid != os.getuid():
+                log.warning("leftover build file owned by another user left in place: %s", p.name)
+                continue
+        except FileNotFoundError:
             continue
         p.unlink(missing_ok=True)
         removed.append(p)
+    if removed:
+        log.info("removed %d leftover build files of dead runs", len(removed))
     return removed
 
 
-def start_build(target: Path, run_id: str, **conn_kw) -> Path:
-    """Create this run's build file, seeded from the published warehouse when there is one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    acquire_lock(target, run_id)
-    remove_stale_builds(target, keep_run_id=run_id)
-    path = build_path(target, run_id)
-    if path.exists():
-        return path
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    con = connect(tmp, **conn_kw)
+def discard_build(target: Path, run_id: str) -> list[Path]:
+    """After a failed or interrupted run: drop this run's own build files and release its lock.
+
+    Another run's files are never touched (a refused second run must not delete the first run's build)."""
+    pattern = _leftover_pattern(target)
+    removed = []
+    if holds_lock(target, run_id):
+        for p in leftovers(target):
+            m = pattern.match(p.name)
+            if m and m.group("run") == run_id:
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    with _SWAP:  # after this the run holds no lock, so it cannot publish; its cancel mark is no longer needed
+        release_lock(target, run_id)
+        _CANCELLED.discard(run_id)
+    return removed
+
+
+# ---- the run id each published file carries ------------------------------------------------------------------
+
+def stamp(path: Path, run_id: str) -> None:
+    """Record in ``audit.publication`` (one row) the run this build file was built by."""
+    con = duckdb.connect(str(path))
     try:
-        if target.exists():
-            con.execute(f"ATTACH '{target}' AS published (READ_ONLY)")
-            own = con.execute("SELECT current_database()").fetchone()[0]
-            con.execute(f"COPY FROM DATABASE published TO \"{own}\"")
-            con.execute("DETACH published")
-        ensure_tables(con)
+        con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+        con.execute("CREATE OR REPLACE TABLE audit.publication (run_id VARCHAR, built_at TIMESTAMP)")
+        con.execute("INSERT INTO audit.publication VALUES (?, ?)", [run_id, dt.datetime.now()])
         con.execute("CHECKPOINT")
     finally:
         con.close()
+
+
+def stamped_run(path: Path) -> str | None:
+    """The run id a published file was built by (None when it has no stamp or cannot be read)."""
+    if not Path(path).exists():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute("SELECT run_id FROM audit.publication LIMIT 1").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+def published_pair(target: Path) -> tuple[str | None, str | None]:
+    """(warehouse run id, analytics run id) as readers see them now."""
+    return stamped_run(target), stamped_run(analytics_path(target))
+
+
+# ---- publishing as one unit ----------------------------------------------------------------------------------
+
+def _write_journal(target: Path, run_id: str, swaps: list[tuple[Path, Path]]) -> None:
+    path = journal_path(target)
+    tmp = path.with_suffix(".tmp")
+    body = json.dumps({"run_id": run_id, "swaps": [[src.name, dst.name] for src, dst in swaps]})
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE)
+    try:
+        os.write(fd, body.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(target.parent)
+
+
+def _roll_forward(target: Path, on_step: Callable[[str], None]) -> str | None:
+    """Finish the swaps a journal names (idempotent: each step is skipped once done). Returns its run id."""
+    path = journal_path(target)
+    if not path.exists():
+        return None
+    journal = json.loads(path.read_text(encoding="utf-8"))
+    run_id = journal["run_id"]
+    for src_name, dst_name in journal["swaps"]:
+        src, dst = target.parent / src_name, target.parent / dst_name
+        if not src.exists():
+            continue  # already swapped in
+        if dst == target and target.exists():
+            staged_prev = target.with_name(f".{target.stem}.prev-{run_id}.duckdb")
+            staged_prev.unlink(missing_ok=True)
+            os.link(target, staged_prev)
+            on_step("prev linked")
+            os.replace(staged_prev, prev_path(target))
+            on_step("prev swapped")
+        os.replace(src, dst)
+        on_step(f"{'warehouse' if dst == target else 'analytics'} swapped")
+    _fsync_dir(target.parent)
+    path.unlink()
+    _fsync_dir(target.parent)
+    on_step("journal removed")
+    return run_id
+
+
+def recover(target: Path, run_id: str) -> dict[str, object]:
+    """At the start of a run, holding the lock: finish an interrupted publish, remove dead runs' files, and
+    check that the warehouse and analytics file readers see come from the same run."""
+    finished = _roll_forward(target, lambda _step: None)
+    if finished:
+        log.warning("finished the publish of run %s, which was interrupted between its swaps", finished[:8])
+    removed = remove_leftovers(target, run_id)
+    pair = published_pair(target)
+    mismatch = bool(pair[0] and analytics_path(target).exists() and pair[0] != pair[1])
+    if mismatch:
+        log.warning("the published analytics file is not from the published warehouse's run; this run "
+                    "replaces both")
+    return {"rolled_forward": finished, "removed": removed, "mismatch": mismatch}
+
+
+def start_build(target: Path, run_id: str, **conn_kw) -> Path:
+    """Take the writer lock, recover from dead runs, then create this run's build seeded from the published file."""
+    acquire_lock(target, run_id)
+    path = build_path(target, run_id)
+    if path.exists():
+        return path
+    recover(target, run_id)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    with private_files():
+        con = connect(tmp, **conn_kw)
+        try:
+            if target.exists():
+                try:
+                    attach(con, target, "published", read_only=True)
+                except duckdb.IOException:
+                    raise SvocError(_busy_message(target)) from None
+                own = con.execute("SELECT current_database()").fetchone()[0]
+                con.execute(f"COPY FROM DATABASE published TO {quote_ident(own)}")
+                con.execute("DETACH published")
+            ensure_tables(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+    _chmod_private(tmp)
     os.replace(tmp, path)
     log.info("build started run=%s seeded_from_published=%s", run_id, target.exists())
     return path
 
 
-def publish(target: Path, run_id: str) -> Path:
-    """Atomically replace the published file with this run's build, keeping the old one as ``.prev``."""
-    path = build_path(target, run_id)
+def cancel(target: Path, run_id: str) -> bool:
+    """Stop ``run_id`` from publishing. False when it is too late (its publish is already committed)."""
+    with _SWAP:
+        if journal_path(target).exists() or (stamped_run(target) == run_id):
+            return False
+        _CANCELLED.add(run_id)
+        return True
+
+
+def _checkpoint(path: Path) -> None:
     con = duckdb.connect(str(path))
-    con.execute("CHECKPOINT")
-    con.close()
-    wal = path.with_name(path.name + ".wal")
-    if wal.exists():
-        raise RuntimeError(f"{path}: write-ahead log still present after checkpoint; not publishing")
-    if target.exists():
-        staged_prev = target.with_name(f".{target.stem}.prev-{run_id}.duckdb")
-        staged_prev.unlink(missing_ok=True)
-        os.link(target, staged_prev)
-        os.replace(staged_prev, prev_path(target))
-    os.replace(path, target)
-    _fsync_dir(target.parent)
-    release_lock(target)
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    if path.with_name(path.name + ".wal").exists():
+        raise SvocError(f"{path.name}: write-ahead log still present after checkpoint; not publishing")
+
+
+def publish(target: Path, run_id: str, *, analytics: bool = True,
+            on_step: Callable[[str], None] = lambda _step: None) -> Path:
+    """Swap this run's warehouse build and analytics build in, as one unit; keep the old warehouse as ``.prev``.
+
+    ``on_step`` is called after each durable step (tests kill the process there)."""
+    if not holds_lock(target, run_id):
+        raise SvocError(f"{target}: run {run_id[:8]} does not hold the writer lock; not publishing")
+    swaps = [(build_path(target, run_id), target)]
+    if analytics:
+        swaps.append((analytics_build_path(target, run_id), analytics_path(target)))
+    for src, _dst in swaps:
+        _checkpoint(src)
+        _chmod_private(src)
+    on_step("builds checkpointed")
+    with _SWAP:
+        if run_id in _CANCELLED or not holds_lock(target, run_id):
+            raise RunCancelled(f"run {run_id[:8]} was interrupted; not publishing")
+        _write_journal(target, run_id, swaps)
+    on_step("journal written")
+    _roll_forward(target, on_step)
+    release_lock(target, run_id)
     log.info("published run=%s", run_id)
     return target
 

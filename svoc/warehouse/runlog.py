@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from svoc.warehouse.build import make_private_dir
 from svoc.warehouse.sql import write_frame
 
 
@@ -21,10 +23,11 @@ def runlog_path(target: Path) -> Path:
 
 def append_failure(target: Path, *, run_id: str, message: str, drop: str | None = None) -> None:
     path = runlog_path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     row = {"run_id": run_id, "status": "failed", "finished_at": dt.datetime.now().isoformat(timespec="seconds"),
            "message": message, "drop": drop}
-    with open(path, "a", encoding="utf-8") as fh:
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)  # it names drops and runs: private
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(row) + "\n")
 
 

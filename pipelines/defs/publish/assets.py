@@ -11,7 +11,7 @@ from svoc.stages.publish import publish_build
 UPSTREAM = [*MART_KEYS, dg.AssetKey(["linked", "single_view"]), dg.AssetKey(["linked", "interactions"])]
 
 
-@dg.asset(key=["published_warehouse"], group_name="publish", deps=UPSTREAM, kinds={"duckdb"}, pool="svoc_warehouse",
+@dg.asset(key=["published_warehouse"], group_name="publish", deps=UPSTREAM, kinds={"duckdb"},
           description="The published warehouse file, replaced atomically (previous kept as <name>.prev.duckdb)")
 def published_warehouse(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource,
                         privacy: PrivacyResource):

@@ -1,0 +1,70 @@
+"""Dagster instance state a dead run leaves behind: its run record says STARTED and it may hold pool slots.
+
+Mutual exclusion between runs on one warehouse is the warehouse's ``flock`` (``svoc.warehouse.build``), which
+the kernel releases when its holder dies; the job no longer claims a Dagster pool slot for it. Instances used
+by older versions may still hold a slot claimed by a run that was killed, and its run record never ends, so
+at start-up every run of this instance that is no longer alive is marked failed and its slots are freed.
+
+A run is alive while its process is: runs started by ``svoc run`` carry their host and pid as tags
+(``svoc/host``, ``svoc/pid``); a run without them (launched by the daemon) is judged by its status only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import dagster as dg
+
+log = logging.getLogger(__name__)
+
+PID_TAG, HOST_TAG = "svoc/pid", "svoc/host"
+IN_PROGRESS = {dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING}
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming this process, so a later run can tell whether this one is still alive."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_is_dead(run: dg.DagsterRun) -> bool:
+    """True when ``run`` has ended, or was started on this host by a process that no longer exists."""
+    if run.status not in IN_PROGRESS:
+        return True
+    pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+    if not pid or host != socket.gethostname() or not pid.isdigit():
+        return False
+    return int(pid) != os.getpid() and not pid_alive(int(pid))
+
+
+def release_dead_runs(instance: dg.DagsterInstance, job_name: str) -> dict[str, list[str]]:
+    """Mark this job's dead in-progress runs failed and free every pool slot held by a run that is not alive."""
+    failed: list[str] = []
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=list(IN_PROGRESS)))
+    for run in runs:
+        if run_is_dead(run):
+            instance.report_run_failed(run, "the run's process died (killed or rebooted); marked failed by a "
+                                            "later run")
+            failed.append(run.run_id)
+    freed: list[str] = []
+    storage = instance.event_log_storage
+    held = storage.get_concurrency_run_ids() if storage.supports_global_concurrency_limits else set()
+    for run_id in sorted(held):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run_is_dead(run):
+            storage.free_concurrency_slots_for_run(run_id)
+            freed.append(run_id)
+    if failed or freed:
+        log.warning("released %d dead runs and the pool slots of %d runs", len(failed), len(freed))
+    return {"failed": failed, "freed": freed}
