@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from quality import _gx  # noqa: E402
+from quality.docs import write_quality_page  # noqa: E402
 from quality.results import CheckResult  # noqa: E402
 from quality.suites import (  # noqa: E402
     ID_FIELDS,
@@ -221,25 +222,18 @@ def write_data_docs(
     out_dir: Path,
     run_id: str | None = None,
 ) -> Path:
-    """Render the results with GX's Data Docs builder into ``out_dir``; returns ``out_dir/index.html``.
+    """Write the Data Docs page for these results into ``out_dir``; returns ``out_dir/index.html``.
 
-    Every suite that produced results gets an expectation page and a validation page naming it.
-    The HTML links CSS/JS from public CDNs (viewed in a browser); building it fetches nothing.
+    One self-contained page (``quality.docs``) naming every suite and check: it loads nothing from the
+    network, unlike GX's own Data Docs.
     """
     if isinstance(results_by_source, Mapping):
         results = [r for rs in results_by_source.values() for r in rs]
     else:
         results = list(results_by_source)
-    suites: dict[str, list[dict]] = {}
-    metas: dict[str, dict] = {}
-    for r in results:
-        if not r.details.get("evr") or not r.suite:
-            continue
-        suites.setdefault(r.suite, []).append(r.details["evr"])
-        metas.setdefault(r.suite, r.details.get("suite_meta") or {})
-    # One run time per set of results, so rewriting the docs later in the same run overwrites its pages.
-    started = min((r.checked_at for r in results), default=dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    return _gx.write_docs(suites, metas, Path(out_dir), run_id or "svoc", started.replace(tzinfo=dt.UTC))
+    index = write_quality_page(results, Path(out_dir), run_id or "svoc")
+    log.info("quality: wrote Data Docs for %d checks", len(results))
+    return index
 
 
 __all__ = ["ID_FIELDS", "data_docs_dir", "run_source_suite", "write_data_docs"]

@@ -1,7 +1,8 @@
 """Run a source's quality suite on its staged rows in the build, and record the results.
 
-Results go to ``audit.quality_results`` in the build and to GX Data Docs beside the warehouse. The Data Docs
-are rewritten after each source with every result of this run so far, so a blocked run's docs show why.
+Results go to ``audit.quality_results`` in the build and to the Data Docs page beside the warehouse (one offline
+page, ``quality.docs``). The page is rewritten after each source from every result of this run so far in the
+build, so a blocked run's docs show why; nothing is kept in memory between steps or runs.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import duckdb
 from schemas.rules import DOB_FROM_DEFAULT
 from schemas.source_rules import QualityRules
 from svoc.warehouse.sql import write_frame
-
-_RUN_RESULTS: dict[str, dict[str, list]] = {}
 
 
 def previous_identity_count(con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> int | None:
@@ -39,7 +38,17 @@ def check_source_quality(con: duckdb.DuckDBPyConnection, source: str, run_id: st
                                drop_date, rules=(rules or rules_for(source)).model_copy(update={"dob_from": dob_from}))
     write_frame(con, "audit.quality_results", results_frame(results, run_id),
                 replace_where="run_id = ? AND source = ?", params=[run_id, source])
-    by_source = _RUN_RESULTS.setdefault(run_id, {})
-    by_source[source] = results
-    write_data_docs(by_source, data_docs_dir(warehouse), run_id=run_id)
+    write_data_docs(run_results(con, run_id), data_docs_dir(warehouse), run_id=run_id)
     return results
+
+
+def run_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list:
+    """Every quality result of this run so far, read back from ``audit.quality_results`` in the build."""
+    from quality import CheckResult, suite_name
+
+    rows = con.execute('SELECT source, "check", severity, passed, observed, expectation, checked_at '
+                       "FROM audit.quality_results WHERE run_id = ? ORDER BY source", [run_id]).fetchall()
+    return [CheckResult(source=src, check=check, severity=sev, passed=bool(ok), observed=obs, expectation=exp,
+                        checked_at=at, suite=suite_name(src, "interactions" if check.startswith("interaction")
+                                                        else "identity"))
+            for src, check, sev, ok, obs, exp, at in rows]
