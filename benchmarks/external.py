@@ -9,7 +9,8 @@ from ``linked.record_citizen``; the peers read the same raw files (``benchmarks.
 pairwise against the truth: a pair of records is predicted-matched iff it shares a citizen (cluster) id; a
 truth record the linker did not output counts as a singleton. ``seconds`` is wall time of the linker's whole
 run (for svoc: the CLI process, including extraction, quality checks and publishing). Rows go to stdout and
-``benchmarks/external_results.json``.
+into the ``accuracy`` list of ``benchmarks/results.json`` and ``benchmarks/RESULTS.md`` (replacing the rows
+of the same dataset and linker; ``make bench`` runs this too, through ``benchmarks.run``).
 
 The executable is ``.venv/bin/svoc``, else ``.venv/bin/childview``; ``SVOC_BENCH_CLI`` overrides it with a
 whole command (e.g. ``"/path/python -m childview.cli"`` with ``PYTHONPATH`` pointing at another checkout).
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +37,6 @@ from benchmarks import external_data as data
 from benchmarks import external_peers as peers
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "external_results.json"
 DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k")
 LINKERS = ("svoc", "splink", "recordlinkage")
 GENERATED_CHILDREN = 20_000
@@ -220,7 +220,7 @@ def row(ds: Dataset, linker: str, df: pd.DataFrame, seconds: float) -> dict:
     out = {"dataset": ds.name, "linker": linker, "precision": round(m["precision"], 5),
            "recall": round(m["recall"], 5), "f1": round(m["f1"], 5), "seconds": round(seconds, 1),
            "records": len(df), "true_pairs": m["true_pairs"], "predicted_pairs": m["predicted_pairs"]}
-    if ds.name == "pseudopeople-under18" and linker in ("svoc", "splink"):
+    if ds.name == "pseudopeople-under18":
         out["by_source_pair"] = by_source_pair(df)
     return out
 
@@ -268,32 +268,45 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
-    p.add_argument("--linkers", default=",".join(LINKERS), help="comma-separated: " + ", ".join(LINKERS))
-    p.add_argument("--data", type=Path, default=data.DATA, help="where the drops are cached")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    a = p.parse_args(argv)
-    names = [n.strip() for n in a.datasets.split(",") if n.strip()]
-    linkers = [n.strip() for n in a.linkers.split(",") if n.strip()]
+def run_all(names: list[str] | tuple[str, ...] = DATASETS, linkers: list[str] | tuple[str, ...] = LINKERS,
+            data_dir: Path = data.DATA) -> list[dict]:
+    """Every linker on every dataset named, in that order: one row each (``error`` when a linker failed)."""
     unknown = sorted(set(names) - set(DATASETS)) + sorted(set(linkers) - set(LINKERS))
     if unknown:
-        p.error(f"unknown: {', '.join(unknown)}")
+        raise ValueError(f"unknown dataset or linker: {', '.join(unknown)}")
     support = data.schema_support()
     print(f"sources.yaml optional keys accepted: identifiers={support.identifiers} matching={support.matching}",
           flush=True)
     rows = []
     for name in names:
-        ds = BUILDERS[name](a.data, support)
+        ds = BUILDERS[name](data_dir, support)
         for linker in linkers:
             with tempfile.TemporaryDirectory(prefix=f"svoc-ext-{name}-") as tmp:
                 r = run_linker(ds, linker, Path(tmp))
             print(json.dumps({k: v for k, v in r.items() if k != "by_source_pair"}), flush=True)
             rows.append(r)
-    print(format_table(rows))
-    a.out.write_text(json.dumps({"accuracy": rows, "schema_support": asdict(support)}, indent=1) + "\n",
-                     encoding="utf-8")
+    print(format_table(rows), flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    from benchmarks.run import merge_accuracy
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
+    p.add_argument("--linkers", default=",".join(LINKERS), help="comma-separated: " + ", ".join(LINKERS))
+    p.add_argument("--data", type=Path, default=data.DATA, help="where the drops are cached")
+    p.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md alone")
+    a = p.parse_args(argv)
+    names = [n.strip() for n in a.datasets.split(",") if n.strip()]
+    linkers = [n.strip() for n in a.linkers.split(",") if n.strip()]
+    try:
+        rows = run_all(names, linkers, a.data)
+    except ValueError as err:
+        p.error(str(err))
+    if not a.no_write:
+        args = " ".join(argv if argv is not None else sys.argv[1:])
+        merge_accuracy(rows, f"python -m benchmarks.external {args}".strip())
     return rows
 
 

@@ -1,14 +1,14 @@
-"""Accuracy and throughput against peers: svoc vs plain Splink 5 vs recordlinkage (ECM).
+"""Throughput against peers: svoc vs plain Splink 5 vs recordlinkage (ECM) on one standardised feature frame.
 
-Datasets: a generated 20,000-child drop (seed 1; truth from ``truth.csv``) and FEBRL4 (2 x 5,000 records,
-5,000 true cross-file links). Every linker starts from the same standardised feature frame (connectors →
-``matching.features.build_features`` for the drop; ``tests.test_febrl.febrl_features`` for FEBRL4), so the
-comparison is of the linking itself; ``seconds`` is the linker's own time (training + scoring + clustering),
+Dataset: a generated 20,000-child drop (seed 1; truth from ``truth.csv``). Every linker starts from the same
+standardised feature frame (connectors → ``matching.features.build_features``), so the comparison is of the
+linking itself; accuracy through the public interface (drop folder, sources.yaml, ``svoc run``) on FEBRL4,
+pseudopeople and the generated drop is ``benchmarks.external``. ``seconds`` is the linker's own time
+(training + scoring + clustering),
 and the shared preparation time is reported separately. ``comparisons_per_s`` divides the candidate
 comparisons by ``seconds``; ``scoring_comparisons_per_s`` divides them by the scoring step alone (candidate
 generation plus comparison vectors and scores: Splink's ``predict``, recordlinkage's ``index`` + ``compute``),
-which is what a night with a stored model pays per comparison. Metrics on the drop come from
-``matching.evaluate.evaluate``; on FEBRL4 from the set of predicted cross-file pairs.
+which is what a night with a stored model pays per comparison. Metrics come from ``matching.evaluate.evaluate``.
 """
 
 from __future__ import annotations
@@ -41,22 +41,7 @@ def generated_features(children: int = 20_000, seed: int = SEED) -> tuple[pd.Dat
     return feats, truth, ref, time.perf_counter() - t0
 
 
-def febrl4() -> tuple[pd.DataFrame, set[tuple[str, str]], float]:
-    from tests.test_febrl import febrl_features
-
-    t0 = time.perf_counter()
-    feats, truth = febrl_features()
-    return feats, truth, time.perf_counter() - t0
-
-
 # ------------------------------------------------------------------------------------------ metrics
-def pair_metrics(predicted: set, truth: set) -> dict:
-    tp = len(predicted & truth)
-    p = tp / len(predicted) if predicted else 0.0
-    r = tp / len(truth) if truth else 0.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if tp else 0.0, "twin_pairs_merged": 0}
-
-
 def cluster_metrics(clusters: pd.DataFrame, truth: pd.DataFrame, ref) -> dict:
     """``clusters``: unique_id, cluster_id. Scored with ``matching.evaluate.evaluate``."""
     from matching.evaluate import evaluate
@@ -65,14 +50,6 @@ def cluster_metrics(clusters: pd.DataFrame, truth: pd.DataFrame, ref) -> dict:
     rc = pd.DataFrame({"source": parts[0], "source_record_id": parts[1], "citizen_id": clusters["cluster_id"].astype(str)})
     m = evaluate(rc, truth, reference_date=ref)
     return {k: m[k] for k in ("precision", "recall", "f1", "twin_pairs_merged")}
-
-
-def cross_pairs(clusters: pd.DataFrame) -> set[tuple[str, str]]:
-    """Cross-file pairs implied by clusters (FEBRL4: sources febrl_a / febrl_b)."""
-    c = clusters.assign(side=clusters["unique_id"].str[:7])
-    a, b = c[c["side"] == "febrl_a"], c[c["side"] == "febrl_b"]
-    j = a.merge(b, on="cluster_id")
-    return {tuple(sorted(p)) for p in zip(j["unique_id_x"], j["unique_id_y"], strict=True)}
 
 
 def components(ids: pd.Series, left: pd.Series, right: pd.Series) -> pd.DataFrame:
@@ -89,20 +66,8 @@ def components(ids: pd.Series, left: pd.Series, right: pd.Series) -> pd.DataFram
 
 
 # ------------------------------------------------------------------------------------------ linkers
-def run_svoc(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame | set, int, float]:
-    """The pipeline's matcher: ``link_records`` on the drop; on FEBRL4 the mapping of tests/test_febrl.py."""
-    from matching.blocking import blocking_analysis
-
-    if febrl:
-        from matching.model import predict_pairs, train_model
-        from tests.test_febrl import best_link_pairs
-
-        artifact = train_model(feats, seed=7, extra_id_columns=("other_id",), threads=THREADS)
-        t0 = time.perf_counter()
-        pairs = predict_pairs(feats, artifact, threshold_probability=0.01, threads=THREADS)
-        scoring = time.perf_counter() - t0
-        n = blocking_analysis(feats, extra_id_columns=("other_id",))["comparisons_to_score"]
-        return best_link_pairs(pairs, threshold=0.5), n, scoring
+def run_svoc(feats: pd.DataFrame) -> tuple[pd.DataFrame, int, float]:
+    """The pipeline's matcher: ``link_records`` on the feature frame."""
     from matching.linker import link_records
 
     r = link_records(feats, run_id="bench", threads=THREADS, analyse_blocking=True)
@@ -112,7 +77,7 @@ def run_svoc(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame | set, i
     return clusters, int(r.blocking_analysis["comparisons_to_score"]), r.stats["seconds"]["predict"]
 
 
-def run_splink(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int, float]:
+def run_splink(feats: pd.DataFrame) -> tuple[pd.DataFrame, int, float]:
     """Plain Splink 5: library comparisons, EM-trained, clustered at p >= 0.95."""
     import duckdb
     import splink.comparison_library as cl
@@ -121,8 +86,6 @@ def run_splink(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int, 
 
     cols = ["unique_id", "first_name_std", "last_name_std", "dob", "postcode", "nhs_number", "upn"]
     df = feats.assign(dob=pd.to_datetime(feats["dob"], errors="coerce"))
-    if febrl:
-        df = df.assign(nhs_number=feats["other_id"])  # FEBRL4's soc_sec_id plays the national id
     df = df[cols].copy()
     for c in cols:
         if c != "dob":
@@ -134,12 +97,9 @@ def run_splink(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int, 
     con.execute("CREATE TABLE peers_in AS SELECT * EXCLUDE (dob), CAST(dob AS DATE) AS dob FROM raw_in")
     comparisons = [cl.NameComparison("first_name_std"), cl.NameComparison("last_name_std"),
                    cl.DateOfBirthComparison("dob", input_is_string=False), cl.PostcodeComparison("postcode"),
-                   cl.ExactMatch("nhs_number")]
-    rules = [block_on("nhs_number"), block_on("dob"), block_on("first_name_std", "last_name_std"),
+                   cl.ExactMatch("nhs_number"), cl.ExactMatch("upn")]
+    rules = [block_on("nhs_number"), block_on("upn"), block_on("dob"), block_on("first_name_std", "last_name_std"),
              block_on("postcode", "last_name_std")]
-    if not febrl:
-        comparisons.append(cl.ExactMatch("upn"))
-        rules.insert(1, block_on("upn"))
     settings = SettingsCreator(link_type="dedupe_only", comparisons=comparisons,
                                blocking_rules_to_generate_predictions=rules, retain_intermediate_calculation_columns=False)
     api = DuckDBAPI(con)
@@ -163,12 +123,12 @@ def run_splink(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int, 
     return clusters[["unique_id", "cluster_id"]], n, scoring
 
 
-def run_recordlinkage(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame, int, float]:
+def run_recordlinkage(feats: pd.DataFrame) -> tuple[pd.DataFrame, int, float]:
     """recordlinkage: block on dob ∪ sorted neighbourhood on surname; jaro-winkler names; ECM classifier."""
     import recordlinkage as rl
 
     df = feats.set_index("unique_id")[["first_name_std", "last_name_std", "dob", "postcode", "nhs_number",
-                                       "upn", *(["other_id"] if febrl else [])]].copy()
+                                       "upn"]].copy()
     df["dob"] = df["dob"].astype(str).where(feats.set_index("unique_id")["dob"].notna(), None)
     t0 = time.perf_counter()
     idx = rl.Index()
@@ -180,10 +140,8 @@ def run_recordlinkage(feats: pd.DataFrame, *, febrl: bool) -> tuple[pd.DataFrame
     cmp.string("last_name_std", "last_name_std", method="jarowinkler", threshold=0.85, label="last")
     cmp.exact("dob", "dob", label="dob")
     cmp.exact("postcode", "postcode", label="postcode")
-    ident = "other_id" if febrl else "nhs_number"
-    cmp.exact(ident, ident, label="id")
-    if not febrl:
-        cmp.exact("upn", "upn", label="upn")
+    cmp.exact("nhs_number", "nhs_number", label="id")
+    cmp.exact("upn", "upn", label="upn")
     vectors = cmp.compute(candidates, df)
     scoring = time.perf_counter() - t0
     matches = rl.ECMClassifier(binarize=0.5).fit_predict(vectors.astype(float))
@@ -196,23 +154,19 @@ LINKERS = {"svoc": run_svoc, "splink": run_splink, "recordlinkage": run_recordli
 
 
 def compare(children: int = 20_000, seed: int = SEED, linkers: tuple[str, ...] = tuple(LINKERS)) -> list[dict]:
-    """Rows of ``results.json["accuracy"]`` (plus extra keys: prep_seconds, comparisons)."""
+    """Rows of ``results.json["throughput"]`` (plus extra keys: prep_seconds, comparisons)."""
     rows = []
     feats, truth, ref, prep = generated_features(children, seed)
     for name in linkers:
         rows.append(_one(f"generated-{children // 1000}k", name, feats, prep,
-                         lambda out: cluster_metrics(out, truth, ref), febrl=False))
-    feats, links, prep = febrl4()
-    for name in linkers:
-        rows.append(_one("febrl4", name, feats, prep,
-                         lambda out: pair_metrics(out if isinstance(out, set) else cross_pairs(out), links), febrl=True))
+                         lambda out: cluster_metrics(out, truth, ref)))
     return rows
 
 
-def _one(dataset: str, name: str, feats: pd.DataFrame, prep: float, score, *, febrl: bool) -> dict:
+def _one(dataset: str, name: str, feats: pd.DataFrame, prep: float, score) -> dict:
     t0 = time.perf_counter()
     try:
-        out, n, scoring = LINKERS[name](feats, febrl=febrl)
+        out, n, scoring = LINKERS[name](feats)
     except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
         log.exception("linker %s failed on %s", name, dataset)
         return {"dataset": dataset, "linker": name, "error": f"{type(exc).__name__}: {exc}"}

@@ -1,13 +1,18 @@
-"""``make bench``: scale runs (10k, 100k, 1M identity records) and the peer comparison.
+"""``make bench``: scale runs (10k, 100k, 1M identity records), accuracy on external and generated data through
+the public interface (``benchmarks.external``: FEBRL4, pseudopeople under 18s, the generated 20k drop; svoc vs
+plain Splink 5 vs recordlinkage) and the throughput comparison on one feature frame (``benchmarks.peers``).
 
-    python -m benchmarks.run            # 10k, 100k, 1M + peers
-    python -m benchmarks.run --quick    # 10k, 100k + peers
-    python -m benchmarks.run --no-peers --sizes 1M
+    python -m benchmarks.run            # 10k, 100k, 1M + external accuracy + throughput peers
+    python -m benchmarks.run --quick    # 10k, 100k + external accuracy + throughput peers
+    python -m benchmarks.run --no-scale --no-peers             # external accuracy only
+    python -m benchmarks.external                              # the same, and only that
 
 Writes ``benchmarks/results.json`` (shape below) and ``benchmarks/RESULTS.md``. Fixed seeds throughout.
 ``{"machine": {...}, "scale": [{"identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons",
-"stages": {...}}], "accuracy": [{"dataset", "linker", "precision", "recall", "f1", "twin_pairs_merged",
-"seconds", "comparisons_per_s"}]}``
+"stages": {...}}], "accuracy": [{"dataset", "linker", "precision", "recall", "f1", "seconds"} (+ svoc on
+generated-20k: "review_queue_pairs", "review_queue_true_share", "children"; pseudopeople: "by_source_pair";
+a linker that failed: "error")], "throughput": [{"dataset", "linker", "precision", "recall", "f1",
+"twin_pairs_merged", "seconds", "comparisons_per_s"}]}``
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from benchmarks.report import keep_notes, write_markdown  # noqa: E402
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
+EXTERNAL_DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k")
 SCALE_KEYS = ("identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons", "stages")
-ACCURACY_KEYS = ("dataset", "linker", "precision", "recall", "f1", "twin_pairs_merged", "seconds",
-                 "comparisons_per_s")
+ACCURACY_KEYS = ("dataset", "linker", "precision", "recall", "f1", "seconds")
+ACCURACY_EXTRA_KEYS = ("review_queue_pairs", "review_queue_true_share", "children", "by_source_pair", "error")
+THROUGHPUT_KEYS = ("dataset", "linker", "precision", "recall", "f1", "twin_pairs_merged", "seconds",
+                   "comparisons_per_s")
 
 
 def machine() -> dict:
@@ -55,22 +63,71 @@ def machine() -> dict:
             "splink": splink.__version__, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
+def accuracy_row(r: dict) -> dict:
+    """One ``accuracy`` row in the contract shape: the fixed keys, then whichever extra keys it has."""
+    return {**{k: r.get(k) for k in ACCURACY_KEYS}, **{k: r[k] for k in ACCURACY_EXTRA_KEYS if k in r}}
+
+
 def shaped(results: dict) -> dict:
     """Exactly the contract shape (extra measured keys live in ``results['detail']`` instead)."""
     return {"machine": results["machine"],
             "scale": [{k: r.get(k) for k in SCALE_KEYS} for r in results["scale"]],
-            "accuracy": [{k: r.get(k) for k in ACCURACY_KEYS} for r in results["accuracy"] if "error" not in r]}
+            "accuracy": [accuracy_row(r) for r in results["accuracy"]],
+            "throughput": [{k: r.get(k) for k in THROUGHPUT_KEYS} for r in results.get("throughput", [])
+                           if "error" not in r]}
+
+
+def write_results(results: dict) -> None:
+    """``results.json`` (contract shape), ``data/results_detail.json`` (everything) and ``RESULTS.md``."""
+    out = shaped(results)
+    scale_dir = HERE / "data"
+    scale_dir.mkdir(exist_ok=True)
+    (scale_dir / "results_detail.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    RESULTS_JSON.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
+    previous = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else None
+    RESULTS_MD.write_text(write_markdown(out, results) + keep_notes(previous), encoding="utf-8")
+    print(f"[bench] wrote {RESULTS_JSON} and {RESULTS_MD}", flush=True)
+
+
+def previous_results() -> dict:
+    """The last run's full results (``data/results_detail.json``, else ``results.json``), or an empty shell."""
+    for path in (HERE / "data" / "results_detail.json", RESULTS_JSON):
+        if path.exists():
+            results = json.loads(path.read_text(encoding="utf-8"))
+            results.setdefault("scale", [])
+            if "throughput" not in results:  # before the external benchmark, "accuracy" held the peer rows
+                results["throughput"] = [r for r in results.get("accuracy", []) if "comparisons_per_s" in r]
+                results["accuracy"] = [r for r in results.get("accuracy", []) if "comparisons_per_s" not in r]
+            results.setdefault("accuracy", [])
+            results.pop("detail", None)
+            return results
+    return {"machine": machine(), "scale": [], "accuracy": [], "throughput": []}
+
+
+def merge_accuracy(rows: list[dict], command: str) -> None:
+    """Put freshly measured ``accuracy`` rows into the published results (replacing the same dataset and
+    linker; everything else kept) and rewrite results.json and RESULTS.md: ``benchmarks.external`` alone."""
+    results = previous_results()
+    fresh = {(r["dataset"], r["linker"]) for r in rows}
+    results["accuracy"] = [r for r in results["accuracy"] if (r.get("dataset"), r.get("linker")) not in fresh
+                           and r.get("dataset") in EXTERNAL_DATASETS] + rows
+    results["machine"] = {**results.get("machine", {}), "accuracy_command": command,
+                          "load_average_after_accuracy": [round(x, 2) for x in os.getloadavg()]}
+    write_results(results)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="svoc benchmarks")
     p.add_argument("--quick", action="store_true", help="10k and 100k only")
     p.add_argument("--sizes", nargs="*", default=None, help="subset of 10k 100k 1M")
-    p.add_argument("--no-peers", action="store_true")
+    p.add_argument("--no-peers", action="store_true", help="skip the throughput comparison (benchmarks.peers)")
     p.add_argument("--no-scale", action="store_true")
+    p.add_argument("--no-external", action="store_true", help="skip the accuracy benchmark (benchmarks.external)")
+    p.add_argument("--datasets", default=",".join(EXTERNAL_DATASETS),
+                   help="accuracy datasets, comma-separated: " + ", ".join(EXTERNAL_DATASETS))
     p.add_argument("--timeout", type=float, default=3600.0, help="per scale run, seconds")
     p.add_argument("--peers-from", type=Path, default=None,
-                   help="JSON file of accuracy rows measured earlier (benchmarks.peers output) to include as-is")
+                   help="JSON file of throughput rows measured earlier (benchmarks.peers output) to include as-is")
     p.add_argument("--scale-from", type=Path, nargs="*", default=(),
                    help="JSON files of scale rows measured earlier (benchmarks.scale output) to include as-is")
     a = p.parse_args(argv)
@@ -78,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import scale
 
     sizes = a.sizes or (["10k", "100k"] if a.quick else ["10k", "100k", "1M"])
-    results = {"machine": machine(), "scale": [], "accuracy": [], "detail": {"scale": [], "accuracy": []}}
+    results = {"machine": machine(), "scale": [], "accuracy": [], "throughput": []}
     t0 = time.perf_counter()
     for f in a.scale_from:
         rows = json.loads(f.read_text())
@@ -93,25 +150,23 @@ def main(argv: list[str] | None = None) -> int:
             row["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             results["scale"].append(row)
             print(f"[bench]   {json.dumps({k: row.get(k) for k in SCALE_KEYS})}", flush=True)
+    if not a.no_external:
+        from benchmarks import external
+
+        print("[bench] accuracy through the public interface (benchmarks.external) …", flush=True)
+        results["accuracy"] = external.run_all([n.strip() for n in a.datasets.split(",") if n.strip()])
     if a.peers_from:
-        results["accuracy"] = json.loads(a.peers_from.read_text())
+        results["throughput"] = json.loads(a.peers_from.read_text())
     elif not a.no_peers:
         from benchmarks import peers
 
-        print("[bench] peers …", flush=True)
-        results["accuracy"] = peers.compare()
+        print("[bench] throughput peers …", flush=True)
+        results["throughput"] = peers.compare()
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["machine"]["bench_seconds"] = round(time.perf_counter() - t0, 1)
     results["machine"]["command"] = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     results["scale"].sort(key=lambda r: r["identity_records"])
-    out = shaped(results)
-    scale_dir = Path(__file__).resolve().parent / "data"
-    scale_dir.mkdir(exist_ok=True)
-    (scale_dir / "results_detail.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-    RESULTS_JSON.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
-    previous = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else None
-    RESULTS_MD.write_text(write_markdown(out, results) + keep_notes(previous), encoding="utf-8")
-    print(f"[bench] wrote {RESULTS_JSON} and {RESULTS_MD}", flush=True)
+    write_results(results)
     return 0
 
 

@@ -15,6 +15,19 @@ from schemas.errors import LineAccountingError
 
 
 @dataclass
+class InputNotice:
+    """Something about an input the operator should know, though the run goes on (no personal data:
+    names of sources, files and columns only). ``kind``: ``missing_column`` (``subject`` is the column),
+    ``no_rows``, ``unconfigured_folder`` (``subject`` is the folder)."""
+
+    source: str
+    file: str
+    kind: str
+    subject: str
+    message: str
+
+
+@dataclass
 class FileAccount:
     """Per input file: physical lines in, records out, rows quarantined (and the lines each took)."""
 
@@ -25,6 +38,12 @@ class FileAccount:
     header_lines: int = 0
     record_lines: int = 0
     quarantined_lines: int = 0
+
+    @property
+    def rows_in(self) -> int:
+        """Rows read (records out + quarantined rows): fewer than ``lines_in`` by the header and by the
+        extra lines of records whose quoted fields span lines."""
+        return self.records_out + self.quarantined
 
 
 def check_line_accounting(account: FileAccount) -> None:

@@ -4,7 +4,8 @@
 and whether it can be split exactly at its commas (``plain``), using byte counts over the whole block.
 ``parse_block`` then parses as much of the block as it can without the careful path in ``csv_reader``:
 runs of ``single`` lines in bulk (``("bulk", ...)`` pieces, one object array per column), other lines
-record by record (``("rows", ...)`` pieces). It stops before the first line that does not decode and the
+record by record (``("rows", ...)`` pieces). It stops before the first line that does not decode (or holds a
+NUL byte) and the
 first broken record, which the careful path takes; ``csv_reader._State.add_pieces`` consumes the pieces.
 """
 
@@ -22,7 +23,7 @@ _ASCII_SUPERSETS = frozenset(codecs.lookup(e).name for e in ("utf-8", "cp1252", 
 
 
 def screen(block: list[bytes], encoding: str, n_fields: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per line: (plain, single). ``single``: the line decodes, has no carriage return but a final CRLF,
+    """Per line: (plain, single). ``single``: the line decodes, holds no NUL byte, no carriage return but a final CRLF,
     an even number of quotes and fits csv's field size limit, so it is probably one record on its own.
     ``plain``: also no quote at all and exactly ``n_fields - 1`` commas, and not blank, so ``csv``
     would split it exactly at its commas."""
@@ -40,6 +41,7 @@ def screen(block: list[bytes], encoding: str, n_fields: int) -> tuple[np.ndarray
     crlf = lf & (lens >= 2) & (arr[np.maximum(ends - 2, 0)] == 13)
     quotes = count(arr == 34)
     single = (count(arr == 13) == crlf) & (quotes % 2 == 0) & (lens <= csv.field_size_limit())
+    single &= count(arr == 0) == 0  # a NUL byte: the careful path quarantines the line
     for i in np.flatnonzero(single & (count(arr >= 128) > 0)).tolist():  # non-ASCII: only if it decodes
         try:
             block[i].decode(encoding)
@@ -88,6 +90,8 @@ def parse_block(block: list[bytes], plain: np.ndarray, single: np.ndarray, heade
 
         def lines(start: int = pos, texts: list[str] = texts):
             for i in range(start, total):
+                if b"\x00" in block[i]:
+                    return  # like an undecodable line: the careful path quarantines it
                 try:
                     text = block[i].decode(enc)
                 except UnicodeDecodeError:

@@ -36,6 +36,14 @@ def _decode_reason(err: UnicodeDecodeError, encoding: str) -> str:
             f"(set 'encoding:' for this file in sources.yaml if it is not {encoding})")
 
 
+NUL_REASON = "line holds a NUL byte"
+
+
+def _nul_reason(raw: bytes) -> str:
+    position = raw.index(b"\x00")
+    return f"{NUL_REASON} (0x00) at position {position}, which is not text (check the export)"
+
+
 def _csv_reason(err: csv.Error) -> str:
     msg = str(err)
     if "unexpected end of data" in msg:
@@ -104,6 +112,8 @@ class _LineFeed:
             except UnicodeDecodeError as err:
                 item = (self.lines_in, raw.decode(self.encoding, "backslashreplace"),
                         _decode_reason(err, self.encoding))
+            if b"\x00" in raw and item[2] is None:
+                item = (self.lines_in, item[1].replace("\x00", "\\x00"), _nul_reason(raw))
         self.pending.append(item)
         return item[1]
 
@@ -324,7 +334,7 @@ class _State:
         else:
             reason = bad
         if reason is not None:
-            decode = reason == bad
+            decode = reason == bad and not reason.startswith(NUL_REASON)
             self.quarantined.append(Quarantined(pend[0][0], len(pend), reason, _text(pend), decode))
             self.decode_failed += decode
             self.other_quarantined += not decode

@@ -3,7 +3,8 @@
 Rules, in order:
 
 1. a UTF-8 byte-order mark -> ``utf-8`` with the BOM stripped (``bom=True``);
-2. a UTF-16/32 byte-order mark, or NUL bytes, or a zip signature -> ``UnusableInputError`` (not CSV text);
+2. a UTF-16/32 byte-order mark, NUL bytes in the header line, or a zip signature -> ``UnusableInputError``
+   (not CSV text); a NUL byte on a later line is that line's problem: the reader quarantines it;
 3. the whole file decodes as UTF-8 -> ``utf-8``;
 4. among the lines holding non-ASCII bytes, more decode as UTF-8 than not -> ``utf-8``: the few that do
    not are a corrupted line each and are quarantined by the reader;
@@ -49,9 +50,9 @@ def sniff_not_text(path: Path, head: bytes) -> None:
                                  "give it the .xlsx extension or export it as CSV")
     if head.startswith(b"PAR1"):
         raise UnusableInputError(path, "file is a Parquet file, not CSV text", "give it the .parquet extension")
-    if b"\x00" in head:
-        raise UnusableInputError(path, "file holds NUL bytes, so it is not CSV text",
-                                 "check the export format or set 'encoding:' in sources.yaml")
+    if b"\x00" in head.split(b"\n", 1)[0]:  # a NUL further down spoils its own line only (quarantined)
+        raise UnusableInputError(path, "the header line holds NUL bytes, so the file is not CSV text",
+                                 "check the export format (UTF-16 text needs 'encoding: utf-16' in sources.yaml)")
 
 
 def _decodes_as_utf8(path: Path) -> bool:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from connectors.accounting import FileAccount, LineLedger
+from connectors.accounting import FileAccount, InputNotice, LineLedger
 from connectors.dates import blank_to_none, shared_factorize
 from connectors.dedupe import DuplicateTracker
-from connectors.readers import RawStream, open_file, resolve_file
+from connectors.readers import RawStream, open_tables, resolve_file
 from connectors.sql import open_sql
 from connectors.standardise import (
     IDENTIFIER_KEY,
@@ -45,18 +46,47 @@ class SourceExtract:
     interactions: pd.DataFrame
     quarantine: pd.DataFrame
     accounts: list[FileAccount]
+    notices: list[InputNotice] = dc_field(default_factory=list)
 
 
-def open_input(source_dir: Path, cfg: FileConfig) -> RawStream:
-    """The reader for one configured file (or SQL table)."""
+@dataclass
+class FileExtract:
+    """One configured file: standardised frames, quarantine rows, an account per table in it, notices."""
+
+    frames: list[pd.DataFrame]
+    quarantine: list[dict]
+    accounts: list[FileAccount]
+    notices: list[InputNotice]
+
+
+def open_inputs(source_dir: Path, cfg: FileConfig, source: str | None = None,
+                drop: Path | None = None) -> list[RawStream]:
+    """The readers for one configured file (one per sheet of a workbook) or SQL table.
+
+    The file must lie inside ``drop`` (default: the source folder's parent, the drop folder).
+    """
     if cfg.sql is not None:
-        return open_sql(cfg.sql)
+        return [open_sql(cfg.sql, source=source)]
     if not source_dir.is_dir():
-        raise UnusableInputError(source_dir, "source folder is missing")
-    path = resolve_file(source_dir, cfg.file)
+        raise UnusableInputError(source_dir, "source folder is missing",
+                                 "check the drop is complete, or remove the source from sources.yaml")
+    path = resolve_file(source_dir, cfg.file, drop if drop is not None else source_dir.parent)
     if path is None:
         raise UnusableInputError(source_dir / cfg.file, "file is missing (looked for .csv, .xlsx and .parquet)")
-    return open_file(path, path.name, cfg.encoding, cfg.fallback_encoding)
+    return open_tables(path, path.name, cfg.encoding, cfg.fallback_encoding)
+
+
+def missing_columns(cfg: FileConfig, colmap: dict[str, str]) -> dict[str, list[str]]:
+    """Mapped source columns the file lacks (required ones already stopped the run) -> the fields they feed."""
+    feeds: dict[str, list[str]] = {}
+    for fld, col in cfg.columns.items():
+        feeds.setdefault(col, []).append(fld)
+    for fld, cols in cfg.concat.items():
+        for col in cols:
+            feeds.setdefault(col, []).append(fld)
+    for name, col in cfg.identifiers.items():
+        feeds.setdefault(col, []).append(name)
+    return {col: sorted(set(fields)) for col, fields in sorted(feeds.items()) if col not in colmap}
 
 
 def resolve_columns(stream: RawStream, cfg: FileConfig, required: list[str]) -> dict[str, str]:
@@ -123,27 +153,67 @@ def _key_name(cfg: FileConfig, field: str) -> str:
 
 
 def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bool, run_id: str | None,
-                 reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT,
-                 ) -> tuple[list[pd.DataFrame], list[dict], FileAccount] | None:
-    """Standardised frames, quarantine rows and the account for one file; None for a missing optional file."""
+                 reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT, drop: Path | None = None,
+                 ) -> FileExtract | None:
+    """Standardised frames, quarantine rows, accounts and notices for one file; None for a missing optional file.
+
+    Every sheet of a workbook is read (and accounted for) on its own; a record id repeated on a later sheet
+    is a duplicate. A file with a header but no rows stops the run when it is the identity file, and gives
+    a notice otherwise.
+    """
     try:
-        stream = open_input(source_dir, cfg)
+        streams = open_inputs(source_dir, cfg, source, drop)
     except UnusableInputError as err:
         if cfg.optional and "is missing" in err.problem:
             log.info("source=%s optional file %s absent", source, cfg.file)
             return None
         raise
+    out = FileExtract([], [], [], [])
+    tracker = DuplicateTracker()
+    labels = [s.label for s in streams]
+    for k, stream in enumerate(streams):
+        frames, quarantine, account, notices = _extract_stream(
+            stream, source, cfg, identity=identity, run_id=run_id, reference_date=reference_date,
+            dob_from=dob_from, tracker=tracker, table=k, labels=labels)
+        out.frames.extend(frames)
+        out.quarantine.extend(quarantine)
+        out.accounts.append(account)
+        out.notices.extend(notices)
+    if sum(a.records_out + a.quarantined for a in out.accounts) == 0:
+        what = "table or query returned no rows" if cfg.sql else "file has a header line but no rows"
+        if identity:
+            raise UnusableInputError(streams[0].path, what, "check the export finished, then re-send it")
+        out.notices.append(InputNotice(source, labels[0], "no_rows", "", f"{what}, so no interactions came from it"))
+    return out
+
+
+# Lines of table k (the k-th sheet of a workbook) are tracked for duplicates as k * _TABLE_STRIDE + line.
+_TABLE_STRIDE = 1 << 40
+
+
+def _seen_at(first: int, table: int, labels: list[str]) -> str:
+    k, line = divmod(first, _TABLE_STRIDE)
+    return f"line {line}" if k == table else f"line {line} of {labels[k]}"
+
+
+def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity: bool, run_id: str | None,
+                    reference_date: dt.date, dob_from: dt.date, tracker: DuplicateTracker, table: int,
+                    labels: list[str]) -> tuple[list[pd.DataFrame], list[dict], FileAccount, list[InputNotice]]:
+    """One table (a file, a sheet or a SQL table) of a configured file."""
     attendance = isinstance(cfg, InteractionFileConfig) and cfg.kind == "attendance"
     required = list(dict.fromkeys(["source_record_id", *cfg.required]))
     colmap = resolve_columns(stream, cfg, required)
-    absent = sorted(name for name, col in cfg.identifiers.items() if col not in colmap)
-    if absent:
-        log.warning("source=%s file=%s identifiers %s: mapped column not in the file", source, stream.label, absent)
+    notices = [InputNotice(source, stream.label, "missing_column", col,
+                           f"column '{col}' is not in the file, so {', '.join(fields)} "
+                           f"{'is' if len(fields) == 1 else 'are'} empty for every record from it "
+                           "(map the renamed column in sources.yaml, or fix the export)")
+               for col, fields in missing_columns(cfg, colmap).items()]
+    for notice in notices:
+        log.warning("source=%s file=%s %s", source, stream.label, notice.message)
     stream.usecols = sorted(set(colmap.values()))
     fcol = _field_colmap(cfg, colmap)
     rid_name = _key_name(cfg, "source_record_id")
     ledger = LineLedger(stream.label, stream.header_lines)
-    tracker = DuplicateTracker()
     frames: list[pd.DataFrame] = []
     quarantine: list[dict] = []
 
@@ -175,11 +245,13 @@ def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bo
                 key, key_name = _hash_ids(raw, fcol, rid.fillna("")), None
             idx = np.flatnonzero(keep)
             keys = key.to_numpy(dtype=object)
-            first = tracker.first_seen(keys if len(idx) == len(keys) else keys[idx], chunk.lines[idx])
-            for i, line in zip(idx[first > 0].tolist(), first[first > 0].tolist(), strict=True):
+            first = tracker.first_seen(keys if len(idx) == len(keys) else keys[idx],
+                                       chunk.lines[idx] + table * _TABLE_STRIDE)
+            for i, seen in zip(idx[first > 0].tolist(), first[first > 0].tolist(), strict=True):
                 keep[i] = False
-                reasons[i] = (f"{key_name} '{key.iat[i]}' already seen at line {line}" if key_name
-                              else f"exact repeat of the row at line {line}")
+                at = _seen_at(seen, table, labels)
+                reasons[i] = (f"{key_name} '{key.iat[i]}' already seen at {at}" if key_name
+                              else f"exact repeat of the row at {at}")
             for i in sorted(reasons):
                 q(chunk.lines[i], reasons[i], chunk.raw_text(i))
             gone = ~keep
@@ -202,7 +274,7 @@ def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bo
     quarantine.sort(key=lambda r: r["line_number"])
     log.info("source=%s file=%s lines_in=%d records_out=%d quarantined=%d", source, stream.label,
              account.lines_in, account.records_out, account.quarantined)
-    return frames, quarantine, account
+    return frames, quarantine, account, notices
 
 
 def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -229,25 +301,28 @@ def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFram
 
 
 def extract_source(source_dir: Path, config: SourceConfig, run_id: str | None = None,
-                   reference_date: dt.date | None = None, dob_from: dt.date = DOB_FROM_DEFAULT) -> SourceExtract:
+                   reference_date: dt.date | None = None, dob_from: dt.date = DOB_FROM_DEFAULT,
+                   drop: Path | None = None) -> SourceExtract:
     """Read one source folder (``DROP/<source>``) with its config into canonical frames.
+
+    Every file read must lie inside ``drop`` (default: the source folder's parent).
 
     ``reference_date`` (default today; the pipeline passes the drop date) decides what "in the future" means;
     a DOB before ``dob_from`` (the earliest plausible DOB) is flagged too early.
     """
     source_dir = Path(source_dir)
     reference_date = reference_date or dt.date.today()
-    identity_frames, interaction_frames, quarantine, accounts = [], [], [], []
+    identity_frames, interaction_frames, quarantine, accounts, notices = [], [], [], [], []
     for cfg, is_identity in [(config.identity, True), *((c, False) for c in config.interactions)]:
         result = extract_file(source_dir, config.name, cfg, identity=is_identity, run_id=run_id,
-                              reference_date=reference_date, dob_from=dob_from)
+                              reference_date=reference_date, dob_from=dob_from, drop=drop)
         if result is None:
             continue
-        frames, q_rows, account = result
-        (identity_frames if is_identity else interaction_frames).extend(frames)
-        quarantine.extend(q_rows)
-        accounts.append(account)
+        (identity_frames if is_identity else interaction_frames).extend(result.frames)
+        quarantine.extend(result.quarantine)
+        accounts.extend(result.accounts)
+        notices.extend(result.notices)
     q_frame = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
     q_frame["line_number"] = q_frame["line_number"].astype("int64")
     return SourceExtract(config.name, _concat(identity_frames, IDENTITY_COLUMNS),
-                         _concat(interaction_frames, INTERACTION_COLUMNS), q_frame, accounts)
+                         _concat(interaction_frames, INTERACTION_COLUMNS), q_frame, accounts, notices)

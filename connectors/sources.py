@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from connectors.presets import PRESETS
-from schemas.config import SourceConfig, read_sources_yaml
+from schemas.config import SOURCE_NAME_PATTERN, SourceConfig, read_sources_yaml
 from schemas.errors import UnusableInputError
 
 
@@ -74,7 +74,8 @@ def load_source_configs(sources_yaml: Path | None) -> list[SourceConfig]:
         try:
             cfg = SourceConfig.model_validate(merged)
         except ValidationError as err:
-            label = entry.get("name") or preset_name or i
+            name = entry.get("name")  # a hostile name is never echoed: it may hold newlines or markup
+            label = name if isinstance(name, str) and SOURCE_NAME_PATTERN.fullmatch(name) else f"sources[{i}]"
             raise UnusableInputError(path, f"source '{label}': {_error_line(err)}") from None
         if cfg.name in names:
             raise UnusableInputError(path, f"source '{cfg.name}' is configured twice")

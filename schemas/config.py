@@ -143,7 +143,6 @@ class FileConfig(BaseModel):
             raise ValueError(f"cannot_link_identifiers {undeclared} are not names under 'identifiers:'")
         return self
 
-
     @field_validator("encoding", "fallback_encoding")
     @classmethod
     def _known_encoding(cls, value: str | None) -> str | None:
@@ -190,6 +189,10 @@ class InteractionFileConfig(FileConfig):
         return self
 
 
+# A source name becomes a folder name in the drop, a Dagster asset key and part of column names.
+SOURCE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
 class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -204,6 +207,14 @@ class SourceConfig(BaseModel):
     known_to: bool | str = Field(
         default=True, description="the linked.single_view flag: true known_to_<name>, a column name, or false")
     indicators: list[str] = Field(default_factory=list, description="indicators this source feeds (catalogue names)")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SOURCE_NAME_PATTERN.fullmatch(value):
+            raise ValueError("a source name must be a lower-case letter followed by up to 39 lower-case letters, "
+                             "digits or underscores (it names the source's folder in the drop)")
+        return value
 
     @field_validator("reliability")
     @classmethod

@@ -62,6 +62,11 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("run_id", "VARCHAR"), ("source", "VARCHAR"), ("file", "VARCHAR"), ("lines_in", "BIGINT"),
         ("records_out", "BIGINT"), ("quarantined", "BIGINT"),
     ],
+    # What the operator is warned of though the run goes on (a mapped column missing, a file with no rows).
+    "audit.input_notices": [
+        ("run_id", "VARCHAR"), ("source", "VARCHAR"), ("file", "VARCHAR"), ("kind", "VARCHAR"),
+        ("subject", "VARCHAR"), ("message", "VARCHAR"),
+    ],
     "audit.source_runs": [
         ("run_id", "VARCHAR"), ("source", "VARCHAR"), ("identity_records", "BIGINT"),
         ("previous_identity_records", "BIGINT"), ("interactions", "BIGINT"), ("quarantined", "BIGINT"),

@@ -46,3 +46,21 @@ def dated_drops(landing: Path) -> list[Path]:
 def is_complete(drop: Path) -> bool:
     """A drop is complete once its sender has written a manifest or a ``_SUCCESS`` marker."""
     return any((drop / m).exists() for m in COMPLETE_MARKERS)
+
+
+def unconfigured_folders(drop: Path, sources: list[str]) -> list[str]:
+    """Subfolders of the drop that no configured source reads (hidden ``.x`` and ``_x`` folders aside)."""
+    if not drop.is_dir():
+        return []
+    return sorted(p.name for p in drop.iterdir()
+                  if p.is_dir() and p.name not in sources and not p.name.startswith((".", "_")))
+
+
+def drop_notices(drop: Path, sources_file: Path | None) -> list[str]:
+    """One line per thing in the drop the run will not read, saying what to do about it."""
+    from connectors import load_source_configs
+
+    names = [cfg.name for cfg in load_source_configs(sources_file)]
+    return [f"{drop}: folder {name!r} is not a configured source, so its files are not read "
+            "(add it to sources.yaml to read it, or remove the folder)"
+            for name in unconfigured_folders(drop, names)]

@@ -212,6 +212,7 @@ _broken = st.one_of(
     st.just('A8,"stray"q,2012-01-01,x\n'),
     st.just("\n"),
     st.just("A7,\udcff,2012-01-01,x\n"),  # a lone byte 0xFF: not valid UTF-8
+    st.just("A6,nul\x00byte,2012-01-01,x\n"),  # a NUL byte: quarantined wherever it is
 )
 _line = st.one_of(_good_row, _good_row, _broken)
 
@@ -224,7 +225,11 @@ def test_line_accounting_property(tmp_path: Path, monkeypatch, lines, chunk, fin
     content = text.encode("utf-8", "surrogateescape")
     body = text[len(HEADER):]
     physical_lines = body.split("\n")[:-1] if body.endswith("\n") else body.split("\n")
-    if body and all(line.startswith("A7") for line in physical_lines):
+    if not body:
+        with pytest.raises(UnusableInputError, match="header line but no rows"):
+            _extract(tmp_path, content, encoding="utf-8")
+        return
+    if all(line.startswith("A7") for line in physical_lines):
         with pytest.raises(UnusableInputError, match="no line after the header can be decoded"):
             _extract(tmp_path, content, encoding="utf-8")
         return
@@ -240,8 +245,8 @@ def test_line_accounting_property(tmp_path: Path, monkeypatch, lines, chunk, fin
     ids = e.identity["source_record_id"]
     assert ids.is_unique and not ids.isin(["", "NULL", "N/A", "Unknown"]).any()
     if not any(line.startswith(('A8,"never', "A8,\"stray")) for line in lines):
-        good = [ln for ln in lines if ln.startswith(("A", "B", "N", " ", ",", '"')) and not ln.startswith("A9")
-                and not ln.startswith("A7")]
+        good = [ln for ln in lines if ln.startswith(("A", "B", "N", " ", ",", '"'))
+                and not ln.startswith(("A9", "A7", "A6"))]
         expected_ids = {ln.split(",")[0] for ln in good} - {"", "NULL", "N/A", " Unknown "}
         assert set(ids) == expected_ids
 

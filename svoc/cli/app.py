@@ -16,6 +16,7 @@ from rich.table import Table  # noqa: E402
 from schemas.errors import SvocError  # noqa: E402
 from svoc.cli.errors import err_console, fail, reports_errors  # noqa: E402
 from svoc.cli.find import find_command, match_list_command  # noqa: E402
+from svoc.cli.inputs import drop_notice_lines, lines_table, notice_lines  # noqa: E402
 from svoc.cli.review import explain, review_app  # noqa: E402
 from svoc.settings import Settings  # noqa: E402
 
@@ -44,15 +45,9 @@ def _summary(warehouse: Path, run_id: str) -> None:
                                                 [run_id]).fetchall():
             t.add_row(src, f"{n_id:,}", f"{n_ix:,}", f"{n_q:,}")
         console.print(t)
-        q = Table(title="Lines per file")
-        for col in ("file", "lines in", "records", "quarantined"):
-            q.add_column(col, justify="right" if col != "file" else "left")
-        for f, li, ro, qu in con.execute(
-            "SELECT file, lines_in, records_out, quarantined FROM audit.file_accounts WHERE run_id = ? ORDER BY file",
-            [run_id],
-        ).fetchall():
-            q.add_row(f, f"{li:,}", f"{ro:,}", f"[yellow]{qu:,}[/]" if qu else "0")
-        console.print(q)
+        console.print(lines_table(con, run_id))
+        for line in notice_lines(con, run_id):
+            console.print(line, highlight=False, soft_wrap=True)
         linked = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='linked'").fetchall()}
         if "record_citizen" in linked:
             n_cit, n_rec = con.execute(
@@ -68,6 +63,8 @@ def _run(settings: Settings) -> None:
     from svoc.warehouse.analytics import resolve_pseudonym_key
 
     check_drop(settings.drop)
+    for line in drop_notice_lines(settings.drop, settings.sources_file):
+        console.print(line, highlight=False, soft_wrap=True)
     key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
     if key is None and settings.profile == "demo" and not settings.pseudonym_key_file.exists():
         console.print(f"[yellow]note:[/] no SVOC_PSEUDONYM_KEY set; the demo profile generates one into "

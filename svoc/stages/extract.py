@@ -27,7 +27,7 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     from connectors import extract_source
 
     extract = extract_source(drop / config.name, config, run_id=run_id, reference_date=reference_date,
-                             dob_from=dob_from)
+                             dob_from=dob_from, drop=drop)
     where, params = "source = ?", [config.name]
     # The last published run's count, read before this run replaces it (kept across a retried step).
     earlier = con.execute("SELECT previous_identity_records FROM audit.source_runs WHERE run_id = ? AND source = ?",
@@ -44,11 +44,16 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     accounts["run_id"], accounts["source"] = run_id, config.name
     write_frame(con, "audit.file_accounts", accounts, replace_where="source = ? AND run_id = ?",
                 params=[config.name, run_id])
+    notices = pd.DataFrame([n.__dict__ for n in extract.notices], columns=["source", "file", "kind", "subject",
+                                                                             "message"])
+    notices["run_id"] = run_id
+    write_frame(con, "audit.input_notices", notices, replace_where="source = ? AND run_id = ?",
+                params=[config.name, run_id])
     write_frame(con, "audit.source_runs", pd.DataFrame([{
         "run_id": run_id, "source": config.name, "identity_records": n_id,
         "previous_identity_records": previous or None, "interactions": n_ix, "quarantined": n_q}]),
         replace_where="run_id = ? AND source = ?", params=[run_id, config.name])
     log.info("staged source=%s identity=%d interactions=%d quarantined=%d", config.name, n_id, n_ix, n_q)
-    return {"identity_records": n_id, "interactions": n_ix, "quarantined": n_q,
-            "files": {a.file: {"lines_in": a.lines_in, "records_out": a.records_out, "quarantined": a.quarantined}
-                      for a in extract.accounts}}
+    return {"identity_records": n_id, "interactions": n_ix, "quarantined": n_q, "notices": len(notices),
+            "files": {a.file: {"lines_in": a.lines_in, "rows_in": a.rows_in, "records_out": a.records_out,
+                               "quarantined": a.quarantined} for a in extract.accounts}}
