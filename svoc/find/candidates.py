@@ -19,12 +19,22 @@ RULES: tuple[tuple[str, str], ...] = (
     ("NHS number", "r.nhs_number = q.nhs_number"),
     ("UPN", "r.upn = q.upn"),
     ("UPN", "r.former_upn = q.upn"),
-    ("date of birth", "CAST(r.dob AS DATE) = q.dob"),
-    ("date of birth transposed", "CAST(r.dob AS DATE) = q.dob_swapped"),
-    ("names", "lower(r.first_name) = q.first_name AND lower(r.last_name) = q.last_name"),
-    ("surname and postcode", "lower(r.last_name) = q.last_name AND r.postcode = q.postcode"),
-    ("surname and birth year", "lower(r.last_name) = q.last_name AND year(r.dob) = q.dob_year"),
+    ("date of birth", "r.d = q.dob"),
+    ("date of birth transposed", "r.d = q.dob_swapped"),
+    ("names", "r.fn = q.first_name AND r.ln = q.last_name"),
+    ("surname and postcode", "r.ln = q.last_name AND r.postcode = q.postcode"),
+    ("surname and birth year", "r.ln = q.last_name AND year(r.d) = q.dob_year"),
 )
+# One scan of the records keeps only those any rule could join (every rule needs one of these to agree).
+PREFILTER = """
+    SELECT source, source_record_id, postcode, nhs_number, upn, former_upn, lower(first_name) AS fn,
+           lower(last_name) AS ln, CAST(dob AS DATE) AS d
+    FROM staging.identity_records
+    WHERE nhs_number IN (SELECT nhs_number FROM _find_queries)
+       OR upn IN (SELECT upn FROM _find_queries) OR former_upn IN (SELECT upn FROM _find_queries)
+       OR source_record_id IN (SELECT record_id FROM _find_queries)
+       OR CAST(dob AS DATE) IN (SELECT dob FROM _find_queries UNION SELECT dob_swapped FROM _find_queries)
+       OR lower(last_name) IN (SELECT last_name FROM _find_queries)"""
 EXACT_RULES = frozenset({"source record", "NHS number", "UPN"})
 
 
@@ -64,11 +74,11 @@ def find_candidates(con: duckdb.DuckDBPyConnection, queries: list[Query], *, max
     try:
         union = " UNION ALL ".join(
             f"SELECT q.qid, r.source, r.source_record_id, {_exact(name)} AS exact FROM _find_queries q "
-            f"JOIN staging.identity_records r ON {cond}" for name, cond in RULES)
+            f"JOIN r ON {cond}" for name, cond in RULES)
         found = con.execute(
-            f"WITH hits AS ({union}) SELECT h.qid, h.source, h.source_record_id, rc.citizen_id, "
-            "min(h.exact) AS exact FROM hits h JOIN linked.record_citizen rc "
-            "ON rc.source = h.source AND rc.source_record_id = h.source_record_id "
+            f"WITH r AS MATERIALIZED ({PREFILTER}), hits AS ({union}) "
+            "SELECT h.qid, h.source, h.source_record_id, rc.citizen_id, min(h.exact) AS exact FROM hits h "
+            "JOIN linked.record_citizen rc ON rc.source = h.source AND rc.source_record_id = h.source_record_id "
             "GROUP BY ALL ORDER BY 1, 2, 3").df()
     finally:
         con.unregister("_find_queries")

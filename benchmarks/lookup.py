@@ -1,0 +1,131 @@
+"""Find-a-child latency on a large warehouse: one lookup (p50/p95), a 1,000-row list, the child page (H8's web page
+when it exists). Writes ``"lookup"`` into benchmarks/results.json (merged: other keys are kept).
+
+    svoc generate --children 50000 --out /tmp/big && svoc run --drop /tmp/big --warehouse /tmp/big.duckdb
+    python -m benchmarks.lookup --warehouse /tmp/big.duckdb [--lookups 200] [--list-rows 1000]
+
+Each lookup is timed as a web request would run it: open the warehouse read-only and the state store, search
+(candidates, scoring with the stored model, access-log line), close. The model is compiled once per process (the
+``Finder`` is held, as the web app holds it); that one-off cost is reported as ``compile_ms``. Queries are drawn
+from the warehouse's own records (seeded), a third each: first name + surname + DOB; surname + DOB + postcode (as
+often known at a front door); NHS number (names + DOB when the record has none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from svoc.find import Finder, Query, match_list
+
+RESULTS = Path(__file__).with_name("results.json")
+SEED = 0.42
+
+
+def sample_records(warehouse: Path, n: int) -> list[dict[str, Any]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute("SELECT setseed(?)", [SEED])
+        cur = con.execute("SELECT first_name, last_name, CAST(dob AS DATE) AS dob, postcode, nhs_number "
+                          "FROM staging.identity_records WHERE first_name IS NOT NULL AND last_name IS NOT NULL "
+                          "AND dob IS NOT NULL ORDER BY random() LIMIT ?", [n])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def queries_from(records: list[dict[str, Any]]) -> list[Query]:
+    out = []
+    for i, r in enumerate(records):
+        kind = i % 3
+        if kind == 0 or (kind == 2 and not r["nhs_number"]):
+            out.append(Query.of(first_name=r["first_name"], last_name=r["last_name"], dob=r["dob"]))
+        elif kind == 1:
+            out.append(Query.of(last_name=r["last_name"], dob=r["dob"], postcode=r["postcode"]))
+        else:
+            out.append(Query.of(nhs_number=r["nhs_number"]))
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def time_lookups(warehouse: Path, queries: list[Query], finder: Finder) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with finder.session(warehouse) as s:
+        s.find(queries[0], who="benchmark", purpose="benchmark warm-up")
+    compile_ms = (time.perf_counter() - t0) * 1000
+    times, statuses = [], {}
+    for q in queries:
+        t = time.perf_counter()
+        with finder.session(warehouse) as s:
+            r = s.find(q, who="benchmark", purpose="benchmark")
+        times.append((time.perf_counter() - t) * 1000)
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    return {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1),
+            "max_ms": round(max(times), 1), "lookups": len(times), "compile_ms": round(compile_ms, 1),
+            "statuses": statuses}
+
+
+def time_list(warehouse: Path, records: list[dict[str, Any]], finder: Finder) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "list.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["Forename", "Surname", "Date of birth", "Post code"])
+            for r in records:
+                w.writerow([r["first_name"], r["last_name"], r["dob"].strftime("%d/%m/%Y"), r["postcode"] or ""])
+        mapping = {"first_name": "Forename", "last_name": "Surname", "dob": "Date of birth", "postcode": "Post code"}
+        t = time.perf_counter()
+        with finder.session(warehouse) as s:
+            rows = match_list(s, path, mapping, who="benchmark", purpose="benchmark")
+        secs = time.perf_counter() - t
+    bands = {b: sum(r.band == b for r in rows) for b in ("matched", "possible", "none")}
+    return {"list_rows": len(rows), "list_1000_s": round(secs, 2), "list_bands": bands}
+
+
+def child_page_ms(warehouse: Path) -> float | None:
+    """H8's child page render time (p95 over 50 renders), once ``svoc.web`` offers a render benchmark hook."""
+    try:
+        from svoc.web import bench  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return bench.child_page_p95_ms(warehouse)  # pragma: no cover - depends on the web workspace
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--warehouse", type=Path, required=True)
+    ap.add_argument("--lookups", type=int, default=200)
+    ap.add_argument("--list-rows", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    con = duckdb.connect(str(args.warehouse), read_only=True)
+    n_records = con.execute("SELECT count(*) FROM staging.identity_records").fetchone()[0]
+    con.close()
+    records = sample_records(args.warehouse, max(args.lookups, args.list_rows))
+    finder = Finder()
+    result: dict[str, Any] = {"records": int(n_records)}
+    result.update(time_lookups(args.warehouse, queries_from(records[: args.lookups]), finder))
+    result.update(time_list(args.warehouse, records[: args.list_rows], finder))
+    result["child_page_p95_ms"] = child_page_ms(args.warehouse)
+    result["targets"] = {"p95_ms": 300, "list_1000_s": 15, "child_page_p95_ms": 300}
+    data = json.loads(args.out.read_text()) if args.out.exists() else {}
+    data["lookup"] = result
+    args.out.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    print(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
