@@ -80,6 +80,9 @@ def shaped(results: dict) -> dict:
 def write_results(results: dict) -> None:
     """``results.json`` (contract shape), ``data/results_detail.json`` (everything) and ``RESULTS.md``."""
     out = shaped(results)
+    if RESULTS_JSON.exists():  # keys other benchmarks merge in (e.g. "lookup", benchmarks.lookup) are kept
+        kept = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+        out.update({k: v for k, v in kept.items() if k not in out})
     scale_dir = HERE / "data"
     scale_dir.mkdir(exist_ok=True)
     (scale_dir / "results_detail.json").write_text(json.dumps(results, indent=1, default=str) + "\n")

@@ -83,7 +83,7 @@ def test_merge_accuracy_replaces_rows_and_keeps_the_rest(tmp_path: Path, monkeyp
     scale = {"identity_records": 10, "interactions": 1, "wall_s": 1.0, "peak_rss_mb": 1.0, "comparisons": 1,
              "stages": {}}
     (tmp_path / "results.json").write_text(json.dumps({"machine": {"cpus": 2}, "scale": [scale],
-                                                       "accuracy": [old_peer]}))
+                                                       "accuracy": [old_peer], "lookup": {"p95_ms": 12}}))
     (tmp_path / "RESULTS.md").write_text("# old\n<!-- notes: kept across runs -->\nhand-written notes\n")
     bench_run.merge_accuracy(ROWS[:2], "python -m benchmarks.external --datasets febrl4")
     out = json.loads((tmp_path / "results.json").read_text())
@@ -92,6 +92,7 @@ def test_merge_accuracy_replaces_rows_and_keeps_the_rest(tmp_path: Path, monkeyp
     assert out["accuracy"][1]["review_queue_pairs"] == 200 and out["accuracy"][1]["children"] == 20000
     assert out["throughput"][0]["comparisons_per_s"] == 2452  # the old peer row moved, not lost
     assert out["scale"][0]["identity_records"] == 10
+    assert out["lookup"] == {"p95_ms": 12}  # another benchmark's key is kept
     md = (tmp_path / "RESULTS.md").read_text()
     assert "Accuracy through the public interface" in md and md.endswith("hand-written notes\n")
 
