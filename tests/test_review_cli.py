@@ -273,3 +273,19 @@ def test_review_loop_end_to_end(demo_run, tmp_path):
     assert len(_access(wh)) == 2 and not query(wh, "SELECT * FROM audit.access_log")
     html = write_report(wh, run_id).read_text()
     assert "different mothers on birth records" in html and "same child after a house move" in html
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    ({}, 1), ({"reason": "insufficient"}, 1), ({"reason": "twin"}, 0), ({"source_pair": "police - health"}, 1),
+    ({"source_pair": "education – health"}, 0), ({"band": "high"}, 1), ({"band": "low"}, 0), ({"sort": "age"}, 1),
+])
+def test_queue_page_filters_and_sorts(tiny, filters, expected):
+    from svoc.review.access import reader
+    from svoc.review.pairs import queue_page
+
+    with reader(tiny) as w:
+        total, rows = queue_page(w, **filters)
+        assert total == expected == len(rows)
+        assert queue_page(w, {pair_id("health:H1", "police:N1")}, **filters)[0] == 0  # decided: gone at once
+    if rows:
+        assert rows[0]["source_pair"] == "health – police" and rows[0]["queued_at"] is not None

@@ -72,6 +72,51 @@ def open_queue(w: Warehouse, limit: int, decided: set[str] | None = None) -> tup
     return int(total or 0), rows
 
 
+QUEUE_SORTS = {"probability": "match_probability DESC NULLS LAST, pair_id",
+               "age": "queued_run_started NULLS LAST, pair_id",  # oldest first
+               "reason": "reason, match_probability DESC NULLS LAST, pair_id",
+               "source_pair": "source_pair, match_probability DESC NULLS LAST, pair_id"}
+
+
+def queue_page(w: Warehouse, decided: set[str] | None = None, *, reason: str | None = None,
+               source_pair: str | None = None, band: str | None = None, sort: str = "probability",
+               limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    """The open queue filtered by reason (substring), source pair (``education – health``, either order) and
+    band (``high`` ≥ 0.8, ``medium`` 0.5–0.8, ``low`` < 0.5), sorted by ``QUEUE_SORTS``; no personal details.
+    Rows carry ``queued_at`` (the start of the run that first queued the pair) for the queue's age."""
+    if not w.has("audit.review_queue"):
+        return 0, []
+    if sort not in QUEUE_SORTS:
+        raise SvocError(f"unknown sort {sort!r}; use one of {sorted(QUEUE_SORTS)}")
+    runs = "(SELECT started_at FROM audit.runs r WHERE r.run_id = q.queued_run_id)" if w.has("audit.runs") \
+        else "NULL::TIMESTAMP"
+    pair_sql = ("split_part(least(unique_id_l, unique_id_r), ':', 1) || ' – ' || "
+                "split_part(greatest(unique_id_l, unique_id_r), ':', 1)")
+    conds, params = ["coalesce(status, 'open') = 'open'", "NOT list_contains(?, pair_id)"], [sorted(decided or ())]
+    if reason:
+        conds.append("contains(reason, ?)")
+        params.append(reason)
+    if source_pair:
+        a, _, b = (p.strip() for p in source_pair.replace("–", "-").partition("-"))
+        conds.append(f"{pair_sql} = ?")
+        params.append(" – ".join(sorted((a, b))))
+    bands = {"high": "match_probability >= 0.8", "medium": "match_probability >= 0.5 AND match_probability < 0.8",
+             "low": "coalesce(match_probability, 0) < 0.5"}
+    if band:
+        if band not in bands:
+            raise SvocError(f"unknown band {band!r}; use high, medium or low")
+        conds.append(bands[band])
+    base = (f"SELECT pair_id, match_probability, reason, unique_id_l, unique_id_r, queued_run_id, "
+            f"{pair_sql} AS source_pair, {runs} AS queued_run_started FROM audit.review_queue q "
+            f"WHERE {' AND '.join(conds)}")
+    total = w.one(f"SELECT count(*) FROM ({base})", params)
+    rows = w.rows(f"SELECT * FROM ({base}) ORDER BY {QUEUE_SORTS[sort]} LIMIT ? OFFSET ?",
+                  [*params, int(limit), int(offset)])
+    for r in rows:
+        r["queued_at"] = r.pop("queued_run_started")
+    return int(total or 0), rows
+
+
 def pair_view(w: Warehouse, p: dict[str, Any]) -> dict[str, Any]:
     """What a steward is shown for pair ``p``: both records side by side, the model's evidence and prior.
     The same dict is stored with a decision as the evidence the steward saw."""
