@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Sequence
 
 import duckdb
 import pandas as pd
 
+from schemas.rules import DOB_FROM_DEFAULT
 from svoc.warehouse.sql import write_frame
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,11 @@ def build_record_features(con: duckdb.DuckDBPyConnection, drop_date: dt.date) ->
 
 
 def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.date, retrain: bool,
-                  link_threshold: float, review_lower: float, threads: int, memory_limit: str) -> dict:
+                  link_threshold: float, review_lower: float, threads: int, memory_limit: str,
+                  dob_from: dt.date = DOB_FROM_DEFAULT, cannot_link_identifiers: Sequence[str] = ()) -> dict:
+    """Link the staged records. ``dob_from``: the earliest plausible DOB; ``cannot_link_identifiers``: the
+    named identifiers (sources.yaml ``identifiers:``) whose two different values keep two records apart.
+    Both reach matching once it takes them (``build_features(dob_from=)``, ``link_records(cannot_link_identifiers=)``)."""
     from matching.linker import link_records
     from matching.review import carry_forward
 
