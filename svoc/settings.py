@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     retrain: bool = False
     chunk_size: int = 200_000
     dagster_log_level: str = "CRITICAL"
+    # Operations (pipelines/defs/alerts.py, freshness.py): how old the published warehouse may get, and who
+    # hears about a failed run. Secrets (the SMTP password, the webhook URL with its token) from the environment.
+    freshness_hours: float = Field(default=26.0, gt=0, description="the published warehouse is stale after this")
+    alert_email_from: str | None = None
+    alert_email_to: str = Field(default="", description="comma-separated addresses for failed-run email")
+    alert_email_smtp_host: str | None = None
+    alert_email_smtp_port: int | None = None
+    alert_email_smtp_type: Literal["SSL", "STARTTLS"] = "STARTTLS"
+    alert_email_smtp_user: str | None = None
+    alert_email_password: SecretStr | None = None
+    alert_webhook_url: SecretStr | None = None
+    alert_webhook_kind: Literal["teams", "slack"] = "teams"
     state_url: SecretStr | None = Field(default=None, description="IG state store (decisions, access log) as a "
                                         "SQLAlchemy URL; default: <stem>_state.sqlite beside the warehouse")
 
