@@ -18,6 +18,7 @@ from svoc.cli.errors import err_console, fail, reports_errors  # noqa: E402
 from svoc.cli.find import find_command, match_list_command  # noqa: E402
 from svoc.cli.inputs import drop_notice_lines, lines_table, notice_lines  # noqa: E402
 from svoc.cli.review import explain, review_app  # noqa: E402
+from svoc.cli.serve import account_app, demo_account, serve  # noqa: E402
 from svoc.settings import Settings  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -25,6 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 app.add_typer(review_app, name="review")
 app.command("explain")(explain)
 app.command("find")(find_command); app.command("match-list")(match_list_command)  # noqa: E702
+app.command("serve")(serve); app.add_typer(account_app, name="account"); app.command("demo-account")(demo_account)  # noqa: E702
 console = Console(stderr=False)
 
 
