@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,8 +117,10 @@ class _UnionFind:
 
 
 def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, decisions: pd.DataFrame | None,
-                    link_threshold: float, review_band: tuple[float, float]) -> ClusterResult:
-    """Cluster records into people; see the module docstring for the algorithm."""
+                    link_threshold: float, review_band: tuple[float, float],
+                    cannot_link_identifiers: Iterable[str] = ()) -> ClusterResult:
+    """Cluster records into people; see the module docstring for the algorithm. ``cannot_link_identifiers``:
+    names of identifiers (``identifier_keys``) whose two different values keep two records apart."""
     raw_ids = features["unique_id"].astype(str).to_numpy()
     by_id = np.argsort(raw_ids, kind="stable")
     uids = raw_ids[by_id]
@@ -135,7 +137,7 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
         latest = latest[dknown].assign(_l=dli[dknown], _r=dri[dknown])
     diff = latest[latest["decision"] == "different"] if not latest.empty else latest
     cannot = list(zip(diff["_l"].tolist(), diff["_r"].tolist(), strict=False)) if not diff.empty else []
-    cidx = ConstraintIndex(feats, cannot)
+    cidx = ConstraintIndex(feats, cannot, cannot_link_identifiers)
     uf = _UnionFind(n)
     find = uf.find
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from matching.must_links import (  # noqa: F401 - re-exported: the constraints API includes its must-links
     DECISION_COLUMNS,
@@ -39,6 +39,9 @@ from schemas.rules import is_placeholder_first_name as placeholder_rule
 TWIN_NAME_JW_THRESHOLD = 0.88
 # A first name held by at least this many records is an established given name, not a one-off typo.
 ESTABLISHED_NAME_COUNT = 3
+# One letter apart, the rarer name must be held by at least this share of the commoner one's records to count
+# as a second given name (Leo/Leon) rather than a typo of it (Riely beside Riley).
+TYPO_FREQUENCY_RATIO = 0.1
 
 _SURNAME_SPLIT = re.compile(r"[\s\-']+")
 
@@ -117,7 +120,8 @@ class ConstraintIndex:
     first names). Cluster signatures live under the cluster's root and are merged small-to-large.
     """
 
-    def __init__(self, features: pd.DataFrame, cannot_pairs: Sequence[tuple[int, int]] = ()) -> None:
+    def __init__(self, features: pd.DataFrame, cannot_pairs: Sequence[tuple[int, int]] = (),
+                 cannot_link_identifiers: Iterable[str] = ()) -> None:
         n = len(features)
         self.n = n
 
@@ -152,7 +156,23 @@ class ConstraintIndex:
             self.src = list(range(n))  # no source known: every record its own source
         counts = first_u.map(first_u.value_counts())
         known = {k.upper() for k in load_name_groups()}
+        self.name_count = counts.fillna(0).astype(int).tolist()
         self.established = ((counts >= ESTABLISHED_NAME_COUNT) | first_u.isin(known)).fillna(False).tolist()
+        middle = col("middle_names_std")
+        self.middle = [frozenset(m.upper().split()) if m else frozenset() for m in middle]
+        self.id_keys = [frozenset(as_list(v)) for v in features["identifier_keys"]] \
+            if "identifier_keys" in features else [frozenset()] * n
+        names = {x.upper() for x in cannot_link_identifiers}
+        # cannot-link identifiers per record: {NAME: VALUE}; only records that carry one are listed
+        self.cl_ids: dict[int, dict[str, str]] = {}
+        if names:
+            for i, keys in enumerate(self.id_keys):
+                vals = {k.split("=", 1)[0].upper(): k.split("=", 1)[1] for k in keys if "=" in k}
+                vals = {k: v for k, v in vals.items() if k in names}
+                if vals:
+                    self.cl_ids[i] = vals
+        if "dob_precision" in features:  # a placeholder DOB (1 January, ...) is not the same birthday
+            ok &= (features["dob_precision"].astype(object) == "day").fillna(False).to_numpy(dtype=bool)
         self.alts = features["alt_first_names"].tolist() if "alt_first_names" in features else [None] * n
         self.last_parts = features["last_name_parts"].tolist() if "last_name_parts" in features else [None] * n
         dob_int = np.where(ok, days.astype("int64", copy=False), -1)
@@ -171,6 +191,7 @@ class ConstraintIndex:
         self.upn_root: list = [None] * n  # list of record indices holding a UPN
         self.twin_root: list = [None] * n  # list of record indices eligible for the twin guard
         self.diff_root: list = [None] * n  # list of record indices with steward 'different' partners
+        self.clid_root: list = [None] * n  # list of record indices holding a cannot-link identifier
         self._twin_ok = [d >= 0 for d in self.twin_dob]
         self._has_upn = [u is not None for u in self.upn]
 
@@ -194,7 +215,8 @@ class ConstraintIndex:
         return g
 
     def twin_conflict(self, i: int, j: int) -> bool:
-        """Twin guard between two records: same DOB and household, clearly different first names."""
+        """Twin guard between two records: same DOB (to the day) and household, and first names that are
+        *distinct names* (``distinct_names``) with nothing else making them one person."""
         fi, fj = self.first[i], self.first[j]
         if fi == fj or self.twin_dob[i] < 0 or self.twin_dob[i] != self.twin_dob[j]:
             return False
@@ -203,24 +225,69 @@ class ConstraintIndex:
             return False
         if not (self.surnames(i) & self.surnames(j)):
             return False
+        return self.distinct_names(i, j) and not self.one_person_evidence(i, j)
+
+    def distinct_names(self, i: int, j: int) -> bool:
+        """Two given names, not one name written two ways: both usable, not a nickname group, an initial or a
+        short form of the other, and either clearly different in spelling or - when one letter apart
+        (Leo/Leon, Luca/Lucas vs Riley/Riely) - both established names (in the name lexicon or held by at
+        least ``ESTABLISHED_NAME_COUNT`` records) of comparable frequency (a typo is rare beside the name it
+        mistypes)."""
+        fi, fj = self.first[i], self.first[j]
         if not first_names_clearly_different(fi, self.name_groups(i), fj, self.name_groups(j)):
-            return False
+            if is_placeholder_first_name(fi) or is_placeholder_first_name(fj) or fi == fj:
+                return False
+            if set(self.name_groups(i)) & set(self.name_groups(j)):
+                return False
+            short, long_ = sorted((fi, fj), key=len)
+            if long_.startswith(short) and len(long_) - len(short) >= 2:  # Sam/Samuel; not Leo/Leon
+                return False
+            return self.comparable_names(i, j)
+        if DamerauLevenshtein.distance(fi, fj) <= 1:  # short names: Amy/Amt is "clearly different" by JW
+            return self.comparable_names(i, j)
+        return True
+
+    def comparable_names(self, i: int, j: int) -> bool:
+        ci, cj = self.name_count[i], self.name_count[j]
+        return bool(self.established[i] and self.established[j] and min(ci, cj) >= TYPO_FREQUENCY_RATIO * max(ci, cj))
+
+    def one_person_evidence(self, i: int, j: int) -> bool:
+        """Something besides the first name makes the two records one person: a middle name used as the first
+        name, a known-as name, forename and surname transposed, or a shared identifier value."""
+        fi, fj = self.first[i], self.first[j]
+        if (fi and fi in self.middle[j]) or (fj and fj in self.middle[i]):
+            return True
+        li, lj = clean_str(self.last[i]), clean_str(self.last[j])
+        if li and lj and fi == lj.upper() and fj == li.upper():
+            return True
+        if self.id_keys[i] & self.id_keys[j]:
+            return True
         alts_i, alts_j = as_list(self.alts[i]), as_list(self.alts[j])
         if alts_i or alts_j:  # a known alternative first name that matches the other record: not twins
             names_i = [x.upper() for x in [fi, *alts_i] if not is_placeholder_first_name(x)]
             names_j = [x.upper() for x in [fj, *alts_j] if not is_placeholder_first_name(x)]
             if any(not _names_clearly_different(x, y) for x in names_i for y in names_j):
-                return False
-        return True
+                return True
+        return False
 
     def distinct_given_names(self, i: int, j: int) -> bool:
-        """Both first names are established given names (in the nickname file, or held by at least
-        ``ESTABLISHED_NAME_COUNT`` records) sharing no nickname group: Luca/Lucas, Leo/Leon - not Riley/Riely
-        (a one-off typo) nor Sam/Samuel."""
-        if not (self.established[i] and self.established[j]):
-            return False
-        gi, gj = set(self.name_groups(i)) or {self.first[i]}, set(self.name_groups(j)) or {self.first[j]}
-        return not (gi & gj)
+        """Kept for callers: the twin guard's name test (``distinct_names``)."""
+        return self.distinct_names(i, j)
+
+    def identifier_conflict(self, ma: Sequence[int], mb: Sequence[int]) -> str | None:
+        """Two different values of one cannot-link identifier (and no shared value of it) across the groups."""
+        for i in ma:
+            vi = self.cl_ids.get(i)
+            if not vi:
+                continue
+            for j in mb:
+                vj = self.cl_ids.get(j)
+                if not vj:
+                    continue
+                for name, value in vi.items():
+                    if name in vj and vj[name] != value:
+                        return f"identifier:{name.lower()}"
+        return None
 
     def upn_conflict(self, a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:
         return a[0] != b[0] and a[0] != b[1] and b[0] != a[1]
@@ -256,6 +323,13 @@ class ConstraintIndex:
                 for j in ub:
                     if upn[j] is not None and self.upn_conflict((upn[i], former[i]), (upn[j], former[j])):
                         return "upn"
+        if self.cl_ids:
+            ia = ma if ma is not None else self._members(self.clid_root, self.cl_ids, ra)
+            ib = mb if mb is not None else self._members(self.clid_root, self.cl_ids, rb)
+            if ia and ib:
+                reason = self.identifier_conflict(ia, ib)
+                if reason:
+                    return reason
         if self.diff_partners:
             da = ma if ma is not None else self._members(self.diff_root, self.diff_partners, ra)
             db = mb if mb is not None else self._members(self.diff_root, self.diff_partners, rb)
@@ -272,38 +346,32 @@ class ConstraintIndex:
         return None
 
     def _twin_conflict_between(self, ta: Sequence[int], tb: Sequence[int], records_only: bool) -> str | None:
-        """Twin checks between two groups of twin-eligible records (usable DOB and first name).
-
-        * ``same_source_twin``: one source holds a record in each group with the same DOB and two *distinct
-          given names* (``distinct_given_names``): twins registered side by side (Luca and Lucas at one GP).
-          No name similarity overrides it; a source's duplicate with a typo or a nickname is not refused.
-        * ``twin_guard``: a record pair with the same DOB and household and clearly different first names,
-          unless the groups are *bridged* by another same-DOB pair whose first names agree (exact, nickname
-          group or close spelling): then the clash is one odd record (a typo, a known-as name), not twins.
-        """
-        dob, src, first = self.twin_dob, self.src, self.first
-        clash = False
+        """Twin checks between two groups of twin-eligible records (usable DOB and first name): a record pair
+        with the same DOB and household and distinct given names (``twin_conflict``), within one source or
+        across sources alike (the reason says ``same_source_twin`` when both records come from one source),
+        unless the groups are *bridged* by another same-DOB pair whose first names agree (exact, nickname
+        group or close spelling): then the clash is one odd record (a typo, a known-as name), not twins."""
+        dob, src = self.twin_dob, self.src
+        clash = None
         for i in ta:
             di = dob[i]
             for j in tb:
-                if dob[j] != di:
-                    continue
-                if src[i] == src[j] and first[i] != first[j] and self.distinct_given_names(i, j):
-                    return "same_source_twin"
-                if not clash and self.twin_conflict(i, j):
-                    clash = True
+                if dob[j] == di and self.twin_conflict(i, j):
+                    clash = "same_source_twin" if src[i] == src[j] else "twin_guard"
+                    break
+            if clash:
+                break
         if not clash:
             return None
         if not records_only and self._names_bridge(ta, tb):
             return None
-        return "twin_guard"
+        return clash
 
     def _names_bridge(self, ta: Sequence[int], tb: Sequence[int]) -> bool:
         dob, first = self.twin_dob, self.first
         for i in ta:
             for j in tb:
-                if dob[j] == dob[i] and (first[i] == first[j] or not first_names_clearly_different(
-                        first[i], self.name_groups(i), first[j], self.name_groups(j))):
+                if dob[j] == dob[i] and (first[i] == first[j] or not self.distinct_names(i, j)):
                     return True
         return False
 
@@ -330,7 +398,7 @@ class ConstraintIndex:
         elif nb is not None and nb != na:
             self.nhs_root[into] = _MULTI
         for store, flags in ((self.upn_root, self._has_upn), (self.twin_root, self._twin_ok),
-                             (self.diff_root, self.diff_partners)):
+                             (self.diff_root, self.diff_partners), (self.clid_root, self.cl_ids)):
             ma = self._members(store, flags, into)
             mb = self._members(store, flags, other)
             if isinstance(ma, list):
@@ -358,6 +426,8 @@ class ConstraintIndex:
 
         multi(self.nhs)
         multi(self.upn)
+        for name in {k for vals in self.cl_ids.values() for k in vals}:
+            multi([self.cl_ids.get(i, {}).get(name) for i in range(self.n)])
         tdob = np.asarray(self.twin_dob, dtype=np.int64)
         eligible = tdob >= 0
         if eligible.any():

@@ -9,7 +9,7 @@ Evidence rules:
 
 * ``dob`` is NULL unless it is usable evidence: not flagged ``dob_in_future``, ``dob_before_1990``,
   ``dod_before_dob``, ``dob_unparseable``, ``dob_expected``, ``dob_impossible``, and (re-checked here) not
-  after ``reference_date``, not before 1990-01-01 and not after the date of death.
+  after ``reference_date``, not before ``dob_from`` (default ``schemas.rules.DOB_FROM_DEFAULT``) and not after the date of death.
 * ``nhs_number`` / ``upn`` / ``former_upn`` are re-validated; invalid ones are NULL. Temporary UPNs are
   NULL in ``upn``/``former_upn`` and absent from ``upn_any`` (they are not stable identity).
 * ``postcode_district`` / ``postcode_sector`` fall back to a partial raw postcode (``LS1``, ``LS1 4``).
@@ -24,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from matching.dates import dob_precision
 from matching.names import (
     fold_text,
     is_placeholder_first_name,
@@ -41,7 +42,7 @@ from schemas.identifiers import (
     map_distinct,
     partial_postcode_parts,
 )
-from schemas.rules import DOB_FROM_DEFAULT, NOT_EVIDENCE_DOB_FLAGS
+from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, NOT_EVIDENCE_DOB_FLAGS
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "unique_id", "source", "source_record_id",
@@ -50,8 +51,10 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "dob", "dob_year", "dob_month", "dob_day", "dob_str", "sex",
     "postcode", "postcode_sector", "postcode_district", "address_std", "house_number",
     "nhs_number", "upn", "former_upn", "upn_any", "ethnicity", "is_placeholder_first_name",
+    "dob_precision", "postcode_token", "identifier_keys", "identifier_names",
 )
-LIST_COLUMNS = ("first_name_groups", "last_name_parts", "other_surnames", "alt_first_names", "upn_any")
+LIST_COLUMNS = ("first_name_groups", "last_name_parts", "other_surnames", "alt_first_names", "upn_any",
+                "identifier_keys", "identifier_names")
 
 # A DOB flagged wrong or provisional is not evidence; the rule is stated once in ``schemas.rules``.
 UNUSABLE_DOB_FLAGS = NOT_EVIDENCE_DOB_FLAGS
@@ -180,27 +183,29 @@ def _other_names(last_parts: np.ndarray, former: pd.Series, preferred: pd.Series
     return others, alt_firsts
 
 
-def _flag_masks(flags: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _flag_masks(flags: pd.Series, dob_flags: frozenset[str] = UNUSABLE_DOB_FLAGS) -> tuple[np.ndarray, np.ndarray]:
     """``(dob unusable, first name placeholder)`` boolean masks from ``quality_flags``."""
     dob_bad = np.zeros(len(flags), dtype=bool)
     placeholder = np.zeros(len(flags), dtype=bool)
     values = flags.to_numpy()
     for i in _nonempty(flags):
         fs = set(_as_list(values[i]))
-        dob_bad[i] = not UNUSABLE_DOB_FLAGS.isdisjoint(fs)
+        dob_bad[i] = not dob_flags.isdisjoint(fs)
         placeholder[i] = "first_name_placeholder" in fs
     return dob_bad, placeholder
 
 
-def _usable_dob(identity: pd.DataFrame, reference_date: dt.date, flagged: np.ndarray) -> pd.Series:
+def _usable_dob(identity: pd.DataFrame, reference_date: dt.date, flagged: np.ndarray,
+                dob_from: dt.date | None) -> pd.Series:
     dob = pd.to_datetime(_col(identity, "dob"), errors="coerce").reset_index(drop=True)
     dod = pd.to_datetime(_col(identity, "date_of_death"), errors="coerce").reset_index(drop=True)
     bad = (
         flagged
         | (dob > pd.Timestamp(reference_date)).to_numpy()
-        | (dob < pd.Timestamp(EARLIEST_DOB)).to_numpy()
         | (dod.notna() & (dod < dob)).to_numpy()
     )
+    if dob_from is not None:
+        bad |= (dob < pd.Timestamp(dob_from)).to_numpy()
     return dob.where(~bad)
 
 
@@ -208,12 +213,16 @@ def _arr(values) -> np.ndarray:
     return values if isinstance(values, np.ndarray) else pd.Series(values).to_numpy(dtype=object)
 
 
-def build_features(identity: pd.DataFrame, reference_date: dt.date) -> pd.DataFrame:
+def build_features(identity: pd.DataFrame, reference_date: dt.date,
+                   dob_from: dt.date | None = DOB_FROM_DEFAULT) -> pd.DataFrame:
     """One feature row per identity record (same order, fresh RangeIndex), columns ``FEATURE_COLUMNS``.
 
     ``unique_id`` is ``source:source_record_id``. List columns (``LIST_COLUMNS``) hold one Python list per
     row (``VARCHAR[]`` in DuckDB), empty rather than NULL. ``dob`` holds ``datetime.date`` or ``None``;
-    ``dob_year``/``dob_month``/``dob_day`` are nullable ``Int64``.
+    ``dob_year``/``dob_month``/``dob_day`` are nullable ``Int64``. ``dob_from`` is the earliest plausible
+    DOB (``None``: any past date); a connector's "before the default floor" flag is then re-judged here.
+    ``dob_precision`` says how much of the DOB is evidence (``matching.dates``): ``day``, or ``month`` /
+    ``year`` where the record's source defaults unknown days to a placeholder.
     """
     n = len(identity)
     cols: dict[str, object] = {}
@@ -238,8 +247,9 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date) -> pd.DataFr
         _col(identity, "alternative_names"),
     )
 
-    dob_flagged, placeholder_flagged = _flag_masks(_col(identity, "quality_flags"))
-    dob = _usable_dob(identity, reference_date, dob_flagged)
+    dob_flags = UNUSABLE_DOB_FLAGS if dob_from == EARLIEST_DOB else UNUSABLE_DOB_FLAGS - {DOB_TOO_EARLY_FLAG}
+    dob_flagged, placeholder_flagged = _flag_masks(_col(identity, "quality_flags"), dob_flags)
+    dob = _usable_dob(identity, reference_date, dob_flagged, dob_from)
     ok = dob.notna().to_numpy()
     days = dob.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     cols["dob"] = np.where(ok, days.astype(object), None)  # datetime.date objects
@@ -247,6 +257,7 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date) -> pd.DataFr
     cols["dob_month"] = dob.dt.month.astype("Int64").array
     cols["dob_day"] = dob.dt.day.astype("Int64").array
     cols["dob_str"] = np.where(ok, days.astype(str).astype(object), None)
+    cols["dob_precision"] = dob_precision(pd.Series(source), dob)
     sex = _col(identity, "sex").to_numpy(dtype=object)
     cols["sex"] = np.where(np.isin(sex, ["M", "F"]), sex, None)
 
@@ -254,6 +265,7 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date) -> pd.DataFr
     raw_pc = pd.Series(_col(identity, "postcode_raw").to_numpy(dtype=object)).where(postcode.isna(), postcode)
     parts = map_distinct(raw_pc, partial_postcode_parts, missing={})
     cols["postcode"] = postcode.to_numpy()
+    cols["postcode_token"] = _postcode_tokens(postcode, _col(identity, "postcode_raw"))
     cols["postcode_sector"] = _arr([p.get("postcode_sector") for p in parts])
     cols["postcode_district"] = _arr([p.get("postcode_district") for p in parts])
     addr = map_distinct(_col(identity, "address_line"), lambda v: standardise_address(str(v)), missing=(None, None))
@@ -272,7 +284,39 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date) -> pd.DataFr
     cols["is_placeholder_first_name"] = (
         map_distinct(first_raw, is_placeholder_first_name, missing=False).astype(bool) | placeholder_flagged
     )
+    cols["identifier_keys"], cols["identifier_names"] = _identifier_lists(_col(identity, "identifiers"))
     return pd.DataFrame({c: cols[c] for c in FEATURE_COLUMNS})
+
+
+def _postcode_token(raw: object) -> str | None:
+    """A raw postcode that is not a UK postcode as an address token: upper case, letters and digits only."""
+    if not isinstance(raw, str):
+        return None
+    token = _NON_ALNUM_UPPER.sub("", raw.upper())
+    return token or None
+
+
+_NON_ALNUM_UPPER = re.compile(r"[^A-Z0-9]+")
+
+
+def _postcode_tokens(postcode: pd.Series, raw: pd.Series) -> np.ndarray:
+    """The valid UK postcode without its space, else the normalised raw value (a non-UK postcode still counts
+    as address evidence; ``postcode`` itself stays NULL, as the warehouse contract says)."""
+    raw_tok = map_distinct(pd.Series(raw.to_numpy(dtype=object)), _postcode_token)
+    uk = postcode.to_numpy(dtype=object)
+    return _object_array([u.replace(" ", "") if isinstance(u, str) else r for u, r in zip(uk, raw_tok, strict=True)])
+
+
+def _identifier_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(identifier_keys, identifier_names)``: ``NAME=VALUE`` strings as staged, and their names."""
+    keys = _object_array([[] for _ in range(len(values))])
+    names = _object_array([[] for _ in range(len(values))])
+    arr = values.to_numpy(dtype=object)
+    for i in _nonempty(values):
+        items = sorted({x.strip() for x in _as_list(arr[i]) if "=" in x and x.split("=", 1)[1].strip()})
+        keys[i] = items
+        names[i] = sorted({x.split("=", 1)[0] for x in items})
+    return keys, names
 
 
 def _stable_upns(series: pd.Series) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from matching.blocking import blocking_analysis
@@ -35,14 +36,26 @@ EVIDENCE_BASE_COLUMNS = [
 ]
 
 
+# Targets the link and review thresholds are set from (docs/matching.md): links are made down to the lowest
+# probability at which the model's own expected precision of all links is still TARGET_PRECISION; below that,
+# pairs are queued down to the probability at which the expected share of true pairs in the queue is still
+# TARGET_REVIEW_TRUE_SHARE. A link is never made below MIN_LINK_PROBABILITY (the model must think "same child"
+# more likely than not).
+TARGET_PRECISION = 0.999
+TARGET_REVIEW_TRUE_SHARE = 0.5
+MIN_LINK_PROBABILITY = 0.5
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """``link``: probabilistic edges at or above it may merge clusters. ``review``: pairs with
-    ``review[0] <= p <= review[1]`` left apart go to people. ``floor``: pairs below it are not kept."""
+    ``review[0] <= p <= review[1]`` left apart go to people. ``floor``: pairs below it are not kept.
+    ``source``: ``model`` when set from the model's probabilities (``from_model``), ``override`` when given."""
 
     link: float = 0.95
     review: tuple[float, float] = (0.5, 0.95)
     floor: float = 0.01
+    source: str = "override"
 
     @classmethod
     def coerce(cls, value: Thresholds | dict[str, Any] | None) -> Thresholds:
@@ -50,14 +63,55 @@ class Thresholds:
             return cls()
         if isinstance(value, Thresholds):
             return value
-        link = float(value.get("link", cls.link))
+        link = float(value.get("link") if value.get("link") is not None else cls.link)
         review = tuple(value.get("review", (value.get("review_low", 0.5), link)))
-        return cls(link=link, review=(float(review[0]), float(review[1])), floor=float(value.get("floor", 0.01)))
+        low = 0.5 if review[0] is None else float(review[0])
+        high = link if review[1] is None else float(review[1])
+        return cls(link=link, review=(low, high), floor=float(value.get("floor", 0.01)))
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["review"] = list(self.review)
         return d
+
+
+def wants_model_thresholds(value: Thresholds | dict[str, Any] | None) -> bool:
+    """True when no link threshold was given: it is then set from the model (``thresholds_from_model``)."""
+    if isinstance(value, Thresholds):
+        return False
+    return value is None or value.get("link") is None
+
+
+def thresholds_from_model(probabilities: np.ndarray, *, target_precision: float = TARGET_PRECISION,
+                          review_true_share: float = TARGET_REVIEW_TRUE_SHARE, review_low: float | None = None,
+                          floor: float = 0.01) -> Thresholds:
+    """Link and review thresholds from the model's match probabilities of the pairs that may link.
+
+    Sorted high to low, the expected precision of linking the top k pairs is ``1 - sum(1 - p) / k``; the link
+    threshold is the lowest p that keeps it at or above ``target_precision`` (never below
+    ``MIN_LINK_PROBABILITY``). The review band runs down from there to the lowest p that keeps the expected
+    share of true pairs in the band at or above ``review_true_share`` (``review_low`` overrides it).
+    """
+    p = np.sort(np.asarray(probabilities, dtype=float))[::-1]
+    p = p[p >= floor]
+    link = 1.0
+    if p.size:
+        precision = 1.0 - np.cumsum(1.0 - p) / np.arange(1, p.size + 1)
+        boundary = np.append(p[:-1] > p[1:], True)  # a threshold cannot split tied probabilities
+        ok = np.flatnonzero((precision >= target_precision) & boundary)
+        if ok.size:
+            link = float(p[ok[-1]])
+    link = max(link, MIN_LINK_PROBABILITY)
+    if review_low is None:
+        below = p[p < link]
+        review_low = link
+        if below.size:
+            share = np.cumsum(below) / np.arange(1, below.size + 1)
+            ok = np.flatnonzero((share >= review_true_share) & np.append(below[:-1] > below[1:], True))
+            if ok.size:
+                review_low = float(below[ok[-1]])
+    return Thresholds(link=round(link, 6), review=(round(min(review_low, link), 6), round(link, 6)), floor=floor,
+                      source="model")
 
 
 @dataclass
@@ -92,6 +146,7 @@ def link_records(
     threads: int | None = None,
     memory_limit: str | None = None,
     analyse_blocking: bool = True,
+    cannot_link_identifiers: set[str] | frozenset[str] | tuple[str, ...] = frozenset(),
 ) -> LinkResult:
     """Link ``features`` (``matching.features.FEATURE_COLUMNS``) into citizens.
 
@@ -101,13 +156,14 @@ def link_records(
     """
     from matching.registry import assign_citizen_ids
 
-    th = Thresholds.coerce(thresholds)
+    from_model = wants_model_thresholds(thresholds)
+    th = Thresholds() if from_model else Thresholds.coerce(thresholds)
     if stored_model is None and con is not None and not retrain:
         stored_model = load_latest_model(con)
     trained = retrain or stored_model is None
     clock = _Clock()
     if trained:
-        model = train_model(features, seed=seed, threads=threads, memory_limit=memory_limit)
+        model = train_model(features, seed=seed, threads=threads, memory_limit=memory_limit, decisions=decisions)
         if analyse_blocking:  # counted once per model: a reused model carries the counts it was trained with
             analysis = blocking_analysis(features, threads=threads, memory_limit=memory_limit)
             model = dataclasses.replace(model, training_summary={**model.training_summary,
@@ -120,7 +176,13 @@ def link_records(
     clock.lap("train")
     scored = predict_pairs(features, model, th.floor, threads=threads, memory_limit=memory_limit)
     clock.lap("predict")
-    clusters = cluster_scored(features, scored, decisions, th)
+    if from_model:
+        low = thresholds.get("review", (None,))[0] if isinstance(thresholds, dict) else None
+        eligible = scored["auto_link_eligible"].astype(bool) if "auto_link_eligible" in scored else slice(None)
+        th = thresholds_from_model(scored.loc[eligible, "match_probability"].to_numpy(), review_low=low,
+                                   floor=th.floor)
+    log.info("thresholds: link %.4g, review %.4g-%.4g (%s)", th.link, th.review[0], th.review[1], th.source)
+    clusters = cluster_scored(features, scored, decisions, th, cannot_link_identifiers)
     clock.lap("cluster")
     registry, events, known_ids = assign_citizen_ids(clusters.assignments, previous_registry, known_ids, run_id)
 
@@ -166,27 +228,47 @@ def _run_blocking_analysis(model: ModelArtifact, trained: bool) -> dict[str, Any
     return analysis
 
 
+# Gaps (``matching.model`` ``evidence_gap``) a person can close by looking: the missing field may be found.
+# Pairs whose names or dates *disagree* are not queued: that is evidence they are two children.
+QUEUEABLE_GAPS = ("first_name_missing", "dob_missing_no_address")
+# Held apart by two different valid values of an identifier: the identifiers decide, so the pair is not queued
+# (pairs that must-links joined despite such a conflict are: ``conflicting_identifiers:*``).
+FIRM_HOLDS = ("held_apart:nhs_number", "held_apart:upn", "held_apart:identifier:")
+
+
 def cluster_scored(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.DataFrame | None,
-                   thresholds: Thresholds | dict[str, Any] | None = None):
+                   thresholds: Thresholds | dict[str, Any] | None = None,
+                   cannot_link_identifiers: set[str] | frozenset[str] | tuple[str, ...] = frozenset()):
     """``matching.cluster.cluster_records`` on the pairs with enough identity evidence to link on their
-    own (``auto_link_eligible``); the others, when scored inside or above the review band and left in
-    different clusters, join the review queue with reason ``insufficient_identity_evidence``."""
+    own (``auto_link_eligible``); the others, when scored inside or above the review band, left in
+    different clusters and lacking only a field that is *missing* (``QUEUEABLE_GAPS``), join the review
+    queue with reason ``weak_evidence:<gap>``."""
     from matching.cluster import SCORED_COLUMNS, cluster_records
     from matching.review import drop_decided
 
     th = Thresholds.coerce(thresholds)
     ok = scored["auto_link_eligible"].astype(bool) if "auto_link_eligible" in scored else True
-    result = cluster_records(features, scored[ok] if ok is not True else scored, decisions, th.link, th.review)
+    result = cluster_records(features, scored[ok] if ok is not True else scored, decisions, th.link, th.review,
+                             cannot_link_identifiers=cannot_link_identifiers)
+    firm = result.review["reason"].astype(str).str.startswith(FIRM_HOLDS)
+    if firm.any():  # two valid identifiers disagree: decided, not a question for a person
+        result.review = result.review[~firm].reset_index(drop=True)
+        result.stats["firm_holds"] = int(firm.sum())
+        result.stats["review_pairs"] = len(result.review)
     if ok is True:
         return result
     weak = scored[~ok & (scored["match_probability"] >= th.review[0])]
-    if "gamma_first_name" in weak.columns:  # different first names (siblings, twins) are not borderline
+    if "evidence_gap" in weak.columns:
+        weak = weak[weak["evidence_gap"].isin(QUEUEABLE_GAPS)]
+    elif "gamma_first_name" in weak.columns:  # different first names (siblings, twins) are not borderline
         weak = weak[weak["gamma_first_name"] != 0]
     if not weak.empty:
         key = result.assignments.set_index("unique_id")["cluster_key"]
         weak = weak[weak["unique_id_l"].map(key) != weak["unique_id_r"].map(key)]
         weak = drop_decided(weak, decisions)  # a steward already answered: never queue the pair again
-        extra = weak[SCORED_COLUMNS].assign(reason="insufficient_identity_evidence")
+        gap = weak["evidence_gap"] if "evidence_gap" in weak.columns else "insufficient_identity_evidence"
+        extra = weak[SCORED_COLUMNS].assign(reason=("weak_evidence:" + gap) if "evidence_gap" in weak.columns
+                                            else gap)
         result.review = pd.concat([result.review, extra], ignore_index=True).sort_values(
             ["unique_id_l", "unique_id_r", "reason"], kind="mergesort").reset_index(drop=True)
         result.stats["review_pairs"] = len(result.review)

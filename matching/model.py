@@ -19,15 +19,18 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-from splink import DuckDBAPI, Linker, SettingsCreator
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.exceptions import EMTrainingException
 
 from matching import settings as S
+from schemas.errors import SvocError
 
 log = logging.getLogger(__name__)
 SPLINK_LOG_LEVEL = logging.ERROR  # "level not observed" EM notes are expected on small drops
@@ -117,7 +120,17 @@ def scoped_connection(con: duckdb.DuckDBPyConnection | None, threads: int | None
         own.close()
 
 
-def _features_table_sql(extra_id_columns: tuple[str, ...]) -> str:
+# Feature columns added later than the first stored models: a frame without them (hand-built in a test,
+# or an older caller) gets the value that means "no such evidence".
+_DEFAULTS = {
+    "dob_precision": "CASE WHEN TRY_CAST(dob AS DATE) IS NOT NULL THEN 'day' END",
+    "postcode_token": "replace(CAST(postcode AS VARCHAR), ' ', '')",
+    "identifier_keys": "[]::VARCHAR[]",
+    "identifier_names": "[]::VARCHAR[]",
+}
+
+
+def _features_table_sql(extra_id_columns: tuple[str, ...], present: set[str] | None = None) -> str:
     casts = {
         "dob": "TRY_CAST(dob AS DATE)",
         "dob_year": "TRY_CAST(dob_year AS INTEGER)",
@@ -126,7 +139,9 @@ def _features_table_sql(extra_id_columns: tuple[str, ...]) -> str:
     }
     cols = []
     for c in S.REQUIRED_FEATURE_COLUMNS:
-        if c in S.LIST_COLUMNS:
+        if present is not None and c not in present and c in _DEFAULTS:
+            cols.append(f"{_DEFAULTS[c]} AS {c}")
+        elif c in S.LIST_COLUMNS:
             cols.append(f"CAST({c} AS VARCHAR[]) AS {c}")
         elif c in casts:
             cols.append(f"{casts[c]} AS {c}")
@@ -139,13 +154,14 @@ def _features_table_sql(extra_id_columns: tuple[str, ...]) -> str:
 def load_features(
     con: duckdb.DuckDBPyConnection, features: pd.DataFrame, extra_id_columns: tuple[str, ...]
 ) -> str:
-    missing = [c for c in (*S.REQUIRED_FEATURE_COLUMNS, *extra_id_columns) if c not in features.columns]
+    needed = [c for c in (*S.REQUIRED_FEATURE_COLUMNS, *extra_id_columns) if c not in _DEFAULTS]
+    missing = [c for c in needed if c not in features.columns]
     if missing:
         raise ValueError(f"feature frame lacks columns: {missing}")
     con.register("__cv_features_in", features)
     con.execute(
         "CREATE OR REPLACE TABLE cv_features AS SELECT\n  "
-        f"{_features_table_sql(extra_id_columns)}\nFROM __cv_features_in ORDER BY unique_id"
+        f"{_features_table_sql(extra_id_columns, set(features.columns))}\nFROM __cv_features_in ORDER BY unique_id"
     )
     con.unregister("__cv_features_in")
     return "cv_features"
@@ -163,6 +179,83 @@ def _linker(con: duckdb.DuckDBPyConnection, table: str, settings: SettingsCreato
 
 
 # ---------------------------------------------------------------------------------------- training
+# Fallback EM sessions, tried only when no primary session (``S.TRAINING_BLOCKING_RULES``) found pairs.
+FALLBACK_TRAINING_RULES = (
+    block_on("postcode_token", "last_name_std"),
+    block_on("identifier_keys[1]"),  # EM cannot explode arrays: the first identifier of each record
+)
+# Fields each training session blocks on, named in the one-line error when no session finds pairs.
+_SESSION_FIELDS = {0: "date of birth (dob)", 1: "first name and surname", 2: "postcode and surname",
+                   3: "identifiers"}
+# A trained m or u below this is an artefact of a nearly empty level, not evidence (issue: "same postcode
+# sector" at -76 bits from m = 5e-26).
+PROBABILITY_FLOOR = 1e-5
+MIN_STEWARD_LABELS = 30
+
+
+class TrainingError(SvocError):
+    """No model could be trained on this drop (every training session found no record pairs)."""
+
+
+def _field_warnings(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Plain-English warnings for fields no record carries (counts only, no values)."""
+    checks = {"dob": "date of birth", "first_name_std": "first name", "last_name_std": "surname"}
+    out = []
+    for col, label in checks.items():
+        n = con.execute(f"SELECT count({col}) FROM {table}").fetchall()[0][0]
+        if n == 0:
+            out.append(f"no record has a usable {label} (field {col}): linking without it")
+    return out
+
+
+def guard_parameters(model_dict: dict[str, Any], floor: float = PROBABILITY_FLOOR) -> list[str]:
+    """Repair degenerate trained m/u values in place; returns what was changed (comparison/level names).
+
+    * m and u are floored at ``floor`` (a nearly empty level otherwise gets a weight of -70 bits or more);
+    * a partial-agreement level is never more against a match than full disagreement: its Bayes factor is
+      raised to at least the ``else`` level's (by raising m);
+    * m is renormalised over the non-null levels.
+    """
+    changed: list[str] = []
+    for comp in model_dict.get("comparisons", []):
+        levels = [lvl for lvl in comp.get("comparison_levels", []) if not lvl.get("is_null_level")]
+        if not levels or any("m_probability" not in lvl or "u_probability" not in lvl for lvl in levels):
+            continue
+        name = comp.get("output_column_name", "?")
+        for lvl in levels:
+            for key in ("m_probability", "u_probability"):
+                if not (lvl[key] >= floor):
+                    lvl[key] = floor
+                    changed.append(f"{name}: {lvl.get('label_for_charts')} ({key} floored)")
+        else_level = levels[-1]
+        bf_else = else_level["m_probability"] / else_level["u_probability"]
+        for lvl in levels[:-1]:
+            if lvl["m_probability"] / lvl["u_probability"] < bf_else:
+                lvl["m_probability"] = lvl["u_probability"] * bf_else
+                changed.append(f"{name}: {lvl.get('label_for_charts')} (raised to the 'else' level's weight)")
+        total = sum(lvl["m_probability"] for lvl in levels)
+        for lvl in levels:
+            lvl["m_probability"] = lvl["m_probability"] / total
+    return changed
+
+
+def _labels_table(con: duckdb.DuckDBPyConnection, decisions: pd.DataFrame | None, table: str) -> int:
+    """Register the steward ``same`` decisions on records of this drop as Splink pairwise labels; returns
+    how many there are."""
+    if decisions is None or decisions.empty:
+        return 0
+    same = decisions[decisions["decision"] == "same"][["unique_id_l", "unique_id_r"]].astype(str)
+    con.register("__cv_labels_in", same)
+    con.execute(
+        "CREATE OR REPLACE TABLE cv_labels AS SELECT DISTINCT l.unique_id_l, l.unique_id_r, "
+        "'__splink__input_table_0' AS source_dataset_l, '__splink__input_table_0' AS source_dataset_r "
+        f"FROM __cv_labels_in l JOIN {table} a ON a.unique_id = l.unique_id_l "
+        f"JOIN {table} b ON b.unique_id = l.unique_id_r"
+    )
+    con.unregister("__cv_labels_in")
+    return con.execute("SELECT count(*) FROM cv_labels").fetchall()[0][0]
+
+
 def train_model(
     features: pd.DataFrame,
     *,
@@ -174,11 +267,21 @@ def train_model(
     threads: int | None = None,
     memory_limit: str | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    decisions: pd.DataFrame | None = None,
 ) -> ModelArtifact:
-    """Estimate the model on ``features``. Deterministic for a given seed and input."""
+    """Estimate the model on ``features``. Deterministic for a given seed and input.
+
+    EM sessions that find no record pairs are skipped with a warning; when none finds any, a
+    ``TrainingError`` names the fields that were unusable. With at least ``MIN_STEWARD_LABELS`` steward
+    ``same`` decisions on records of this drop, m is then re-estimated from them
+    (``estimate_m_from_pairwise_labels``). Degenerate m/u values are repaired (``guard_parameters``).
+    """
     with scoped_connection(con, threads, memory_limit) as con:
         table = load_features(con, features, extra_id_columns)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        warnings_out = _field_warnings(con, table)
+        for w in warnings_out:
+            log.warning(w)
         linker = _linker(con, table, S.build_settings(extra_id_columns=extra_id_columns))
         tr = linker.training
         prior_note = "estimated"
@@ -186,21 +289,31 @@ def train_model(
             tr.estimate_probability_two_random_records_match(
                 list(S.deterministic_rules(extra_id_columns)), recall=prior_recall
             )
-        except ValueError:  # deterministic rules found more pairs than recall allows: keep default prior
-            prior_note = "default (deterministic rules inconsistent with recall)"
+        except (ValueError, SplinkErrors) as exc:  # rules inconsistent with recall, or found nothing
+            prior_note = f"default ({type(exc).__name__})"
         tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-        sessions = []
-        for rule in S.TRAINING_BLOCKING_RULES:
-            em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
-            tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_pairs)
-            sessions.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
+        sessions, skipped = _run_em(tr, n, em_max_pairs)
+        if not sessions:
+            raise TrainingError(
+                f"no matching model could be trained: no two records share a {', nor '.join(skipped)}; "
+                "check that the identity columns are mapped in sources.yaml"
+            )
+        labels = _labels_table(con, decisions, table)
+        m_from_labels = labels >= MIN_STEWARD_LABELS
+        if m_from_labels:
+            tr.estimate_m_from_pairwise_labels("cv_labels")
         model_dict = linker.misc.save_model_to_json(out_path=None)
+        guarded = guard_parameters(model_dict)
         summary = {
             "seed": seed,
             "n_records": int(n),
             "u_max_pairs": u_max_pairs,
             "em_max_pairs": em_max_pairs,
             "em_blocking_rules": sessions,
+            "em_sessions_skipped": skipped,
+            "m_from_steward_labels": int(labels) if m_from_labels else 0,
+            "guarded_parameters": guarded,
+            "warnings": warnings_out,
             "prior_rules": [
                 r.get_blocking_rule("duckdb").blocking_rule_sql for r in S.deterministic_rules(extra_id_columns)
             ],
@@ -209,6 +322,31 @@ def train_model(
             "splink_version": _splink_version(),
         }
         return make_artifact(model_dict, summary)
+
+
+SplinkErrors = (EMTrainingException,)
+
+
+def _run_em(tr: Any, n: int, em_max_pairs: float | None) -> tuple[list[str], list[str]]:
+    """Run the EM sessions; ``(rules trained on, fields of sessions skipped)``. Fallback sessions run only
+    when no primary session found pairs."""
+    sessions: list[str] = []
+    skipped: list[str] = []
+    em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
+    rules = list(S.TRAINING_BLOCKING_RULES)
+    for k, rule in enumerate([*rules, *FALLBACK_TRAINING_RULES]):
+        if k >= len(rules) and sessions:
+            break
+        sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+        try:
+            tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_pairs)
+        except EMTrainingException:
+            field_name = _SESSION_FIELDS.get(k, sql)
+            log.warning("matching model: no record pairs share a %s; that training session was skipped", field_name)
+            skipped.append(field_name)
+            continue
+        sessions.append(sql)
+    return sessions, skipped
 
 
 def _splink_version() -> str:
@@ -308,13 +446,29 @@ def _add_level_columns(out: pd.DataFrame, labels: dict[str, dict[int, str]]) -> 
     return out
 
 
-IDENTIFIER_COMPARISONS = ("nhs_number", "upn")
+IDENTIFIER_COMPARISONS = ("nhs_number", "upn", "identifiers")
 
 
-def _eligibility_sql(linker: Linker) -> str:
-    """Minimum identity evidence for an automatic probabilistic link (else the pair can only be reviewed):
-    an identifier agrees, or first name AND date of birth agree, or first name AND surname agree with no
-    usable date of birth on one side. Household evidence alone (surname + address) never suffices."""
+def _levels_where(linker: Linker, name: str, pred: Callable[[str], bool]) -> list[int]:
+    comp = next((c for c in linker._settings_obj.comparisons if c.output_column_name == name), None)
+    if comp is None:
+        return []
+    return [lvl.comparison_vector_value for lvl in comp.comparison_levels
+            if not lvl.is_null_level and pred(lvl.label_for_charts)]
+
+
+def _gamma_in(name: str, values: list[int]) -> str:
+    return f"coalesce(gamma_{name} IN ({', '.join(map(str, values))}), false)" if values else "false"
+
+
+def _evidence_sql(linker: Linker) -> tuple[str, str]:
+    """``(auto_link_eligible, evidence_gap)`` SQL over the scored pairs.
+
+    Minimum identity evidence for an automatic probabilistic link, the same within one source and across
+    sources: an identifier agrees; or first name AND date of birth agree; or identical middle names, DOB and
+    surname; or, when one record has no usable DOB, first name AND surname AND an address, postcode or
+    identifier. Household evidence alone (surname + address) never suffices. ``evidence_gap`` names what
+    an ineligible pair lacks (``matching.review.REASON_TEXT`` words it for people)."""
     names = [c.output_column_name for c in linker._settings_obj.comparisons]
 
     def agree(c: str) -> str:
@@ -324,28 +478,30 @@ def _eligibility_sql(linker: Linker) -> str:
         return f"coalesce(gamma_{c} = -1, true)" if c in names else "true"
 
     ids = [agree(c) for c in names if c in IDENTIFIER_COMPARISONS or c in _extra_ids_from_names(names)]
+    exact_middle = _gamma_in("middle_names", _levels_where(linker, "middle_names", lambda t: "exact" in t))
+    place = _gamma_in("location", _levels_where(
+        linker, "location", lambda t: t.startswith(("same postcode ", "same postcode and", "same address"))))
     core = [
         f"({agree('first_name')} AND {agree('dob')})",
-        f"({agree('first_name')} AND {agree('last_name')} AND {missing('dob')})",
+        f"({exact_middle} AND {agree('dob')} AND {agree('last_name')})",
+        f"({agree('first_name')} AND {agree('last_name')} AND {missing('dob')} AND {place})",
     ]
-    def exact_sql(name: str) -> str:
-        comp = next((c for c in linker._settings_obj.comparisons if c.output_column_name == name), None)
-        vals = [lvl.comparison_vector_value for lvl in comp.comparison_levels if "exact" in lvl.label_for_charts] \
-            if comp else []
-        return f"coalesce(gamma_{name} = {vals[0]}, false)" if vals else "false"
-
-    # identical (non-missing) middle names are individual, not household, evidence: twins rarely share them
-    core.append(f"({exact_sql('middle_names')} AND {agree('dob')} AND {agree('last_name')})")
-    # Two records of one source for one child are rarer than twins registered side by side (Luca/Lucas):
-    # within a source, only an exact first name (or an identifier) links automatically.
-    same_source = "split_part(unique_id_l, ':', 1) = split_part(unique_id_r, ':', 1)"
-    first_exact = exact_sql("first_name")
-    core_sql = f"(({' OR '.join(core)}) AND NOT ({same_source} AND NOT {first_exact}))"
-    return "(" + " OR ".join([*ids, core_sql]) + ")"
+    eligible = "(" + " OR ".join([*ids, *core]) + ")"
+    gap = (
+        f"CASE WHEN {eligible} THEN NULL "
+        f"WHEN {missing('first_name')} AND {agree('dob')} THEN 'first_name_missing' "
+        f"WHEN {missing('first_name')} THEN 'household_only' "
+        f"WHEN NOT {agree('first_name')} THEN 'first_name_differs' "
+        f"WHEN {missing('dob')} AND NOT {agree('last_name')} THEN 'dob_missing_surname_differs' "
+        f"WHEN {missing('dob')} THEN 'dob_missing_no_address' "
+        "ELSE 'dob_differs' END"
+    )
+    return eligible, gap
 
 
 def _extra_ids_from_names(names: list[str]) -> set[str]:
-    base = {"first_name", "middle_names", "last_name", "dob", "sex", "location", *IDENTIFIER_COMPARISONS}
+    base = {"first_name", "middle_names", "last_name", "dob", "sex", "location", "identifiers",
+            *IDENTIFIER_COMPARISONS}
     return {n for n in names if n not in base}
 
 
@@ -372,9 +528,10 @@ def predict_pairs(
             warning_mode="never",
         )
         cols, evidence = _evidence_select(linker)
+        eligible, gap = _evidence_sql(linker)
         sql = (
             "SELECT unique_id_l, unique_id_r, match_probability, match_weight, match_key, "
-            f"{_eligibility_sql(linker)} AS auto_link_eligible, "
+            f"{eligible} AS auto_link_eligible, {gap} AS evidence_gap, "
             f"{evidence} AS evidence, {', '.join(cols)} FROM {pred.physical_name} "
             "ORDER BY unique_id_l, unique_id_r"
         )

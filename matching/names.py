@@ -14,7 +14,8 @@ Decisions:
   joined form (``van der Berg`` → ``[berg, vanderberg]``).
 * Placeholder first names (``Baby``, ``Baby of Smith``, ``Unborn``, ``Twin 1``, ``Male``, ``NK`` ...) are
   treated as missing by ``normalise_first_name``; ``is_placeholder_first_name`` says whether one was given.
-* Nickname / variant groups come from ``matching/data/nicknames.csv`` (``group,name``). Groups are not
+* Nickname / variant groups come from ``matching/data/nicknames.csv`` (``group,name``: UK forms and
+  transliterations) merged with the maintained ``nicknames`` corpus on PyPI (``corpus_relations``). Groups are not
   merged transitively: ``charlie`` is in ``charles`` and ``charlotte`` but those two are not the same
   group. A multi-word first name not in the file takes the groups of its first word.
 * ``phonetic`` is jellyfish Metaphone of the name with spaces and hyphens removed.
@@ -84,7 +85,8 @@ def normalise_name(s: object) -> str | None:
     """Matching form of a name (see module docstring); ``None`` when missing or empty after cleaning."""
     if is_missing(s):
         return None
-    return _normalise(str(s))
+    out = _normalise(str(s))
+    return None if out is None or is_missing(out) else out  # "NÀ" folds to "na", a missing-value marker
 
 
 def _is_placeholder_norm(norm: str) -> bool:
@@ -121,17 +123,33 @@ def surname_parts(s: object) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- nicknames
+def corpus_relations() -> list[tuple[str, str]]:
+    """``(full name, nickname)`` pairs from the maintained ``nicknames`` corpus (PyPI, Apache-2.0), leaving out
+    a nickname that is itself a full name there (Aaron/Ron yes, Alexandra/Sandra no: two names a family may
+    give two children)."""
+    from nicknames import name_triplets
+
+    triplets = [t for t in name_triplets() if t.relationship == "has_nickname"]
+    full = {t.name1 for t in triplets}
+    return [(t.name1, t.name2) for t in triplets if t.name2 not in full]
+
+
 @lru_cache(maxsize=4)
 def load_name_groups(path: str | None = None) -> dict[str, frozenset[str]]:
-    """``{normalised name: frozenset(group keys)}`` from the nickname CSV (each group key is its own member)."""
+    """``{normalised name: frozenset(group keys)}`` from the project's UK nickname CSV (each group key is its own
+    member), merged - for the default CSV - with the ``nicknames`` corpus (``corpus_relations``)."""
     groups: dict[str, set[str]] = {}
+    rows: list[tuple[str, str]] = []
     with open(path or NICKNAMES_CSV, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            group, name = normalise_name(row["group"]), normalise_name(row["name"])
-            if not group or not name:
-                continue
-            groups.setdefault(group, set()).add(group)
-            groups.setdefault(name, set()).add(group)
+        rows.extend((row["group"], row["name"]) for row in csv.DictReader(fh))
+    if path is None:
+        rows.extend(corpus_relations())
+    for raw_group, raw_name in rows:
+        group, name = normalise_name(raw_group), normalise_name(raw_name)
+        if not group or not name:
+            continue
+        groups.setdefault(group, set()).add(group)
+        groups.setdefault(name, set()).add(group)
     return {name: frozenset(g) for name, g in groups.items()}
 
 

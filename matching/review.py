@@ -21,8 +21,43 @@ QUEUE_COLUMNS = ["pair_id", "unique_id_l", "unique_id_r", "match_probability", "
                  "evidence", "status", "queued_run_id"]
 DECISIONS = ("same", "different")
 
-__all__ = ["QUEUE_COLUMNS", "append_decision", "build_review_queue", "carry_forward", "close_decided", "drop_decided",
+__all__ = ["QUEUE_COLUMNS", "REASON_TEXT", "append_decision", "reason_text", "build_review_queue", "carry_forward", "close_decided", "drop_decided",
            "latest_decisions", "pair_id", "validate_decision"]
+
+
+# What each review reason code means for the person deciding (``reason_text``). A held-apart pair scores high:
+# the model alone would link it; the reason says what stopped it.
+REASON_TEXT: dict[str, str] = {
+    "review_band": "the model is unsure: its probability is between the review and link thresholds",
+    "held_apart:twin_guard": "possible twins: same birthday and household, two distinct given names, and nothing "
+                             "else (middle name, identifier) showing one child; the model alone would link them",
+    "held_apart:same_source_twin": "possible twins registered side by side in one system: same birthday and "
+                                   "household, two distinct given names; the model alone would link them",
+    "held_apart:nhs_number": "the model scores them as one child, but they hold two different valid NHS numbers",
+    "held_apart:upn": "the model scores them as one child, but they hold two different valid UPNs",
+    "held_apart:steward_decision": "a reviewer decided a linked record is a different child",
+    "conflicting_identifiers:nhs_number": "linked through other records, but this child now holds two NHS numbers",
+    "conflicting_identifiers:upn": "linked through other records, but this child now holds two UPNs",
+    "weak_evidence:first_name_missing": "one record has no usable first name; date of birth, surname and "
+                                        "address agree",
+    "weak_evidence:dob_missing_no_address": "first name and surname agree, but one record has no usable date "
+                                            "of birth and no address, postcode or identifier agrees",
+    "insufficient_identity_evidence": "scores high, but lacks the identity evidence an automatic link needs",
+}
+
+
+def reason_text(reason: str | None) -> str:
+    """Plain-English reasons for a queue row's ``reason`` (codes joined with ``;``)."""
+    out = []
+    for code in [p for p in (reason or "").split(";") if p]:
+        if code in REASON_TEXT:
+            out.append(REASON_TEXT[code])
+        elif code.startswith("held_apart:identifier:"):
+            name = code.split(":", 2)[2]
+            out.append(f"the model scores them as one child, but they hold two different values of {name}")
+        else:
+            out.append(code.replace("_", " ").replace(":", ": "))
+    return "; ".join(out) or "in the review range"
 
 
 def pair_id(unique_id_a: str, unique_id_b: str) -> str:

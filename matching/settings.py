@@ -45,6 +45,10 @@ REQUIRED_FEATURE_COLUMNS: tuple[str, ...] = (
     "nhs_number",
     "upn",
     "upn_any",
+    "dob_precision",
+    "postcode_token",
+    "identifier_keys",
+    "identifier_names",
 )
 LIST_COLUMNS: tuple[str, ...] = (
     "first_name_groups",
@@ -52,6 +56,8 @@ LIST_COLUMNS: tuple[str, ...] = (
     "last_name_parts",
     "other_surnames",
     "upn_any",
+    "identifier_keys",
+    "identifier_names",
 )
 
 
@@ -85,7 +91,7 @@ def _first_name() -> cl.CustomComparison:
         output_column_name="first_name",
         comparison_description="First name",
         comparison_levels=[
-            _null(f"{fl} IS NULL OR {fr} IS NULL", "first name missing on one record"),
+            _null(f"{fl} IS NULL OR {fr} IS NULL", "first name missing on one or both records"),
             cll.ExactMatchLevel("first_name_std", term_frequency_adjustments=True).configure(
                 label_for_charts="first name exact match"
             ),
@@ -113,7 +119,7 @@ def _middle_names() -> cl.CustomComparison:
         output_column_name="middle_names",
         comparison_description="Middle names",
         comparison_levels=[
-            _null(f"{ml} IS NULL OR {mr} IS NULL", "middle names missing on one record"),
+            _null(f"{ml} IS NULL OR {mr} IS NULL", "middle names missing on one or both records"),
             _level(f"{ml} = {mr}", "middle names exact match"),
             _level(f"jaro_winkler_similarity({ml}, {mr}) >= 0.88", "middle names similar (JW >= 0.88)"),
             cll.ElseLevel().configure(label_for_charts="middle names different"),
@@ -130,7 +136,7 @@ def _last_name() -> cl.CustomComparison:
         output_column_name="last_name",
         comparison_description="Surname",
         comparison_levels=[
-            _null(f"{sl} IS NULL OR {sr} IS NULL", "surname missing on one record"),
+            _null(f"{sl} IS NULL OR {sr} IS NULL", "surname missing on one or both records"),
             cll.ExactMatchLevel("last_name_std", term_frequency_adjustments=True).configure(
                 label_for_charts="surname exact match"
             ),
@@ -147,17 +153,26 @@ def _last_name() -> cl.CustomComparison:
 
 
 def _dob() -> cl.CustomComparison:
+    """Levels for exact, swapped, near and placeholder DOBs. A DOB a source writes as a placeholder (1 January,
+    the 1st, ...; ``matching.dates``) is year/month evidence only: it never reaches the exact or near levels."""
+    both_day = "coalesce(dob_precision_l = 'day' AND dob_precision_r = 'day', false)"
+    coarse = (
+        "dob_year_l = dob_year_r AND (dob_month_l = dob_month_r"
+        " OR dob_precision_l = 'year' OR dob_precision_r = 'year')"
+    )
     return cl.CustomComparison(
         output_column_name="dob",
         comparison_description="Date of birth",
         comparison_levels=[
-            _null("dob_l IS NULL OR dob_r IS NULL", "date of birth missing or unusable on one record"),
-            _level("dob_l = dob_r", "date of birth exact match"),
+            _null("dob_l IS NULL OR dob_r IS NULL", "date of birth missing or unusable on one or both records"),
+            _level(f"dob_l = dob_r AND {both_day}", "date of birth exact match"),
             _level(
-                "dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",
+                f"{both_day} AND dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",
                 "date of birth with day and month swapped",
             ),
-            _level("abs(date_diff('day', dob_l, dob_r)) <= 1", "date of birth one day apart"),
+            _level(f"{both_day} AND abs(date_diff('day', dob_l, dob_r)) <= 1", "date of birth one day apart"),
+            _level(f"NOT {both_day} AND {coarse}",
+                   "date of birth agrees as far as a placeholder date gives it (year, and month where given)"),
             _level(
                 "dob_day_l = dob_day_r AND dob_month_l = dob_month_r AND abs(dob_year_l - dob_year_r) = 1",
                 "date of birth one year apart (same day and month)",
@@ -175,7 +190,7 @@ def _sex() -> cl.CustomComparison:
         output_column_name="sex",
         comparison_description="Sex",
         comparison_levels=[
-            _null("sex_l IS NULL OR sex_r IS NULL", "sex missing on one record"),
+            _null("sex_l IS NULL OR sex_r IS NULL", "sex missing on one or both records"),
             _level("sex_l = sex_r", "sex matches"),
             cll.ElseLevel().configure(label_for_charts="sex different"),
         ],
@@ -194,13 +209,14 @@ def _location() -> cl.CustomComparison:
         comparison_description="Postcode and address line",
         comparison_levels=[
             _null(
-                f"(postcode_l IS NULL OR postcode_r IS NULL) AND ({al} IS NULL OR {ar} IS NULL)"
+                f"(postcode_token_l IS NULL OR postcode_token_r IS NULL) AND ({al} IS NULL OR {ar} IS NULL)"
                 " AND (postcode_district_l IS NULL OR postcode_district_r IS NULL)",
-                "postcode and address missing on one record",
+                "postcode and address missing on one or both records",
             ),
-            _level(f"postcode_l = postcode_r AND coalesce({same_addr}, false)", "same postcode and address"),
-            _level("postcode_l = postcode_r", "same postcode (address differs or missing)"),
-            _level(f"coalesce({same_addr}, false) AND postcode_district_l = postcode_district_r",
+            _level(f"postcode_token_l = postcode_token_r AND coalesce({same_addr}, false)",
+                   "same postcode and address"),
+            _level("postcode_token_l = postcode_token_r", "same postcode (address differs or missing)"),
+            _level(f"coalesce({same_addr}, false) AND coalesce(postcode_district_l = postcode_district_r, true)",
                    "same address, postcode differs or missing"),
             _level("postcode_sector_l = postcode_sector_r", "same postcode sector"),
             _level("postcode_district_l = postcode_district_r", "same postcode district"),
@@ -214,7 +230,7 @@ def _nhs_number() -> cl.CustomComparison:
         output_column_name="nhs_number",
         comparison_description="NHS number (valid values only)",
         comparison_levels=[
-            _null("nhs_number_l IS NULL OR nhs_number_r IS NULL", "NHS number missing on one record"),
+            _null("nhs_number_l IS NULL OR nhs_number_r IS NULL", "NHS number missing on one or both records"),
             _level("nhs_number_l = nhs_number_r", "NHS number exact match"),
             cll.ElseLevel().configure(label_for_charts="NHS numbers differ"),
         ],
@@ -228,11 +244,26 @@ def _upn() -> cl.CustomComparison:
         comparison_levels=[
             _null(
                 f"(upn_l IS NULL OR upn_r IS NULL) AND NOT {_has_any('upn_any_l', 'upn_any_r')}",
-                "UPN missing on one record",
+                "UPN missing on one or both records",
             ),
             _level("upn_l = upn_r", "UPN exact match"),
             _level(_has_any("upn_any_l", "upn_any_r"), "current or former UPN matches"),
             cll.ElseLevel().configure(label_for_charts="UPNs differ"),
+        ],
+    )
+
+
+def _identifiers() -> cl.CustomComparison:
+    """Named identifiers from ``sources.yaml`` (``identifiers:``; ``NAME=VALUE`` strings): compared only where
+    both records carry an identifier of the same name; one shared value is an exact match."""
+    return cl.CustomComparison(
+        output_column_name="identifiers",
+        comparison_description="Other identifiers (council person id, email, national id, ...)",
+        comparison_levels=[
+            _null(f"NOT {_has_any('identifier_names_l', 'identifier_names_r')}",
+                  "no identifier of the same kind on both records"),
+            _level(_has_any("identifier_keys_l", "identifier_keys_r"), "an identifier value matches exactly"),
+            cll.ElseLevel().configure(label_for_charts="identifiers of the same kind differ"),
         ],
     )
 
@@ -242,7 +273,7 @@ def _extra_id(column: str) -> cl.CustomComparison:
         output_column_name=column,
         comparison_description=f"Extra identifier {column}",
         comparison_levels=[
-            _null(f"{column}_l IS NULL OR {column}_r IS NULL", f"{column} missing on one record"),
+            _null(f"{column}_l IS NULL OR {column}_r IS NULL", f"{column} missing on one or both records"),
             _level(f"{column}_l = {column}_r", f"{column} exact match"),
             cll.ElseLevel().configure(label_for_charts=f"{column} differs"),
         ],
@@ -269,10 +300,11 @@ PREDICTION_BLOCKING_RULES: tuple[tuple[str, Any], ...] = (
     ("first_phonetic+last_phonetic, left dob missing", f"{_NAMES_PHONETIC} AND l.dob IS NULL"),
     ("first_phonetic+last_phonetic, right dob missing", f"{_NAMES_PHONETIC} AND r.dob IS NULL"),
     ("names_transposed", "l.first_name_std = r.last_name_std AND l.last_name_std = r.first_name_std"),
-    ("postcode+dob_year", block_on("postcode", "dob_year")),
-    ("postcode+first_phonetic", block_on("postcode", "first_name_phonetic")),
-    ("postcode+last_phonetic", block_on("postcode", "last_name_phonetic")),
-    ("postcode+house_number", block_on("postcode", "house_number")),
+    ("postcode+dob_year", block_on("postcode_token", "dob_year")),
+    ("postcode+first_phonetic", block_on("postcode_token", "first_name_phonetic")),
+    ("postcode+last_phonetic", block_on("postcode_token", "last_name_phonetic")),
+    ("postcode+house_number", block_on("postcode_token", "house_number")),
+    ("identifier", block_on("identifier_keys", arrays_to_explode=["identifier_keys"])),
     ("last_name+dob_year+dob_month+first_initial",
      block_on("last_name_std", "dob_year", "dob_month", "substr(first_name_std, 1, 1)")),
     ("first_group+last_phonetic+dob_year", block_on("first_name_groups[1]", "last_name_phonetic", "dob_year")),
@@ -322,6 +354,7 @@ def build_settings(
         _location(),
         _nhs_number(),
         _upn(),
+        _identifiers(),
         *[_extra_id(c) for c in extra_id_columns],
     ]
     return SettingsCreator(

@@ -87,8 +87,8 @@ class MatchingResource(dg.ConfigurableResource):
     earliest plausible DOB (ISO; ``SVOC_DOB_FROM``, else sources.yaml ``matching.dob_from``, else the
     default) and the identifier names that are cannot-links (sources.yaml ``cannot_link_identifiers``)."""
 
-    link_threshold: float = 0.95
-    review_lower: float = 0.5
+    link_threshold: float | None = None  # None: set from the model (docs/matching.md)
+    review_lower: float | None = None
     retrain: bool = False
     dob_from: str = DOB_FROM_DEFAULT.isoformat()
     cannot_link_identifiers: list[str] = []

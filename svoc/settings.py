@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     spill_dir: Path | None = None
     small_cell_threshold: int = Field(
         default=5, ge=2, description="analytics file: counts of 1 to this-1 children are suppressed")
-    link_threshold: float = 0.95
-    review_lower: float = 0.5
+    link_threshold: float | None = Field(
+        default=None, description="override: link probability (default: set from the model, docs/matching.md)")
+    review_lower: float | None = Field(default=None, description="override: lowest probability queued for review")
     dob_from: dt.date | None = Field(
         default=None, description="earliest plausible DOB; wins over sources.yaml matching.dob_from")
     retrain: bool = False

@@ -16,6 +16,7 @@ from matching import settings as S
 from matching.model import (
     ModelArtifact,
     content_hash,
+    load_features,
     load_latest_model,
     matching_connection,
     predict_pairs,
@@ -45,6 +46,8 @@ def _row(uid: str, first: str, last: str, dob: dt.date | None, sex: str | None, 
         "postcode_district": postcode.split(" ")[0] if postcode else None,
         "address_std": f"{house} {street}" if street else None, "house_number": house,
         "nhs_number": nhs, "upn": upn, "former_upn": None, "upn_any": [upn] if upn else [], "ethnicity": None,
+        "dob_precision": "day" if dob else None, "postcode_token": postcode.replace(" ", "") if postcode else None,
+        "identifier_keys": [], "identifier_names": [],
     }
 
 
@@ -92,11 +95,11 @@ def artifact(features: pd.DataFrame) -> ModelArtifact:
 
 def test_settings_build_a_valid_splink_model(features: pd.DataFrame) -> None:
     con = matching_connection()
-    con.register("f", features)
-    con.execute("CREATE TABLE t AS SELECT * FROM f")
-    linker = Linker(DuckDBAPI(con).register("t"), S.build_settings(), log_level=None)
+    table = load_features(con, features, ())
+    linker = Linker(DuckDBAPI(con).register(table), S.build_settings(), log_level=None)
     comps = {c.output_column_name: c for c in linker._settings_obj.comparisons}
-    assert set(comps) == {"first_name", "middle_names", "last_name", "dob", "sex", "location", "nhs_number", "upn"}
+    assert set(comps) == {"first_name", "middle_names", "last_name", "dob", "sex", "location", "nhs_number", "upn",
+                          "identifiers"}
     for comp in comps.values():
         labels = [lvl.label_for_charts for lvl in comp.comparison_levels]
         assert len(set(labels)) == len(labels) and all(lab and not lab.isdigit() for lab in labels)

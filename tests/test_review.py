@@ -171,9 +171,12 @@ def test_different_decision_splits_a_linked_pair_on_the_next_run(linked_drop):
 
 def test_same_decision_links_a_queued_pair_with_method_steward_and_never_requeues(linked_drop):
     _, _, first = linked_drop
-    queue = first.review_queue
-    assert not queue.empty, "the drop should leave some pairs for people"
-    row = queue.iloc[0]
+    # a pair the model scored but left apart (queued or not: the queue now holds only genuinely unsure pairs)
+    scored = first.scored_pairs
+    apart = scored[[_citizen(first, x) != _citizen(first, y)
+                    for x, y in zip(scored["unique_id_l"], scored["unique_id_r"], strict=True)]]
+    assert not apart.empty, "the drop should leave some scored pairs apart"
+    row = apart.sort_values("match_probability", ascending=False).iloc[0]
     a, b = row["unique_id_l"], row["unique_id_r"]
     decisions = append_decision(None, good_decision(unique_id_l=a, unique_id_r=b, decision="same"))
     second = _rerun(linked_drop, decisions)

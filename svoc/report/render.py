@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jinja2
 
+from matching.review import reason_text
 from svoc.report import charts
 from svoc.report.data import gather
 from svoc.report.template import CSS, TEMPLATE
@@ -22,16 +23,7 @@ METHOD_HELP = {
     "steward": "a reviewer decided the records are the same child",
     "singleton": "no other record matched: the child is known from this record only",
 }
-REASONS = {
-    "insufficient_identity_evidence": "scores high, but lacks name and date-of-birth agreement (household likeness only)",
-    "held_apart:twin_guard": "possible twins: same birthday and household, different first names",
-    "uncertain": "the score is in the uncertain range",
-}
-
-
-def reason_text(reason: str | None) -> str:
-    parts = [p for p in (reason or "").split(";") if p]
-    return "; ".join(REASONS.get(p, p.replace("_", " ").replace(":", ": ")) for p in parts) or "in the review range"
+# Review reasons are worded once, beside the code that assigns them (matching.review.REASON_TEXT).
 
 
 def _n(v) -> str:

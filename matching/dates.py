@@ -1,0 +1,75 @@
+"""How much of a date of birth is evidence: placeholder days that one system writes for an unknown DOB.
+
+Some systems store an unknown day (or day and month) as a fixed placeholder: 1 January, 1 July, the 1st or the
+15th of the month. Such a DOB is evidence of its year (and month) only. ``dob_precision`` finds those placeholder
+patterns per source from the data itself: a pattern is a source's placeholder when far more of that source's
+DOBs fall on it than births would (``EXCESS_RATIO`` times the share expected from the calendar, and at least
+``MIN_EXCESS_RECORDS`` records more than expected). Records of that source on that pattern get precision
+``year`` (1 January, 1 July) or ``month`` (the 1st, the 15th); every other usable DOB is ``day``.
+The matching model then compares such DOBs by year/month only (``matching.settings``): weights EM trains.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# pattern name -> (precision it leaves, share of births expected on it)
+PLACEHOLDER_PATTERNS: dict[str, tuple[str, float]] = {
+    "01-01": ("year", 1 / 365.25),
+    "07-01": ("year", 1 / 365.25),
+    "day-01": ("month", 12 / 365.25),
+    "day-15": ("month", 12 / 365.25),
+}
+EXCESS_RATIO = 4.0
+MIN_EXCESS_RECORDS = 10
+
+
+def _pattern_masks(dob: pd.Series) -> dict[str, np.ndarray]:
+    month = dob.dt.month.to_numpy(dtype=float, na_value=np.nan)
+    day = dob.dt.day.to_numpy(dtype=float, na_value=np.nan)
+    return {
+        "01-01": (month == 1) & (day == 1),
+        "07-01": (month == 7) & (day == 1),
+        "day-01": day == 1,
+        "day-15": day == 15,
+    }
+
+
+def placeholder_patterns(source: pd.Series, dob: pd.Series) -> dict[str, list[str]]:
+    """``{source: [pattern, ...]}``: the DOB placeholder patterns each source shows (see module docstring)."""
+    src = source.reset_index(drop=True).astype(str)
+    dob = pd.to_datetime(dob, errors="coerce").reset_index(drop=True)
+    masks = _pattern_masks(dob)
+    known = dob.notna().to_numpy()
+    out: dict[str, list[str]] = {}
+    for name in pd.unique(src):
+        in_src = (src == name).to_numpy() & known
+        n = int(in_src.sum())
+        found = []
+        for pattern, (_, share) in PLACEHOLDER_PATTERNS.items():
+            observed = int((masks[pattern] & in_src).sum())
+            expected = n * share
+            if observed >= EXCESS_RATIO * expected and observed - expected >= MIN_EXCESS_RECORDS:
+                found.append(pattern)
+        if found:
+            out[str(name)] = found
+    return out
+
+
+def dob_precision(source: pd.Series, dob: pd.Series) -> np.ndarray:
+    """Per record: ``day``, ``month`` or ``year`` (a source placeholder), or ``None`` when there is no usable DOB."""
+    src = source.reset_index(drop=True).astype(str)
+    dob = pd.to_datetime(dob, errors="coerce").reset_index(drop=True)
+    precision = np.where(dob.notna().to_numpy(), "day", None).astype(object)
+    patterns = placeholder_patterns(src, dob)
+    if not patterns:
+        return precision
+    masks = _pattern_masks(dob)
+    for name, found in patterns.items():
+        in_src = (src == name).to_numpy()
+        # coarsest first: a 1 January placeholder is a year, even though it is also "the 1st"
+        for pattern in sorted(found, key=lambda p: PLACEHOLDER_PATTERNS[p][0] != "year"):
+            hit = in_src & masks[pattern] & (precision == "day")
+            precision[hit] = PLACEHOLDER_PATTERNS[pattern][0]
+    return precision

@@ -1,0 +1,240 @@
+"""Matching decisions from evidence (issue 12) and honest review labels (issue 13): training guards, thresholds
+from the model, placeholder DOBs, the twin guard's name test, identifiers and review reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matching import settings as S
+from matching.cluster import cluster_records
+from matching.constraints import ConstraintIndex
+from matching.dates import dob_precision
+from matching.features import build_features
+from matching.linker import Thresholds, link_records, thresholds_from_model, wants_model_thresholds
+from matching.model import TrainingError, guard_parameters, train_model
+from matching.review import reason_text
+from tests.test_cluster import frame, pairs, rec
+from tests.test_model import synthetic_features
+
+DOB = dt.date(2016, 3, 4)
+
+
+# ------------------------------------------------------------------------------------ degenerate m/u
+def _comparison(levels: list[tuple[float, float]]) -> dict:
+    return {"output_column_name": "location", "comparison_levels": [
+        {"is_null_level": True, "label_for_charts": "missing"},
+        *[{"label_for_charts": f"level {k}", "m_probability": m, "u_probability": u}
+          for k, (m, u) in enumerate(levels)]]}
+
+
+def _weights(comp: dict) -> list[float]:
+    return [float(np.log2(lvl["m_probability"] / lvl["u_probability"]))
+            for lvl in comp["comparison_levels"] if not lvl.get("is_null_level")]
+
+
+def test_nearly_empty_level_no_longer_outweighs_full_disagreement():
+    # the demo's "same postcode sector": m = 5.2e-26 gave -76 bits, far below "different area" (-4)
+    model = {"comparisons": [_comparison([(0.7, 0.001), (5.2e-26, 0.01), (0.25, 0.2), (0.05, 0.8)])]}
+    changed = guard_parameters(model)
+    weights = _weights(model["comparisons"][0])
+    assert changed and all(np.isfinite(weights))
+    assert weights[1] >= weights[-1] - 1e-9  # a partial agreement is never worse than disagreement
+    assert min(weights) > -10
+    m = [lvl["m_probability"] for lvl in model["comparisons"][0]["comparison_levels"][1:]]
+    assert sum(m) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("levels", [[(0.9, 0.01), (0.1, 0.99)], [(0.6, 0.05), (0.3, 0.25), (0.1, 0.7)]])
+def test_healthy_parameters_are_left_alone(levels):
+    model = {"comparisons": [_comparison(levels)]}
+    before = _weights(model["comparisons"][0])
+    assert guard_parameters(model) == []
+    assert _weights(model["comparisons"][0]) == pytest.approx(before)
+
+
+# ------------------------------------------------------------------------------------ thresholds
+@pytest.mark.parametrize(("probs", "target", "expected_link"), [
+    ([0.9999] * 1000 + [0.6] * 2, 0.999, 0.6),        # two 0.6 pairs: 0.9 expected false links in 1002
+    ([0.9999] * 1000 + [0.6] * 3, 0.999, 0.9999),     # three would break the target (ties are never split)
+    ([0.3, 0.2], 0.999, 1.0),                          # nothing meets the target: no probabilistic link
+])
+def test_link_threshold_meets_the_expected_precision_target(probs, target, expected_link):
+    th = thresholds_from_model(np.asarray(probs), target_precision=target)
+    assert th.link == pytest.approx(expected_link)
+    assert th.source == "model"
+    linked = np.asarray(probs)[np.asarray(probs) >= th.link]
+    if linked.size:
+        assert 1 - np.sum(1 - linked) / len(linked) >= target
+
+
+def test_review_band_keeps_half_of_its_pairs_true_in_expectation():
+    probs = np.asarray([0.9999] * 100 + [0.9, 0.8, 0.5, 0.3, 0.1, 0.05])
+    th = thresholds_from_model(probs)
+    band = probs[(probs >= th.review[0]) & (probs < th.link)]
+    assert band.size and band.mean() >= 0.5
+    assert th.review[0] > 0.05
+
+
+@pytest.mark.parametrize(("value", "wanted"), [(None, True), ({"link": None, "review": (None, None)}, True),
+                                               ({"link": 0.9}, False), (Thresholds(), False)])
+def test_thresholds_come_from_the_model_unless_overridden(value, wanted):
+    assert wants_model_thresholds(value) is wanted
+
+
+# ------------------------------------------------------------------------------------ training guards
+def _without(features: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    out = features.copy()
+    for c in cols:
+        out[c] = None
+    return out
+
+
+def test_a_drop_without_any_usable_dob_still_links_and_names_the_field(caplog):
+    features = _without(synthetic_features(150), "dob", "dob_year", "dob_month", "dob_day", "dob_str")
+    with caplog.at_level("WARNING"):
+        result = link_records(features, seed=5, analyse_blocking=False)
+    assert any("date of birth" in r.getMessage() for r in caplog.records)
+    assert any("(field dob)" in w for w in result.model.training_summary["warnings"])
+    assert result.stats["linked_pairs"] > 50  # names + address/identifier still link
+
+
+def test_no_trainable_field_stops_with_one_line_naming_them():
+    features = _without(synthetic_features(40), "dob", "dob_year", "dob_month", "dob_day", "dob_str",
+                        "first_name_std", "last_name_std", "postcode", "nhs_number", "upn")
+    features["upn_any"] = [[] for _ in range(len(features))]
+    with pytest.raises(TrainingError) as err:
+        train_model(features, seed=1, u_max_pairs=1e4)
+    msg = str(err.value)
+    assert "\n" not in msg and "date of birth" in msg and "first name and surname" in msg
+    assert "Exception" not in msg
+
+
+# ------------------------------------------------------------------------------------ placeholder DOBs
+def test_a_source_that_defaults_unknown_days_to_1_january_gives_year_only_dobs():
+    rng = np.random.default_rng(1)
+    days = pd.to_datetime("2010-01-01") + pd.to_timedelta(rng.integers(0, 3000, 600), unit="D")
+    dob = pd.Series(list(days) + [pd.Timestamp(2012, 1, 1)] * 60 + list(days[:100]) + [pd.Timestamp(2013, 1, 1)])
+    source = pd.Series(["a"] * 660 + ["b"] * 101)
+    precision = dob_precision(source, dob)
+    assert set(precision[600:660]) == {"year"}  # source a's placeholder
+    assert precision[-1] == "day"  # one 1 January birth in source b is just a birthday
+    assert (precision[:600] == "day").mean() > 0.99
+
+
+def test_placeholder_dob_compares_on_year_only():
+    dob = [lvl for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
+           if c["output_column_name"] == "dob" for lvl in c["comparison_levels"]]
+    labels = [lvl.get("label_for_charts") for lvl in dob]
+    assert any("placeholder" in (lab or "") for lab in labels)
+    exact = next(lvl for lvl in dob if lvl.get("label_for_charts") == "date of birth exact match")
+    assert "dob_precision_l = 'day'" in exact["sql_condition"]
+
+
+@pytest.mark.parametrize("comparison", ["nhs_number", "upn", "first_name", "dob", "location"])
+def test_null_levels_say_one_or_both(comparison):
+    comp = next(c for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
+                if c["output_column_name"] == comparison)
+    null = next(lvl for lvl in comp["comparison_levels"] if lvl.get("is_null_level"))
+    assert "one or both records" in null["label_for_charts"]
+
+
+# ------------------------------------------------------------------------------------ features
+def _identity(**cols) -> pd.DataFrame:
+    base = {"source": ["a", "b"], "source_record_id": ["1", "2"], "first_name": ["Ann", "Ann"],
+            "last_name": ["Lee", "Lee"], "dob": [dt.date(1950, 5, 6)] * 2}
+    base.update(cols)
+    return pd.DataFrame(base)
+
+
+def test_dob_floor_is_a_parameter():
+    default = build_features(_identity(), dt.date(2026, 1, 1))
+    anything = build_features(_identity(), dt.date(2026, 1, 1), dob_from=None)
+    assert default["dob"].isna().all()
+    assert anything["dob"].tolist() == [dt.date(1950, 5, 6)] * 2
+    assert anything["dob_precision"].tolist() == ["day", "day"]
+
+
+def test_non_uk_postcode_is_kept_as_an_address_token():
+    f = build_features(_identity(postcode=[None, None], postcode_raw=["2600 act", "SW1A 1AA"]), dt.date(2026, 1, 1))
+    assert f["postcode_token"].tolist() == ["2600ACT", "SW1A1AA"]
+
+
+def test_identifiers_become_keys_and_names():
+    f = build_features(_identity(identifiers=[["SOC_SEC_ID=123", "EMAIL=A@B.C"], None]), dt.date(2026, 1, 1))
+    assert f["identifier_keys"].tolist() == [["EMAIL=A@B.C", "SOC_SEC_ID=123"], []]
+    assert f["identifier_names"].tolist() == [["EMAIL", "SOC_SEC_ID"], []]
+
+
+# ------------------------------------------------------------------------------------ twin guard
+def _with(records: list[dict], **cols) -> pd.DataFrame:
+    f = frame(*records)
+    for k, v in cols.items():
+        f[k] = v
+    return f
+
+
+def test_a_typo_in_a_short_first_name_is_not_a_twin():
+    # AMY x4 and one AMT: "clearly different" by Jaro-Winkler, but one letter apart and rare beside AMY
+    f = frame(rec("a:1", "AMY"), rec("b:1", "AMT"), *[rec(f"c:{k}", "AMY", postcode=f"ZZ{k} 1AA") for k in range(4)])
+    assert ConstraintIndex(f).pair_conflict(0, 1) is None
+
+
+@pytest.mark.parametrize("override", ["middle", "transposed", "identifier"])
+def test_evidence_beyond_the_first_name_overrides_the_twin_guard(override):
+    a, b = rec("a:1", "AMELIA"), rec("b:1", "ISLA")
+    cols = {"middle_names_std": [None, None], "identifier_keys": [[], []]}
+    if override == "middle":
+        cols["middle_names_std"] = ["ISLA", None]  # middle name used as the first name
+    elif override == "transposed":
+        a["last_name_std"], b["first_name_std"], b["last_name_std"] = "SMITH", "SMITH", "AMELIA"
+        b["first_name_groups"] = ["SMITH"]
+    else:
+        cols["identifier_keys"] = [["PERSON_ID=7"], ["PERSON_ID=7"]]
+    f = _with([a, b], **cols)
+    assert ConstraintIndex(f).pair_conflict(0, 1) is None
+    plain = _with([rec("a:1", "AMELIA"), rec("b:1", "ISLA")], middle_names_std=[None, None])
+    assert ConstraintIndex(plain).pair_conflict(0, 1) == "twin_guard"
+
+
+def test_placeholder_dobs_do_not_trigger_the_twin_guard():
+    f = _with([rec("a:1", "AMELIA"), rec("b:1", "ISLA")], dob_precision=["year", "year"])
+    assert ConstraintIndex(f).pair_conflict(0, 1) is None
+
+
+def test_two_values_of_a_cannot_link_identifier_hold_records_apart():
+    f = _with([rec("a:1", "AMELIA", postcode="AB1 1AA"), rec("b:1", "AMELIA", postcode="CD1 1AA")],
+              identifier_keys=[["SSN=1"], ["SSN=2"]])
+    scored = pairs(("a:1", "b:1", 0.999))
+    free = cluster_records(f, scored, None, 0.9, (0.5, 0.9))
+    held = cluster_records(f, scored, None, 0.9, (0.5, 0.9), cannot_link_identifiers={"ssn"})
+    assert free.assignments["cluster_key"].nunique() == 1
+    assert held.assignments["cluster_key"].nunique() == 2
+    assert held.review["reason"].tolist() == ["held_apart:identifier:ssn"]
+
+
+# ------------------------------------------------------------------------------------ review reasons
+@pytest.mark.parametrize(("code", "words"), [
+    ("held_apart:twin_guard", "possible twins"),
+    ("held_apart:nhs_number", "two different valid NHS numbers"),
+    ("weak_evidence:dob_missing_no_address", "no usable date of birth"),
+    ("held_apart:identifier:ssn", "two different values of ssn"),
+    ("review_band;held_apart:upn", "unsure"),
+])
+def test_every_review_reason_is_worded_for_a_person(code, words):
+    text = reason_text(code)
+    assert words in text and "_" not in text
+
+
+def test_queue_reasons_name_what_is_missing_not_household_likeness():
+    features = synthetic_features(200)
+    result = link_records(features, seed=5, analyse_blocking=False)
+    reasons = set(result.review_queue["reason"].str.split(";").explode().dropna())
+    assert "insufficient_identity_evidence" not in reasons
+    for evidence in result.match_evidence["evidence"].dropna().head(50):
+        for item in json.loads(evidence):
+            assert "one record" not in str(item.get("level")) or "one or both" in str(item.get("level"))
