@@ -18,7 +18,8 @@ IDENTIFYING = {
 
 # Controlled vocabularies: their values may coincide with a name ("Summer" term, "Summer" the child).
 VOCABULARY = {"source", "sources", "event_type", "event_code", "role", "academic_year", "term", "sex",
-              "sen_provision", "ethnicity", "agencies", "attendance_band", "run_id"}
+              "sen_provision", "ethnicity", "agencies", "attendance_band", "run_id", "age_band", "measure",
+              "table_name", "quasi_identifiers"}
 
 
 def analytics_tables(path):

@@ -132,3 +132,24 @@ def test_generalise_leaves_no_small_class_except_all_blank(rows, k):
     m = uniqueness(con, "t", ("age_band", "sex", "postcode_district", "ethnicity"), k)
     assert m["children"] == len(rows)
     assert m["children_below_threshold"] == sum(r[4] for r in small)
+
+
+@pytest.mark.slow
+def test_a_hand_made_marts_table_with_a_space_neither_breaks_the_next_run_nor_leaves(demo_run, tmp_path):
+    """Issue 13: an analyst's marts."Weekly summary" (names, DOBs, NHS numbers) stopped the next run, and any
+    table in marts was copied to the analytics file."""
+    import shutil
+
+    from svoc.warehouse.analytics import analytics_path
+    from tests.e2e import DEMO, query, run_cli
+
+    target = tmp_path / "wh" / "svoc.duckdb"
+    target.parent.mkdir()
+    shutil.copy(demo_run, target)
+    con = duckdb.connect(str(target))
+    con.execute('CREATE TABLE marts."Weekly summary" AS SELECT first_name, dob, nhs_number FROM linked.single_view')
+    con.close()
+    run_cli("run", "--drop", str(DEMO), "--warehouse", str(target), tmp=tmp_path)
+    assert query(target, 'SELECT count(*) FROM marts."Weekly summary"')[0][0] > 0  # the analyst's table is kept
+    tables = {t for (t,) in query(analytics_path(target), "SELECT table_name FROM duckdb_tables()")}
+    assert "Weekly summary" not in tables and "agency_overlap" in tables

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from schemas.indicators import INDICATORS
-from svoc.warehouse.sql import qualified, quote_ident
+from svoc.warehouse.sql import count_rows, qualified, quote_ident
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, run_id: str, drop_date: dt.date)
     counts = {}
     for name, mart in MARTS.items():
         con.execute(f"CREATE OR REPLACE TABLE {qualified(name)} AS {mart.sql}", list(mart.params))
-        counts[name] = con.execute(f"SELECT count(*) FROM {qualified(name)}").fetchone()[0]
+        counts[name] = count_rows(con, name)
     lq, params = qualified(LINKAGE_QUALITY_NAME), [run_id, drop_date]
     con.execute(f"CREATE TABLE IF NOT EXISTS {lq} AS {LINKAGE_QUALITY.sql} LIMIT 0", params)
     for column, sql_type in _LINKAGE_QUALITY_ADDED:
@@ -106,5 +106,5 @@ def build_marts(con: duckdb.DuckDBPyConnection, run_id: str, drop_date: dt.date)
     columns = [r[0] for r in con.execute(f"SELECT * FROM ({LINKAGE_QUALITY.sql}) LIMIT 0", params).description]
     names = ", ".join(quote_ident(c) for c in columns)
     con.execute(f"INSERT INTO {lq} ({names}) SELECT {names} FROM ({LINKAGE_QUALITY.sql})", params)
-    counts[LINKAGE_QUALITY_NAME] = con.execute(f"SELECT count(*) FROM {lq}").fetchone()[0]
+    counts[LINKAGE_QUALITY_NAME] = count_rows(con, LINKAGE_QUALITY_NAME)
     return counts

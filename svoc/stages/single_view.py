@@ -23,7 +23,7 @@ from schemas.config import SourceConfig
 from schemas.rules import PROVISIONAL_DOB_FLAGS, UNUSABLE_DOB_FLAGS
 from schemas.source_rules import DEFAULT_RELIABILITY, SURVIVORSHIP_FIELDS
 from svoc.stages.indicators import IndicatorSql, Params
-from svoc.warehouse.sql import quote_ident
+from svoc.warehouse.sql import count_rows, quote_ident
 
 
 def reliability_ranks(configs: Sequence[SourceConfig]) -> dict[str, dict[str, int]]:
@@ -67,7 +67,7 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
     rel = {f: _rel_sql(ranks[f], p) for f in SURVIVORSHIP_FIELDS}
     unusable = p.add(sorted(UNUSABLE_DOB_FLAGS), "VARCHAR[]")
     provisional = p.add(sorted(PROVISIONAL_DOB_FLAGS), "VARCHAR[]")
-    known = [(c.known_to_column(), p.add(c.name, "VARCHAR")) for c in configs if c.known_to_column()]
+    known = [(col, p.add(c.name, "VARCHAR")) for c in configs if (col := c.known_to_column()) is not None]
     known_agg = "".join(f"bool_or(source = {v}) AS {quote_ident(col)}, " for col, v in known)
     known_cols = "".join(f"ids.{quote_ident(col)}, " for col, _ in known)
     ids_extra = "".join(f", {x}" for x in ind.ids)
@@ -128,6 +128,4 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
     LEFT JOIN best_postcode bp USING (citizen_id) LEFT JOIN ev USING (citizen_id) {" ".join(ind.joins)}
     ORDER BY ids.citizen_id
     """, p.values)
-    n_view = con.execute("SELECT count(*) FROM linked.single_view").fetchone()[0]
-    n_ix = con.execute("SELECT count(*) FROM linked.interactions").fetchone()[0]
-    return {"citizens": n_view, "interactions": n_ix}
+    return {"citizens": count_rows(con, "linked.single_view"), "interactions": count_rows(con, "linked.interactions")}

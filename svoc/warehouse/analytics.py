@@ -195,6 +195,11 @@ def _columns_of_temp(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[st
         [name]).fetchall()]
 
 
+def _count_analytics(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM analytics.{quote_ident(schema)}.{quote_ident(table)}").fetchone()
+    return int(row[0]) if row else 0
+
+
 def build_analytics(con: duckdb.DuckDBPyConnection, out: Path, key: bytes, *,
                     marts: Mapping[str, Mapping[str, str]] | None = None, small_cell_threshold: int = 5,
                     run_id: str | None = None) -> dict[str, int]:
@@ -229,7 +234,7 @@ def build_analytics(con: duckdb.DuckDBPyConnection, out: Path, key: bytes, *,
                      len(present - set(declared)))
         _record_disclosure(con, run_id, risk)
         counts = {
-            f"{s}.{t}": con.execute(f"SELECT count(*) FROM analytics.{quote_ident(s)}.{quote_ident(t)}").fetchone()[0]
+            f"{s}.{t}": _count_analytics(con, s, t)
             for s, t in con.execute(
                 "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'analytics'").fetchall()
         }

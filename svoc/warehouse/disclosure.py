@@ -47,11 +47,17 @@ def _class_size(qis: tuple[str, ...]) -> str:
 
 def uniqueness(con: duckdb.DuckDBPyConnection, table: str, qis: tuple[str, ...], threshold: int) -> dict[str, int]:
     """Children, equivalence classes, children unique on ``qis``, and children in classes below ``threshold``."""
-    row = con.execute(f"""
+    found = con.execute(f"""
         SELECT count(*), count(DISTINCT ({', '.join(quote_ident(q) for q in qis)})),
                count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n < ?)
         FROM (SELECT *, {_class_size(qis)} AS n FROM {qualified(table)})""", [threshold]).fetchone()
+    row = found or (0, 0, 0, 0)
     return {"children": row[0], "classes": row[1], "unique_children": row[2], "children_below_threshold": row[3]}
+
+
+def _non_null(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
+    row = con.execute(f"SELECT count({quote_ident(column)}) FROM {qualified(table)}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def generalise(con: duckdb.DuckDBPyConnection, table: str, key: str, threshold: int,
@@ -60,10 +66,10 @@ def generalise(con: duckdb.DuckDBPyConnection, table: str, key: str, threshold: 
     blanked = {}
     for column in order:
         col = quote_ident(column)
-        before = con.execute(f"SELECT count({col}) FROM {qualified(table)}").fetchone()[0]
+        before = _non_null(con, table, column)
         con.execute(f"""
             UPDATE {qualified(table)} SET {col} = NULL WHERE {quote_ident(key)} IN (
               SELECT {quote_ident(key)} FROM (SELECT {quote_ident(key)}, {_class_size(qis)} AS n
                                                FROM {qualified(table)}) WHERE n < ?)""", [threshold])
-        blanked[column] = before - con.execute(f"SELECT count({col}) FROM {qualified(table)}").fetchone()[0]
+        blanked[column] = before - _non_null(con, table, column)
     return blanked

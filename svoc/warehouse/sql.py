@@ -63,3 +63,9 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     names = con.execute("SELECT schema_name, table_name FROM duckdb_tables() ORDER BY 1, 2").fetchall()
     return {f"{s}.{t}": con.execute(f"SELECT count(*) FROM {quote_ident(s)}.{quote_ident(t)}").fetchone()[0]
             for s, t in names}
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rows in ``schema.table`` (quoted through ``qualified``)."""
+    row = con.execute(f"SELECT count(*) FROM {qualified(table)}").fetchone()
+    return int(row[0]) if row else 0
