@@ -178,7 +178,8 @@ class CsvStream(RawStream):
             feed = _LineFeed(self._blocks(fh), self.encoding, self.max_record_lines)
             first = next(iter_csv_items(feed), None)
         if first is None:
-            raise UnusableInputError(self.path, "file is empty: there is no header line")
+            raise UnusableInputError(self.path, "file is empty: there is no header line",
+                                     "check the export finished, then re-send the file")
         row, pend, reason = first
         bad = reason or next((p[2] for p in pend if p[2]), None)
         if bad:

@@ -209,7 +209,7 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
                            "(map the renamed column in sources.yaml, or fix the export)")
                for col, fields in missing_columns(cfg, colmap).items()]
     for notice in notices:
-        log.warning("source=%s file=%s %s", source, stream.label, notice.message)
+        log.info("source=%s file=%s notice=%s subject=%s", source, stream.label, notice.kind, notice.subject)
     stream.usecols = sorted(set(colmap.values()))
     fcol = _field_colmap(cfg, colmap)
     rid_name = _key_name(cfg, "source_record_id")

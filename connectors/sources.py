@@ -42,7 +42,8 @@ def merge_onto_preset(entry: dict, preset: SourceConfig) -> dict:
 def _error_line(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}" + (f" ({err.error_count() - 1} more)" if err.error_count() > 1 else "")
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" + (f" ({err.error_count() - 1} more)" if err.error_count() > 1 else "")
 
 
 def load_source_configs(sources_yaml: Path | None) -> list[SourceConfig]:

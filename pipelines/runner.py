@@ -172,7 +172,8 @@ def _blocked_check_message(result, drop) -> str:
     data = failed[0]
     source = data.asset_key.path[-1]
     more = f" (and {len(failed) - 1} more blocking check{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
-    observed = (data.description or "").strip() or "failed"
+    observed = (data.description or "").strip().removeprefix(f"source '{source}' check '{data.check_name}': ")
+    observed = observed or "failed"
     return (f"source '{source}' blocked by check '{data.check_name}': {observed}{more}, in drop {drop}; "
             f"check the drop's {source} files are complete and correct, then run again "
             "(the published warehouse was left unchanged)")
