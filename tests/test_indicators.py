@@ -153,3 +153,11 @@ def test_demo_persistent_absence_matches_the_hand_count(demo_run):
     assert query(demo_run, "SELECT count(persistent_absence), count(*) FILTER (WHERE persistent_absence) "
                            "FROM linked.single_view WHERE known_to_police AND known_to_social_care") == [(19, 5)]
     assert query(demo_run, "SELECT count(*) FROM marts.attendance_vs_involvement")[0][0] > 0
+
+
+def test_upn_comes_from_the_source_ranked_highest_for_names():
+    a = SourceConfig(name="a", identity=FileConfig(file="x"), reliability={"name": 1})
+    b = SourceConfig(name="b", identity=FileConfig(file="x"), reliability={"name": 3})
+    people = [ident("a", "A1", cid="C", upn="A111"), ident("b", "B1", cid="C", upn="B999")]
+    assert value(warehouse(people, [], [a, b]), "C", "upn") == "B999"
+    assert value(warehouse(people, [], [a.model_copy(update={"reliability": {"name": 5}}), b]), "C", "upn") == "A111"

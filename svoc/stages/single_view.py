@@ -98,14 +98,14 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
     ids AS (
       SELECT citizen_id,
              min(nhs_number) AS nhs_number, count(DISTINCT nhs_number) > 1 AS conflicting_nhs_numbers,
-             coalesce(min(upn) FILTER (WHERE source = 'education'), min(upn)) AS upn,
+             list_sort(list(struct_pack(k := -{rel["name"]}, u := upn)) FILTER (WHERE upn IS NOT NULL))[1].u AS upn,
              count(DISTINCT upn) > 1 AS multiple_upns, {known_agg}
              list_sort(list_distinct(list(source))) AS sources,
              count(*) AS record_count, min(start_date) AS first_seen_start,
              max(activity) AS last_seen, max(date_of_death) AS date_of_death,
              bool_or(list_has_any(quality_flags, {provisional})) AS unborn,
              arg_max(ethnicity, ethnicity IS NOT NULL) AS ethnicity{ids_extra}
-      FROM recs GROUP BY citizen_id
+      FROM recs r GROUP BY citizen_id
     ),
     ev AS (
       SELECT citizen_id, min(event_date) AS first_event, max(event_date) AS last_event{ev_extra}
