@@ -58,8 +58,8 @@ class _Workbook:
 
         try:
             self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as err:  # openpyxl raises zip, XML and key errors for non-workbooks
-            raise UnusableInputError(path, f"not a readable .xlsx workbook ({type(err).__name__})",
+        except Exception:  # openpyxl raises zip, XML and key errors for non-workbooks
+            raise UnusableInputError(path, "not a readable .xlsx workbook",
                                      "check the file is really an Excel workbook") from None
 
     def __enter__(self):
@@ -160,8 +160,8 @@ class ParquetStream(RawStream):
         self.path, self.label, self.chunk_rows = str(path), label, chunk_rows
         try:
             self._pf = pq.ParquetFile(path)
-        except Exception as err:
-            raise UnusableInputError(path, f"not a readable Parquet file ({type(err).__name__})",
+        except Exception:
+            raise UnusableInputError(path, "not a readable Parquet file",
                                      "check the file is really Parquet") from None
         self.header = dedupe_header([str(n).strip() for n in self._pf.schema_arrow.names])
         self.header_lines = 0

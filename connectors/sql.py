@@ -127,7 +127,7 @@ class SqlStream(RawStream):
                 result.close()
         except sa.exc.SQLAlchemyError as err:
             self._engine.dispose()
-            raise UnusableInputError(self.path, f"cannot read from the database: {type(err).__name__}: "
+            raise UnusableInputError(self.path, "cannot read from the database: "
                                      f"{_scrub(str(getattr(err, 'orig', None) or err), self._url)}",
                                      "check the table or query in sources.yaml") from None
 
@@ -149,7 +149,7 @@ class SqlStream(RawStream):
                                    None, [])
                     start += n
         except sa.exc.SQLAlchemyError as err:
-            raise UnusableInputError(self.path, f"reading failed: {type(err).__name__}: "
+            raise UnusableInputError(self.path, "reading failed: "
                                      f"{_scrub(str(getattr(err, 'orig', None) or err), self._url)}",
                                      f"check the database in {self._var} and re-run") from None
         finally:

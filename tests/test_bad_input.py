@@ -282,3 +282,15 @@ def test_a_drop_reached_through_a_link_is_read(tmp_path: Path):
     os.symlink(folder.parent, tmp_path / "landing" / "tonight")
     e = extract_source(tmp_path / "landing" / "tonight" / CONFIG.name, CONFIG, reference_date=REF)
     assert len(e.identity) == 2
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("people.xlsx", "people.xlsx: not a readable .xlsx workbook (check the file is really an Excel workbook)"),
+    ("people.parquet", "people.parquet: not a readable Parquet file (check the file is really Parquet)"),
+])
+def test_a_file_that_is_not_what_its_extension_says_gets_a_plain_line(tmp_path: Path, name: str, expected: str):
+    folder = _drop(tmp_path)
+    (folder / name).write_bytes(b"ID,Name\nA1,Ann\n")
+    with pytest.raises(UnusableInputError) as err:
+        _extract(folder)
+    assert str(err.value).endswith(expected) and "Error" not in str(err.value)
