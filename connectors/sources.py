@@ -62,6 +62,7 @@ def load_source_configs(sources_yaml: Path | None) -> list[SourceConfig]:
     if not isinstance(entries, list) or not entries:
         raise UnusableInputError(path, "expected a non-empty 'sources:' list")
     configs, names = [], set()
+    flags: dict[str, str] = {}  # known_to column -> source
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise UnusableInputError(path, f"sources[{i}] is not a mapping")
@@ -80,6 +81,12 @@ def load_source_configs(sources_yaml: Path | None) -> list[SourceConfig]:
             raise UnusableInputError(path, f"source '{label}': {_error_line(err)}") from None
         if cfg.name in names:
             raise UnusableInputError(path, f"source '{cfg.name}' is configured twice")
+        flag = cfg.known_to_column()
+        if flag is not None and flag in flags:
+            raise UnusableInputError(path, f"source '{cfg.name}': known_to column '{flag}' is already the flag of "
+                                     f"source '{flags[flag]}'", "give one of them another known_to name")
+        if flag is not None:
+            flags[flag] = cfg.name
         names.add(cfg.name)
         configs.append(cfg)
     return configs

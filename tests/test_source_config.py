@@ -97,3 +97,16 @@ sources:
         load_source_configs(path)
     text = str(err.value)
     assert message in text and "health" in text and "\n" not in text
+
+
+def test_two_sources_cannot_share_a_known_to_column(tmp_path):
+    path = _yaml(tmp_path, """
+sources:
+  - {name: police, preset: police}
+  - name: police_two
+    preset: police
+    known_to: known_to_police
+""")
+    with pytest.raises(UnusableInputError) as err:
+        load_source_configs(path)
+    assert "known_to column 'known_to_police' is already the flag of source 'police'" in str(err.value)
