@@ -10,12 +10,12 @@ warehouse), so a common name weighs less than a rare one, as in the nightly mode
 from __future__ import annotations
 
 import json
-import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from matching.model import SPLINK_LOG_LEVEL, ModelArtifact, level_labels, load_features, matching_connection
@@ -104,10 +104,12 @@ class LookupScorer:
             self._con = None
 
     def score(self, queries: pd.DataFrame, candidates: pd.DataFrame,
-              term_frequencies: dict[str, dict[str, float]] | None = None) -> list[ScoredCandidate]:
+              term_frequencies: dict[str, dict[str, float]] | None = None, evidence_from: float = 0.0
+              ) -> list[ScoredCandidate]:
         """Score every (query, candidate) pair. ``queries``: feature rows (``FEATURE_COLUMNS``) with an int
         ``qid``; ``candidates``: feature rows with the ``qid`` of the query that found them (a record may appear
-        under several queries); ``term_frequencies``: column -> {value: share of warehouse records}."""
+        under several queries); ``term_frequencies``: column -> {value: share of warehouse records};
+        ``evidence_from``: the probability from which per-comparison evidence is built (lower pairs get none)."""
         if queries.empty or candidates.empty:
             return []
         q = queries.copy()
@@ -118,8 +120,9 @@ class LookupScorer:
             con = self._connection()
             _table(con, q, self.extra, "lookup_queries", term_frequencies)
             _table(con, c, self.extra, "lookup_candidates", term_frequencies)
-            out = con.execute(self.sql).df()
-        return _scored(out, self.labels)
+            out = con.execute("SELECT COLUMNS('^(unique_id_l|unique_id_r|match_probability|match_weight|gamma_.*|"
+                              f"mw_.*)$') FROM ({self.sql})").df()
+        return _scored(out, self.labels, evidence_from)
 
 
 def score_queries(queries: pd.DataFrame, candidates: pd.DataFrame, artifact: ModelArtifact,
@@ -132,29 +135,29 @@ def score_queries(queries: pd.DataFrame, candidates: pd.DataFrame, artifact: Mod
         scorer.close()
 
 
-def _scored(out: pd.DataFrame, labels: dict[str, dict[int, str]]) -> list[ScoredCandidate]:
+def _scored(out: pd.DataFrame, labels: dict[str, dict[int, str]], evidence_from: float) -> list[ScoredCandidate]:
+    """Rows of the scoring SQL -> candidates. The query is always the left record. Evidence (each comparison's
+    level label and weight, term-frequency adjustment included) is built only for pairs with
+    ``match_probability >= evidence_from``: the rest are never shown."""
+    if out.empty:
+        return []
+    qids = out["unique_id_l"].str.slice(len(QUERY_PREFIX)).astype("int64").to_numpy()
+    records = out["unique_id_r"].str.split("|", n=1).str[1].to_numpy()
+    prob = out["match_probability"].to_numpy(dtype=float)
+    weight = out["match_weight"].to_numpy(dtype=float)
+    levels: dict[str, tuple[list[str | None], np.ndarray]] = {}
+    for name, by_gamma in labels.items():
+        if f"gamma_{name}" not in out:
+            continue
+        gamma = out[f"gamma_{name}"].to_numpy()
+        mw = out[f"mw_{name}"].to_numpy(dtype=float) if f"mw_{name}" in out else np.zeros(len(out))
+        if f"mw_tf_adj_{name}" in out:
+            mw = mw + np.nan_to_num(out[f"mw_tf_adj_{name}"].to_numpy(dtype=float))
+        levels[name] = ([by_gamma.get(int(g), str(g)) if g == g else None for g in gamma], np.nan_to_num(mw))
     result = []
-    for row in out.to_dict("records"):
-        left, right = str(row["unique_id_l"]), str(row["unique_id_r"])
-        query_side, record = (left, right) if left.startswith(QUERY_PREFIX) and "|" not in left else (right, left)
-        qid = int(query_side[len(QUERY_PREFIX):])
-        evidence = []
-        for name, by_gamma in labels.items():
-            gamma = row.get(f"gamma_{name}")
-            if gamma is None or (isinstance(gamma, float) and math.isnan(gamma)):
-                continue
-            mw = _num(row.get(f"mw_{name}"), 0.0) + _num(row.get(f"mw_tf_adj_{name}"), 0.0)
-            evidence.append({"comparison": name, "level": by_gamma.get(int(gamma), str(gamma)),
-                             "match_weight": round(mw, 3)})
-        result.append(ScoredCandidate(qid=qid, unique_id=record.split("|", 1)[1],
-                                      match_probability=float(row["match_probability"]),
-                                      match_weight=float(row["match_weight"]), evidence=evidence))
+    for i in range(len(out)):
+        evidence = [{"comparison": name, "level": lv[i], "match_weight": round(float(mw[i]), 3)}
+                    for name, (lv, mw) in levels.items() if lv[i] is not None] if prob[i] >= evidence_from else []
+        result.append(ScoredCandidate(qid=int(qids[i]), unique_id=str(records[i]), match_probability=float(prob[i]),
+                                      match_weight=float(weight[i]), evidence=evidence))
     return result
-
-
-def _num(v: Any, default: float) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return default
-    return default if math.isnan(f) else f

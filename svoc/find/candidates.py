@@ -26,9 +26,12 @@ RULES: tuple[tuple[str, str], ...] = (
     ("surname and birth year", "r.ln = q.last_name AND year(r.d) = q.dob_year"),
 )
 # One scan of the records keeps only those any rule could join (every rule needs one of these to agree).
-PREFILTER = """
-    SELECT source, source_record_id, postcode, nhs_number, upn, former_upn, lower(first_name) AS fn,
-           lower(last_name) AS ln, CAST(dob AS DATE) AS d
+# The identity columns matching.features reads come along, so the candidates need no second scan.
+IDENTITY_COLUMNS = ("source", "source_record_id", "first_name", "middle_names", "last_name", "former_surname",
+                    "preferred_surname", "alternative_names", "dob", "date_of_death", "sex", "address_line",
+                    "postcode", "postcode_raw", "nhs_number", "upn", "former_upn", "ethnicity", "quality_flags")
+PREFILTER = f"""
+    SELECT {', '.join(IDENTITY_COLUMNS)}, lower(first_name) AS fn, lower(last_name) AS ln, CAST(dob AS DATE) AS d
     FROM staging.identity_records
     WHERE nhs_number IN (SELECT nhs_number FROM _find_queries)
        OR upn IN (SELECT upn FROM _find_queries) OR former_upn IN (SELECT upn FROM _find_queries)
@@ -65,28 +68,32 @@ def _postcode(raw: str | None) -> str | None:
 
 
 def find_candidates(con: duckdb.DuckDBPyConnection, queries: list[Query], *, max_per_query: int = 1000
-                    ) -> tuple[pd.DataFrame, set[int]]:
-    """``(candidates, overflowing)``: one row per (qid, record) with ``source``, ``source_record_id``,
-    ``citizen_id`` and ``exact`` (the identifier rule that found it, else NULL); and the query numbers that found
-    more than ``max_per_query`` records (too weak: their candidates are dropped)."""
+                    ) -> tuple[pd.DataFrame, set[int], pd.DataFrame]:
+    """``(candidates, overflowing, identity)``: one row per (qid, record) with ``source``, ``source_record_id``,
+    ``citizen_id`` and ``exact`` (the identifier rule that found it, else NULL); the query numbers that found
+    more than ``max_per_query`` records (too weak: their candidates are dropped); and the identity columns
+    (``IDENTITY_COLUMNS``) of every candidate record, once each."""
     table = query_table(queries)
     con.register("_find_queries", table)
     try:
         union = " UNION ALL ".join(
             f"SELECT q.qid, r.source, r.source_record_id, {_exact(name)} AS exact FROM _find_queries q "
             f"JOIN r ON {cond}" for name, cond in RULES)
-        found = con.execute(
-            f"WITH r AS MATERIALIZED ({PREFILTER}), hits AS ({union}) "
-            "SELECT h.qid, h.source, h.source_record_id, rc.citizen_id, min(h.exact) AS exact FROM hits h "
+        rows = con.execute(
+            f"WITH r AS MATERIALIZED ({PREFILTER}), hits AS ({union}), "
+            "found AS (SELECT h.qid, h.source, h.source_record_id, rc.citizen_id, min(h.exact) AS exact FROM hits h "
             "JOIN linked.record_citizen rc ON rc.source = h.source AND rc.source_record_id = h.source_record_id "
-            "GROUP BY ALL ORDER BY 1, 2, 3").df()
+            "GROUP BY ALL) "
+            f"SELECT f.qid, f.citizen_id, f.exact, {', '.join('r.' + c for c in IDENTITY_COLUMNS)} FROM found f "
+            "JOIN r USING (source, source_record_id) ORDER BY f.qid, r.source, r.source_record_id").df()
     finally:
         con.unregister("_find_queries")
+    found = rows[["qid", "source", "source_record_id", "citizen_id", "exact"]]
     counts = found.groupby("qid").size()
     overflowing = {int(q) for q in counts[counts > max_per_query].index}
-    if overflowing:
-        found = found[~found["qid"].isin(overflowing)]
-    return found.reset_index(drop=True), overflowing
+    keep = ~rows["qid"].isin(overflowing)
+    identity = rows.loc[keep, list(IDENTITY_COLUMNS)].drop_duplicates(["source", "source_record_id"])
+    return found[keep].reset_index(drop=True), overflowing, identity.reset_index(drop=True)
 
 
 def _exact(rule: str) -> str:

@@ -99,9 +99,9 @@ class Finder:
         """One result per query (no access logging: callers log first)."""
         weak = {i for i, q in enumerate(queries) if not q.strong_enough()}
         usable = [q if i not in weak else Query() for i, q in enumerate(queries)]
-        found, overflowing = find_candidates(w.con, usable, max_per_query=self.max_records)
+        found, overflowing, identity = find_candidates(w.con, usable, max_per_query=self.max_records)
         found = found[~found["qid"].isin(weak)]
-        scored = self._score(w, usable, found) if not found.empty else {}
+        scored = self._score(w, usable, found, identity) if not found.empty else {}
         agencies = _agencies(w, {c for per in scored.values() for c in per})
         out = []
         for i, q in enumerate(queries):
@@ -111,25 +111,20 @@ class Finder:
             out.append(self._result(scored.get(i, {}), agencies))
         return out
 
-    def _score(self, w: Warehouse, queries: list[Query], found: pd.DataFrame) -> dict[int, dict[str, Candidate]]:
+    def _score(self, w: Warehouse, queries: list[Query], found: pd.DataFrame, identity: pd.DataFrame
+               ) -> dict[int, dict[str, Candidate]]:
         today = dt.date.today()
         qids = sorted(int(q) for q in found["qid"].unique())
         qf = build_features(pd.DataFrame([queries[i].identity_row(i) for i in qids]), today)
         qf["qid"] = qids
-        keys = found[["source", "source_record_id"]].drop_duplicates()
         con = w.con
-        con.register("_find_keys", keys)
-        try:
-            identity = con.execute("SELECT r.* FROM staging.identity_records r JOIN _find_keys k "
-                                   "USING (source, source_record_id)").df()
-        finally:
-            con.unregister("_find_keys")
         features = build_features(identity, today)
         cand = found[["qid", "source", "source_record_id"]].assign(
             unique_id=found["source"] + ":" + found["source_record_id"])
         cf = cand[["qid", "unique_id"]].merge(features, on="unique_id", how="inner")
         tf = term_frequencies(con, pd.concat([qf, cf]))
-        scored = self.scorer(con).score(qf, cf, tf)
+        # a single search shows evidence for every candidate; a list only for the ones that can be its answer
+        scored = self.scorer(con).score(qf, cf, tf, evidence_from=0.0 if len(qids) == 1 else 0.01)
         by_key = {(int(r.qid), r.unique_id): r for r in scored}
         out: dict[int, dict[str, Candidate]] = {}
         for row in found.itertuples(index=False):
