@@ -110,3 +110,50 @@ sources:
     with pytest.raises(UnusableInputError) as err:
         load_source_configs(path)
     assert "known_to column 'known_to_police' is already the flag of source 'police'" in str(err.value)
+
+
+@pytest.mark.slow
+def test_a_fifth_source_in_sources_yaml_is_first_class_through_the_cli(demo_copy, tmp_path):
+    """No code change: its own flag in the single view and the analytics file, and it feeds the indicator it
+    lists (a police-style nominal copied as a youth justice record joins the same child)."""
+    import csv
+
+    from svoc.warehouse.analytics import analytics_path
+    from tests.e2e import query, run_cli
+
+    with open(demo_copy / "police" / "nominals.csv", encoding="utf-8") as fh:
+        nominal = next(csv.DictReader(fh))
+    yj = demo_copy / "youth_justice"
+    yj.mkdir()
+    (yj / "yot_people.csv").write_text(
+        "YOTRef,Forename,Surname,DOB,Postcode\n"
+        f"Y1,{nominal['Forename1']},{nominal['Surname']},{nominal['DateOfBirth']},{nominal['Postcode']}\n",
+        encoding="utf-8")
+    (yj / "yot_events.csv").write_text("YOTRef,Ref,Date,Kind\nY1,E1,2026-10-01,MISSING\n", encoding="utf-8")
+    sources = _yaml(tmp_path, """
+sources:
+  - {name: education, preset: education}
+  - {name: health, preset: health}
+  - {name: police, preset: police}
+  - {name: social_care, preset: social_care}
+  - name: youth_justice
+    identity:
+      file: yot_people
+      date_formats: ["%d-%b-%Y"]
+      columns: {source_record_id: YOTRef, first_name: Forename, last_name: Surname, dob: DOB, postcode: Postcode}
+    interactions:
+      - file: yot_events
+        columns: {source_record_id: YOTRef, event_id: Ref, event_date: Date, event_type: Kind}
+        code_maps: {event_type: {MISSING: missing_person}}
+    indicators: [police_missing_episodes_12m]
+""")
+    target = tmp_path / "wh" / "svoc.duckdb"
+    run_cli("run", "--drop", str(demo_copy), "--warehouse", str(target), "--sources", str(sources), tmp=tmp_path)
+    [(known, missing, agencies)] = query(target, """
+        SELECT known_to_youth_justice, police_missing_episodes_12m, sources FROM linked.single_view
+        WHERE citizen_id = (SELECT citizen_id FROM linked.record_citizen WHERE source = 'youth_justice')""")
+    assert known is True and "youth_justice" in agencies
+    assert missing >= 1
+    assert query(target, "SELECT count(*) FROM linked.single_view WHERE known_to_youth_justice")[0][0] == 1
+    assert "known_to_youth_justice" in {c for (c,) in query(
+        analytics_path(target), "SELECT column_name FROM duckdb_columns() WHERE table_name = 'single_view'")}
