@@ -21,6 +21,8 @@ VALIDATED_IDENTIFIERS = ("nhs_number", "upn", "pnc_id")
 SURVIVORSHIP_FIELDS = ("name", "dob", "sex", "postcode")
 # The rank of a source with no rank for a field: below every ranked source.
 DEFAULT_RELIABILITY = 0
+# Ranks only break ties between equally supported values; survivorship scores assume they stay below 100.
+MAX_RELIABILITY = 99
 
 KNOWN_TO_PATTERN = re.compile(r"^known_to_[a-z][a-z0-9_]{0,50}$")
 
@@ -68,6 +70,9 @@ def check_reliability(value: dict[str, int]) -> dict[str, int]:
     bad = sorted(set(value) - set(SURVIVORSHIP_FIELDS))
     if bad:
         raise ValueError(f"reliability ranks fields {list(SURVIVORSHIP_FIELDS)}, not {bad}")
+    out_of_range = sorted(f for f, rank in value.items() if not 0 <= rank <= MAX_RELIABILITY)
+    if out_of_range:
+        raise ValueError(f"reliability ranks are whole numbers from 0 to {MAX_RELIABILITY} (see {out_of_range})")
     return value
 
 

@@ -81,6 +81,7 @@ sources:
 @pytest.mark.parametrize(("entry", "message"), [
     ("indicators: [knife_crime_12m]", "unknown indicators ['knife_crime_12m']"),
     ("reliability: {address: 3}", "reliability ranks fields"),
+    ("reliability: {dob: 1000}", "whole numbers from 0 to 99"),
     ("known_to: 'Robert; DROP TABLE'", "known_to must be"),
     ("quality: {id_validity: {passport: 0.9}}", "id_validity can check"),
     ("quality: {present: {dob: 1.5}}", "between 0 and 1"),
