@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors import extract_source, load_source_configs, resolve_file
+from connectors import extract_source, load_source_configs, open_file, resolve_file
+from connectors.readers import open_tables
 from schemas.config import SOURCE_NAME_PATTERN, FileConfig, InteractionFileConfig, SourceConfig
 from schemas.errors import UnusableInputError
 from svoc.drops import drop_notices, unconfigured_folders
@@ -294,3 +295,11 @@ def test_a_file_that_is_not_what_its_extension_says_gets_a_plain_line(tmp_path: 
     with pytest.raises(UnusableInputError) as err:
         _extract(folder)
     assert str(err.value).endswith(expected) and "Error" not in str(err.value)
+
+
+def test_open_file_refuses_a_workbook_with_rows_on_several_sheets(tmp_path: Path):
+    path = tmp_path / "two.xlsx"
+    _workbook(path, {"A": [HEADER, ["A1", "Ann", "2012-01-01", None]], "B": [HEADER, ["A2", "Bo", "2012", None]]})
+    with pytest.raises(UnusableInputError, match="holds rows on 2 sheets"):
+        open_file(path)
+    assert [s.label for s in open_tables(path)] == ["two.xlsx[A]", "two.xlsx[B]"]
