@@ -104,6 +104,7 @@ class PrivacyResource(dg.ConfigurableResource):
     profile: str = "demo"
     pseudonym_key: str | None = None
     pseudonym_key_file: str = ""
+    small_cell_threshold: int = 5
 
     def key(self) -> bytes:
         return resolve_pseudonym_key(self.profile, self.pseudonym_key, Path(self.pseudonym_key_file))
@@ -141,5 +142,6 @@ def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             profile=settings.profile,
             # Read from the environment at run time, so the key never appears in run config or the UI.
             pseudonym_key=dg.EnvVar(key_env) if key_env in os.environ else None,  # type: ignore[arg-type]
-            pseudonym_key_file=str(settings.pseudonym_key_file)),
+            pseudonym_key_file=str(settings.pseudonym_key_file),
+            small_cell_threshold=settings.small_cell_threshold),
     }
