@@ -52,6 +52,7 @@ def wh(tmp_path) -> Path:
                             "first_name": [f"Filler{i}" for i in range(400)],
                             "last_name": [f"Other{i % 97}" for i in range(400)],
                             "dob": [dt.date(2010, 1, 1) + dt.timedelta(days=7 * i) for i in range(400)]})
+    con.register("fillers", fillers)
     con.execute("INSERT INTO staging.identity_records (source, source_record_id, first_name, last_name, dob) "
                 "SELECT source, source_record_id, first_name, last_name, dob FROM fillers")
     con.execute("INSERT INTO linked.record_citizen (source, source_record_id, citizen_id, link_method, run_id) "
@@ -203,3 +204,22 @@ def test_swapped_dob_is_a_different_valid_date_or_none(d):
 def test_parse_dob_refuses_nonsense():
     with pytest.raises(SvocError, match="not a date"):
         parse_dob("next tuesday")
+
+
+@pytest.mark.parametrize(("recorded", "given", "expected"), [
+    (None, (None, None), (0.95, 0.5)),
+    ('{"link": 0.9, "review": [0.6, 0.9]}', (None, None), (0.9, 0.6)),
+    ('{"link": 0.9, "review": [0.6, 0.9]}', (0.99, 0.7), (0.99, 0.7)),
+    ('{"link": 0.5, "review": [0.5, 0.5]}', (None, 0.8), (0.5, 0.5)),
+])
+def test_bands_follow_the_nightly_thresholds(wh, recorded, given, expected):
+    from svoc.find.lookup import run_thresholds
+    from svoc.review.access import reader
+
+    if recorded:
+        con = duckdb.connect(str(wh))
+        con.execute("INSERT INTO audit.runs (run_id, started_at, finished_at, status, thresholds) "
+                    "VALUES ('r1', now(), now(), 'success', ?)", [recorded])
+        con.close()
+    with reader(wh) as w:
+        assert run_thresholds(w, *given) == expected

@@ -19,8 +19,16 @@ from svoc.cli.review import PURPOSE_OPT, USER_OPT, WAREHOUSE_OPT, state_url
 from svoc.find import Finder, Query, match_list
 from svoc.find.lists import parse_mapping
 from svoc.review.access import require_purpose, user_name
+from svoc.settings import get_settings
 
 console = Console(width=160)
+
+
+def _finder() -> Finder:
+    """Bands from the thresholds the nightly run linked and queued with (or ``SVOC_LINK_THRESHOLD`` /
+    ``SVOC_REVIEW_LOWER`` when set)."""
+    settings = get_settings()
+    return Finder(match_at=settings.link_threshold, possible_at=settings.review_lower)
 
 
 def _evidence_line(evidence: list[dict], top: int = 4) -> str:
@@ -46,7 +54,7 @@ def find_command(warehouse: Path = WAREHOUSE_OPT,
     why = require_purpose(purpose)
     query = Query.of(first_name=first_name, last_name=last_name, dob=dob, sex=sex, postcode=postcode,
                      nhs_number=nhs_number, upn=upn, source=source, record_id=record_id)
-    with Finder().session(warehouse, state_url()) as s:
+    with _finder().session(warehouse, state_url()) as s:
         result = s.find(query, who=user_name(user), purpose=why)
     console.print(f"[bold]{result.message}[/]", highlight=False)
     if not result.candidates:
@@ -74,7 +82,7 @@ def match_list_command(
     (matched / possible / none), evidence and agencies for each row; nothing else about the children."""
     why = require_purpose(purpose)
     fields = parse_mapping(mapping)
-    with Finder().session(warehouse, state_url()) as s:
+    with _finder().session(warehouse, state_url()) as s:
         rows = match_list(s, list_file, fields, who=user_name(user), purpose=why)
     counts = {b: sum(r.band == b for r in rows) for b in ("matched", "possible", "none")}
     console.print(f"[bold]{len(rows):,} rows[/]: {counts['matched']:,} matched, {counts['possible']:,} possible, "

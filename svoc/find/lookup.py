@@ -15,6 +15,7 @@ values) and the citizen ids shown.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,8 +36,8 @@ from svoc.review.access import ig_session
 from svoc.state import StateStore
 
 Band = Literal["matched", "possible", "none"]
-MATCH_AT = 0.95  # the nightly link threshold (Settings.link_threshold)
-POSSIBLE_AT = 0.5  # the review threshold (Settings.review_lower)
+MATCH_AT = 0.95  # when the warehouse records no thresholds (the nightly run's own are used when it does)
+POSSIBLE_AT = 0.5
 
 
 @dataclass
@@ -74,9 +75,12 @@ def _too_weak(q: Query) -> str:
 class Finder:
     """Holds the compiled model (one per model version) across searches; everything else is opened per call."""
 
-    def __init__(self, match_at: float = MATCH_AT, possible_at: float = POSSIBLE_AT, max_candidates: int = 10,
+    def __init__(self, match_at: float | None = None, possible_at: float | None = None, max_candidates: int = 10,
                  max_records_per_query: int = 1000) -> None:
-        self.match_at, self.possible_at = match_at, possible_at
+        """``match_at``/``possible_at``: band thresholds; None: the link and review thresholds the warehouse's
+        last successful run used (``audit.runs.thresholds``), so "matched" means what the nightly run would do."""
+        self.given = (match_at, possible_at)
+        self.match_at, self.possible_at = match_at or MATCH_AT, possible_at or POSSIBLE_AT
         self.max_candidates, self.max_records = max_candidates, max_records_per_query
         self._scorer: LookupScorer | None = None
 
@@ -97,6 +101,7 @@ class Finder:
     # ------------------------------------------------------------------ scoring many queries at once
     def rank(self, w: Warehouse, queries: list[Query]) -> list[LookupResult]:
         """One result per query (no access logging: callers log first)."""
+        self.match_at, self.possible_at = run_thresholds(w, *self.given)
         weak = {i for i, q in enumerate(queries) if not q.strong_enough()}
         usable = [q if i not in weak else Query() for i, q in enumerate(queries)]
         found, overflowing, identity = find_candidates(w.con, usable, max_per_query=self.max_records)
@@ -135,11 +140,11 @@ class Finder:
             per = out.setdefault(int(row.qid), {})
             best = per.get(row.citizen_id)
             if best is None or (bool(exact), prob) > (bool(best.exact), best.probability):
+                exact = exact or (best.exact if best else None)  # the child keeps an exact hit on any record
                 per[row.citizen_id] = Candidate(
-                    citizen_id=row.citizen_id, probability=prob,
-                    band=band_of(prob, exact, self.match_at, self.possible_at), exact=exact or (best.exact if best
-                                                                                                else None),
-                    record=key, agencies=[], evidence=s.evidence if s else [])
+                    citizen_id=row.citizen_id, probability=prob, band=band_of(prob, exact, self.match_at,
+                                                                              self.possible_at),
+                    exact=exact, record=key, agencies=[], evidence=s.evidence if s else [])
         return out
 
     def _result(self, per_child: dict[str, Candidate], agencies: dict[str, list[str]]) -> LookupResult:
@@ -156,6 +161,23 @@ class Finder:
         if not shown:
             return LookupResult("none", "no child in the warehouse matches")
         return LookupResult("found", f"{len(shown)} candidate child(ren)", shown)
+
+
+def run_thresholds(w: Warehouse, match_at: float | None = None, possible_at: float | None = None
+                   ) -> tuple[float, float]:
+    """(link, review lower) of the last successful run, unless given; ``MATCH_AT``/``POSSIBLE_AT`` otherwise."""
+    recorded: dict[str, Any] = {}
+    if (match_at is None or possible_at is None) and w.has("audit.runs"):
+        text = w.one("SELECT thresholds FROM audit.runs WHERE status = 'success' AND thresholds IS NOT NULL "
+                     "ORDER BY finished_at DESC NULLS LAST LIMIT 1")
+        try:
+            recorded = json.loads(text) if text else {}
+        except ValueError:
+            recorded = {}
+    review = recorded.get("review") or [None]
+    link = match_at if match_at is not None else recorded.get("link") or MATCH_AT
+    lower = possible_at if possible_at is not None else review[0] or POSSIBLE_AT
+    return float(link), float(min(lower, link))
 
 
 def term_frequencies(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> dict[str, dict[str, float]]:
