@@ -24,7 +24,7 @@ DEFAULT_RELIABILITY = 0
 # Ranks only break ties between equally supported values; survivorship scores assume they stay below 100.
 MAX_RELIABILITY = 99
 
-KNOWN_TO_PATTERN = re.compile(r"^known_to_[a-z][a-z0-9_]{0,50}$")
+KNOWN_TO_PATTERN = re.compile(r"known_to_[a-z][a-z0-9_]{0,50}")
 
 
 class QualityRules(BaseModel):
@@ -77,7 +77,7 @@ def check_reliability(value: dict[str, int]) -> dict[str, int]:
 
 
 def check_known_to(value: bool | str) -> bool | str:
-    if isinstance(value, str) and not KNOWN_TO_PATTERN.match(value):
+    if isinstance(value, str) and not KNOWN_TO_PATTERN.fullmatch(value):
         raise ValueError(f"known_to must be true, false or a column name like known_to_youth_justice, not {value!r}")
     return value
 

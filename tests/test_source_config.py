@@ -7,6 +7,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors import PRESETS, load_source_configs
 from quality.suites import GENERIC_RULES, identity_specs, rules_for
@@ -158,3 +160,18 @@ sources:
     assert query(target, "SELECT count(*) FROM linked.single_view WHERE known_to_youth_justice")[0][0] == 1
     assert "known_to_youth_justice" in {c for (c,) in query(
         analytics_path(target), "SELECT column_name FROM duckdb_columns() WHERE table_name = 'single_view'")}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.sampled_from(["known_to_x\n", "known_to_yot", "known_to_Yot", "known_to_"])))
+def test_known_to_accepts_only_plain_known_to_names(name):
+    from schemas.config import FileConfig, SourceConfig
+    from schemas.source_rules import KNOWN_TO_PATTERN
+
+    try:
+        cfg = SourceConfig(name="x", identity=FileConfig(file="f"), known_to=name)
+    except ValueError:
+        assert not KNOWN_TO_PATTERN.fullmatch(name)
+    else:
+        assert cfg.known_to_column() == name
+        assert name.startswith("known_to_") and name.replace("_", "").isalnum() and name.isascii()

@@ -99,7 +99,7 @@ def _select(columns: list[tuple[str, str]], declared: dict[str, str], alias: str
     """The SELECT list of a declared table's published columns (undeclared ones are left out)."""
     out = []
     for name, sql_type in columns:
-        treatment = declared.get(name) or ("keep" if KNOWN_TO_PATTERN.match(name) and sql_type == "BOOLEAN" else None)
+        treatment = declared.get(name) or ("keep" if KNOWN_TO_PATTERN.fullmatch(name) and sql_type == "BOOLEAN" else None)
         col = f"{alias}.{quote_ident(name)}"
         if treatment is None or treatment not in TREATMENTS:
             continue
