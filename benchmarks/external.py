@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
     p.add_argument("--linkers", default=",".join(LINKERS), help="comma-separated: " + ", ".join(LINKERS))
     p.add_argument("--data", type=Path, default=data.DATA, help="where the drops are cached")
-    p.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md alone")
+    p.add_argument("--no-write", action="store_true",
+                   help="leave results.json and RESULTS.md alone (the rows still go to DATA/external_rows.json)")
     a = p.parse_args(argv)
     names = [n.strip() for n in a.datasets.split(",") if n.strip()]
     linkers = [n.strip() for n in a.linkers.split(",") if n.strip()]
@@ -304,6 +305,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         rows = run_all(names, linkers, a.data)
     except ValueError as err:
         p.error(str(err))
+    a.data.mkdir(parents=True, exist_ok=True)
+    (a.data / "external_rows.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     if not a.no_write:
         args = " ".join(argv if argv is not None else sys.argv[1:])
         merge_accuracy(rows, f"python -m benchmarks.external {args}".strip())
