@@ -34,8 +34,10 @@ test: install system-deps $(DAGSTER_HOME)/dagster.yaml
 test-fast: install
 	$(BIN)/pytest -q -m "not slow and not postgres"
 
+# The Dagster UI via `dg dev` (reads [tool.dg] in pyproject.toml: code location "svoc"); VIRTUAL_ENV tells dg
+# which environment is the project's, so it does not warn that none is active.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg dev
 
 lint: install
 	$(BIN)/ruff check .

@@ -63,3 +63,52 @@ def test_library_logs_reach_the_step_log_and_console_sees_only_what_it_saw_befor
     assert to_step.lines == ["matching.model: scored 12 pairs", "matching.model: a warning"]
     assert console.lines == ["a warning"]
     assert (logging.getLogger("matching").level, logging.getLogger("matching").propagate) == before
+
+
+def test_one_asset_materialised_alone_fails_and_writes_nothing(tmp_path, monkeypatch):
+    """The UI's "Materialize" on one asset: the step fails with one line, no build file, nothing published."""
+    from pipelines.definitions import build_defs
+    from svoc.settings import get_settings
+    from tests.e2e import DEMO
+
+    monkeypatch.setenv("SVOC_PSEUDONYM_KEY_FILE", str(tmp_path / "key"))
+    warehouse = tmp_path / "w" / "svoc.duckdb"
+    defs = build_defs(get_settings(drop=DEMO, warehouse=warehouse))
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        asset_selection=[dg.AssetKey(["staging", "health"])])
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "cannot be published because it leaves out" in message and "svoc_run_job" in message
+    assert not result.asset_materializations_for_node("staging__health")
+    assert not warehouse.parent.exists() or not any(warehouse.parent.iterdir())
+
+
+@pytest.mark.slow
+def test_a_whole_run_logs_library_progress_and_standard_metadata(tmp_path, monkeypatch):
+    from pipelines.definitions import build_defs
+    from pipelines.runner import JOB_NAME, run_config_for
+    from svoc.settings import get_settings
+    from tests.e2e import DEMO
+
+    monkeypatch.setenv("SVOC_PSEUDONYM_KEY_FILE", str(tmp_path / "key"))
+    settings = get_settings(drop=DEMO, warehouse=tmp_path / "w" / "svoc.duckdb")
+    job = build_defs(settings).resolve_job_def(JOB_NAME)
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, run_config=run_config_for(settings))
+        assert result.success
+        logs = [r for r in instance.all_logs(result.run_id) if r.dagster_event is None]
+    by_step: dict[str, list[str]] = {}
+    for rec in logs:
+        by_step.setdefault(rec.step_key or "", []).append(rec.user_message)
+    assert any("lines_in=" in m and "records_out=" in m for m in by_step["staging__health"])
+    assert any("scored" in m and "pairs" in m for m in by_step["linked__record_citizen"])
+    assert any("cluster_records" in m for m in by_step["linked__record_citizen"])
+    materialized = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    mats = {m.asset_key.to_user_string(): m.metadata for m in materialized}
+    for key in ("staging/health", "linked/record_citizen", "linked/single_view", "marts/agency_overlap"):
+        assert mats[key]["dagster/row_count"].value > 0, key
+        assert mats[key]["dagster/column_schema"].value.columns, key
+    assert mats["staging/health"]["dagster/row_count"].value == 1998
