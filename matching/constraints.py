@@ -112,6 +112,16 @@ def first_names_clearly_different(a: str | None, groups_a: Sequence[str], b: str
 # Cannot-links: per-record data and per-cluster signatures
 
 
+def _identifier_one_typo(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two values of one named identifier (``NAME=VALUE``) one edit apart: a mistyped or swapped digit."""
+    for x in a:
+        name = x.split("=", 1)[0]
+        for y in b:
+            if y.split("=", 1)[0] == name and DamerauLevenshtein.distance(x, y) == 1:
+                return True
+    return False
+
+
 class ConstraintIndex:
     """Cannot-link checks between clusters of records addressed by integer index ``0..n-1``.
 
@@ -260,7 +270,7 @@ class ConstraintIndex:
         li, lj = clean_str(self.last[i]), clean_str(self.last[j])
         if li and lj and fi == lj.upper() and fj == li.upper():
             return True
-        if self.id_keys[i] & self.id_keys[j]:
+        if self.id_keys[i] & self.id_keys[j] or _identifier_one_typo(self.id_keys[i], self.id_keys[j]):
             return True
         alts_i, alts_j = as_list(self.alts[i]), as_list(self.alts[j])
         if alts_i or alts_j:  # a known alternative first name that matches the other record: not twins

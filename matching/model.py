@@ -466,8 +466,8 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
 
     Minimum identity evidence for an automatic probabilistic link, the same within one source and across
     sources: an identifier agrees; or first name AND date of birth agree; or identical middle names, DOB and
-    surname; or, when one record has no usable DOB, first name AND surname AND an address, postcode or
-    identifier. Household evidence alone (surname + address) never suffices. ``evidence_gap`` names what
+    surname; or, when one record has no usable DOB, first name AND surname AND an address or postcode; or, when
+    one record has no usable first name, the exact DOB AND surname AND an address or postcode. Household evidence alone (surname + address) never suffices. ``evidence_gap`` names what
     an ineligible pair lacks (``matching.review.REASON_TEXT`` words it for people)."""
     names = [c.output_column_name for c in linker._settings_obj.comparisons]
 
@@ -478,6 +478,7 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
         return f"coalesce(gamma_{c} = -1, true)" if c in names else "true"
 
     ids = [agree(c) for c in names if c in IDENTIFIER_COMPARISONS or c in _extra_ids_from_names(names)]
+    dob_exact = _gamma_in("dob", _levels_where(linker, "dob", lambda t: t == "date of birth exact match"))
     exact_middle = _gamma_in("middle_names", _levels_where(linker, "middle_names", lambda t: "exact" in t))
     place = _gamma_in("location", _levels_where(
         linker, "location", lambda t: t.startswith(("same postcode ", "same postcode and", "same address"))))
@@ -485,6 +486,7 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
         f"({agree('first_name')} AND {agree('dob')})",
         f"({exact_middle} AND {agree('dob')} AND {agree('last_name')})",
         f"({agree('first_name')} AND {agree('last_name')} AND {missing('dob')} AND {place})",
+        f"({missing('first_name')} AND {dob_exact} AND {agree('last_name')} AND {place})",
     ]
     eligible = "(" + " OR ".join([*ids, *core]) + ")"
     gap = (

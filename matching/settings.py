@@ -99,6 +99,8 @@ def _first_name() -> cl.CustomComparison:
                    "nickname/transliteration group match"),
             _level(_SWAPPED, "first name and surname transposed"),
             _level(f"coalesce({alt}, false)", "matches an alternative (known-as) first name"),
+            _level(f"{fl} = last_name_std_r OR {fr} = last_name_std_l",
+                   "first name recorded as the other record's surname"),
             _level(f"jaro_winkler_similarity({fl}, {fr}) >= 0.92", "first name very similar (JW >= 0.92)"),
             _level(f"damerau_levenshtein({fl}, {fr}) <= 1", "first name one typo apart"),
             _level(f"coalesce({middle_swap}, false)", "first name matches the other record's middle name"),
@@ -253,6 +255,14 @@ def _upn() -> cl.CustomComparison:
     )
 
 
+# Two values of one named identifier one edit apart (a mistyped digit or two swapped): twins' and siblings'
+# numbers differ in far more places.
+IDENTIFIER_ONE_TYPO = (
+    "coalesce(len(list_filter(identifier_keys_l, lambda x: len(list_filter(identifier_keys_r, lambda y: "
+    "split_part(x, '=', 1) = split_part(y, '=', 1) AND damerau_levenshtein(x, y) = 1)) > 0)) > 0, false)"
+)
+
+
 def _identifiers() -> cl.CustomComparison:
     """Named identifiers from ``sources.yaml`` (``identifiers:``; ``NAME=VALUE`` strings): compared only where
     both records carry an identifier of the same name; one shared value is an exact match."""
@@ -263,6 +273,7 @@ def _identifiers() -> cl.CustomComparison:
             _null(f"NOT {_has_any('identifier_names_l', 'identifier_names_r')}",
                   "no identifier of the same kind on both records"),
             _level(_has_any("identifier_keys_l", "identifier_keys_r"), "an identifier value matches exactly"),
+            _level(IDENTIFIER_ONE_TYPO, "an identifier value one character or one transposition apart"),
             cll.ElseLevel().configure(label_for_charts="identifiers of the same kind differ"),
         ],
     )

@@ -135,6 +135,16 @@ def test_placeholder_dob_compares_on_year_only():
     assert "dob_precision_l = 'day'" in exact["sql_condition"]
 
 
+@pytest.mark.parametrize(("comparison", "label"), [
+    ("first_name", "first name recorded as the other record's surname"),
+    ("identifiers", "an identifier value one character or one transposition apart"),
+])
+def test_evidence_levels_the_model_trains(comparison, label):
+    comp = next(c for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
+                if c["output_column_name"] == comparison)
+    assert label in [lvl.get("label_for_charts") for lvl in comp["comparison_levels"]]
+
+
 @pytest.mark.parametrize("comparison", ["nhs_number", "upn", "first_name", "dob", "location"])
 def test_null_levels_say_one_or_both(comparison):
     comp = next(c for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
@@ -201,6 +211,13 @@ def test_evidence_beyond_the_first_name_overrides_the_twin_guard(override):
     assert ConstraintIndex(plain).pair_conflict(0, 1) == "twin_guard"
 
 
+def test_an_identifier_one_digit_apart_is_one_person_not_twins():
+    f = _with([rec("a:1", "MADELINE"), rec("b:1", "BEAU")], identifier_keys=[["SSN=8520720"], ["SSN=8529720"]])
+    assert ConstraintIndex(f).pair_conflict(0, 1) is None
+    far = _with([rec("a:1", "MADELINE"), rec("b:1", "BEAU")], identifier_keys=[["SSN=8520720"], ["SSN=1234567"]])
+    assert ConstraintIndex(far).pair_conflict(0, 1) == "twin_guard"
+
+
 def test_placeholder_dobs_do_not_trigger_the_twin_guard():
     f = _with([rec("a:1", "AMELIA"), rec("b:1", "ISLA")], dob_precision=["year", "year"])
     assert ConstraintIndex(f).pair_conflict(0, 1) is None
@@ -238,3 +255,35 @@ def test_queue_reasons_name_what_is_missing_not_household_likeness():
     for evidence in result.match_evidence["evidence"].dropna().head(50):
         for item in json.loads(evidence):
             assert "one record" not in str(item.get("level")) or "one or both" in str(item.get("level"))
+
+
+# ------------------------------------------------------------------------------------ who may link
+@pytest.fixture(scope="module")
+def linked_special():
+    from tests.test_model import _row
+
+    d = dt.date(2012, 7, 9)
+    extra = [
+        # namesakes with no DOB in different places: names alone must not link
+        _row("education:NS1", "harriet", "quennell", None, "F", "LS1 1AA", "3", "mill lane"),
+        _row("health:NS2", "harriet", "quennell", d, "F", "BD5 9ZZ", "80", "canal road"),
+        # the same child, no DOB on one record, same address: names + address link
+        _row("education:ND1", "imogen", "fairweather", None, "F", "LS7 3AB", "12", "park view"),
+        _row("health:ND2", "imogen", "fairweather", d, "F", "LS7 3AB", "12", "park view"),
+        # one system's duplicate with a nickname: links within the source
+        _row("health:DU1", "alfred", "pennington", d, "M", "WF1 2CD", "5", "oak road"),
+        _row("health:DU2", "alfie", "pennington", d, "M", "WF1 2CD", "5", "oak road"),
+    ]
+    features = pd.concat([synthetic_features(250), pd.DataFrame(extra)], ignore_index=True)
+    result = link_records(features, seed=5, analyse_blocking=False)
+    cit = result.record_citizen.assign(uid=lambda f: f["source"] + ":" + f["source_record_id"])
+    return cit.set_index("uid")["citizen_id"]
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("education:NS1", "health:NS2", False),
+    ("education:ND1", "health:ND2", True),
+    ("health:DU1", "health:DU2", True),
+])
+def test_who_may_link_automatically(linked_special, a, b, same):
+    assert (linked_special[a] == linked_special[b]) is same
