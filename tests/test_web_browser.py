@@ -54,7 +54,7 @@ def sign_in(page, base_url: str, user: str, password: str | None = None) -> None
     page.goto(f"{base_url}/login")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password or PASSWORDS[user][1])
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
 
 
 def shot(page, name: str) -> None:
@@ -126,14 +126,16 @@ def test_a_forged_form_is_refused(browser, base_url, workspace, a_child):
     page = ctx.new_page()
     sign_in(page, base_url, "pat")
     page.goto(f"{base_url}/child/{a_child['citizen_id']}")
-    page.eval_on_selector("input[name=csrf]", "el => el.value = 'forged'")
+    page.eval_on_selector("main input[name=csrf]", "el => el.value = 'forged'")
     page.fill("input[name=purpose]", "forged purpose")
     with page.expect_response(lambda r: r.request.method == "POST") as resp:
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
+    assert resp.value.url.endswith(f"/child/{a_child['citizen_id']}")
     assert resp.value.status == 403
     assert "Form expired" in page.inner_text("h1")
     with open_store(workspace) as store:
         assert not [e for e in store.access_log(who="pat") if e.purpose == "forged purpose"]
+    assert page.goto(f"{base_url}/find").url.endswith("/find")  # still signed in: nothing else happened
     ctx.close()
 
 
@@ -152,7 +154,7 @@ def test_an_expired_session_signs_out(browser, workspace):
         ctx.close()
 
 
-def test_ig_officer_pages(browser, base_url, a_child):
+def test_ig_officer_pages(browser, base_url, workspace):
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
     sign_in(page, base_url, "ian")
@@ -167,6 +169,17 @@ def test_ig_officer_pages(browser, base_url, a_child):
     group.locator("button").click()
     assert page.inner_text("h1") == "Group of 3 records"
     shot(page, "review-group")
+    keys = page.locator("input[name=same]").evaluate_all("els => els.map(e => e.value)")
+    page.check(f"input[name=same][value='{keys[1]}']")
+    page.check(f"input[name=different][value='{keys[2]}']")
+    page.fill("input[name=reason]", "same NHS number and UPN on all three")
+    page.click("form[action$='/decide'] button")
+    assert "2 decisions" in page.inner_text(".notice")
+    with open_store(workspace) as store:
+        decided = store.decisions()
+    group = decided[decided["reason"] == "same NHS number and UPN on all three"]
+    assert sorted(group["decision"]) == ["different", "same"] and set(group["origin"]) == {"web"}
+    assert all('"fields"' in e for e in group["evidence_seen"])  # what the reviewer saw, per pair
     page.goto(f"{base_url}/review")
     first = page.locator("tbody tr").first
     first.locator("input[name=purpose]").fill("Queue review")
@@ -209,7 +222,7 @@ def test_ig_officer_decision_is_honoured_by_the_next_run(browser, demo_run, tmp_
         sign_in(page, url, "ian")
         page.goto(f"{url}/child/{cid}")
         page.fill("input[name=purpose]", "Subject access request 77")
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         page.locator(".link button", has_text="Review this link").first.click()
         page.check("input[name=decision][value=different]")
         page.fill("input[name=reason]", "different mothers named on the birth records")
@@ -219,7 +232,7 @@ def test_ig_officer_decision_is_honoured_by_the_next_run(browser, demo_run, tmp_
     with open_store(wh) as store:
         d = store.latest_decision(a, b)
     assert d["decision"] == "different" and d["reviewer"] == "ian" and d["origin"] == "web"
-    assert {f["field"] for f in d["evidence_seen"]["fields"]} >= {"first_name", "dob"}
+    assert {f["field"] for f in d["evidence_seen"]["fields"]} >= {"first name", "dob"}
     run_cli("run", "--drop", str(DEMO), "--warehouse", str(wh), tmp=tmp_path)
     cids = dict(query(wh, "SELECT source || ':' || source_record_id, citizen_id FROM linked.record_citizen "
                           "WHERE source || ':' || source_record_id IN (?, ?)", [a, b]))

@@ -137,6 +137,7 @@ class Accounts:
             row = c.execute(sa.select(ACCOUNTS.c.role, ACCOUNTS.c.password_hash, ACCOUNTS.c.disabled).where(
                 ACCOUNTS.c.username == username)).first()
         stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
+        ok: bool
         try:
             ok = _HASHER.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -200,6 +200,13 @@ async def on_http(request: Request, exc: Exception) -> Response:
                                           "message": exc.detail or ""}, status=exc.status_code)
 
 
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    # The server log gets the traceback (no request data); the user gets one plain line.
+    return render(request, "error.html", {"title": "Something went wrong", "message": (
+        "The workspace could not answer this request and nothing was changed. Try again; if it keeps "
+        "happening, tell your administrator the time it happened.")}, status=500)
+
+
 def create_app(config: WebConfig) -> Starlette:
     """The workspace for ``config.warehouse`` (read-only) and its state store (accounts, decisions, access log)."""
     oidc = oidc_client(config.oidc)  # checks the OIDC settings before anything starts
@@ -225,7 +232,7 @@ def create_app(config: WebConfig) -> Starlette:
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
     handlers = {NeedsSignIn: on_sign_in, Forbidden: on_forbidden, CsrfFailed: on_csrf, RateLimited: on_rate,
-                SvocError: on_svoc_error, HTTPException: on_http}
+                SvocError: on_svoc_error, HTTPException: on_http, Exception: on_unexpected}
     middleware = [Middleware(SecurityHeaders), *oidc_middleware(config.oidc, config.web.cookie_secure)]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers,  # type: ignore[arg-type]
                      lifespan=lifespan)

@@ -5,11 +5,19 @@ No script and nothing loaded from anywhere."""
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
+import html
+import re
 from typing import Any
 
 PALETTE = ("#1f5f8b", "#b5541c", "#2a7f62", "#7b3f8c", "#8a6d00", "#a3324a", "#3d5a80", "#56704a")
 INK, GRID = "#222", "#d5d5d5"
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text for the SVG: escaped, and without the control characters XML does not allow (a source's free text
+    may hold them)."""
+    return html.escape(_NOT_XML.sub("", text))
 
 
 def _day(value: Any) -> dt.date | None:
@@ -32,8 +40,11 @@ def year_ticks(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def timeline_svg(events: list[dict[str, Any]], width: int = 900) -> str:
     """``events``: dicts with ``source``, ``event_type``, ``event_date`` and optionally ``end_date``."""
-    dated = [(e, _day(e.get("event_date")), _day(e.get("end_date"))) for e in events]
-    dated = [(e, d, end) for e, d, end in dated if d is not None]
+    dated: list[tuple[dict[str, Any], dt.date, dt.date | None]] = []
+    for e in events:
+        day = _day(e.get("event_date"))
+        if day is not None:
+            dated.append((e, day, _day(e.get("end_date"))))
     if not dated:
         return ""
     sources = sorted({str(e["source"]) for e, _, _ in dated})

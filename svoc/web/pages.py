@@ -20,10 +20,19 @@ from schemas.errors import SvocError
 from svoc.find import FindSession, Query
 from svoc.find.query import FIELD_LABELS
 from svoc.report.charts import waterfall
+from svoc.report.data import Warehouse
 from svoc.review.pairs import decide_group, pair_view, record, record_decision, resolve_pair
 from svoc.web.child import child_page
 from svoc.web.config import ROLES
-from svoc.web.context import RateLimited, checked_form, checked_list_form, render, require, web_state
+from svoc.web.context import (
+    RateLimited,
+    WebState,
+    checked_form,
+    checked_list_form,
+    render,
+    require,
+    web_state,
+)
 from svoc.web.queue import AGE_BANDS, BANDS, SORTS, clusters, filter_pairs, load_queue, sort_pairs
 
 SEARCH_FIELDS = ("first_name", "last_name", "dob", "sex", "postcode", "nhs_number", "upn", "source", "record_id")
@@ -163,7 +172,7 @@ async def pair_decide(request: Request) -> Response:
     return RedirectResponse(f"/review?done={row['pair_id']}", status_code=303)
 
 
-def _cluster(w: Any, st: Any, cid: str) -> dict[str, Any]:
+def _cluster(w: Warehouse, st: WebState, cid: str) -> dict[str, Any]:
     rows = load_queue(w, st.store.decided_pair_ids(), dt.date.today())
     found = next((c for c in clusters(rows) if c["id"] == cid), None)
     if found is None:
