@@ -65,7 +65,9 @@ def test_library_logs_reach_the_step_log_and_console_sees_only_what_it_saw_befor
     assert (logging.getLogger("matching").level, logging.getLogger("matching").propagate) == before
 
 
-def test_one_asset_materialised_alone_fails_and_writes_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("key", "step"), [(["staging", "health"], "staging__health"),
+                                           (["published_warehouse"], "published_warehouse")])
+def test_one_asset_materialised_alone_fails_and_writes_nothing(tmp_path, monkeypatch, key, step):
     """The UI's "Materialize" on one asset: the step fails with one line, no build file, nothing published."""
     from pipelines.definitions import build_defs
     from svoc.settings import get_settings
@@ -77,12 +79,12 @@ def test_one_asset_materialised_alone_fails_and_writes_nothing(tmp_path, monkeyp
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        asset_selection=[dg.AssetKey(["staging", "health"])])
+                                        asset_selection=[dg.AssetKey(key)])
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.step_failure_data.user_failure_data.description
     assert "cannot be published because it leaves out" in message and "svoc_run_job" in message
-    assert not result.asset_materializations_for_node("staging__health")
+    assert not result.asset_materializations_for_node(step)
     assert not warehouse.parent.exists() or not any(warehouse.parent.iterdir())
 
 

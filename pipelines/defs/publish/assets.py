@@ -6,6 +6,7 @@ import dagster as dg
 
 from pipelines.defs.linked.assets import MART_KEYS
 from pipelines.resources import DropResource, PrivacyResource, WarehouseResource
+from pipelines.steps import step_scope
 from svoc.stages.publish import publish_build
 
 UPSTREAM = [*MART_KEYS, dg.AssetKey(["linked", "single_view"]), dg.AssetKey(["linked", "interactions"])]
@@ -19,7 +20,8 @@ def published_warehouse(context: dg.AssetExecutionContext, drop: DropResource, w
     started = dt.datetime.fromtimestamp(record.start_time) if record and record.start_time else dt.datetime.now()
     stages = {s.step_key: round(s.end_time - s.start_time, 2)
               for s in context.instance.get_run_step_stats(context.run.run_id) if s.start_time and s.end_time}
-    counts = publish_build(warehouse.target, context.run.run_id, started_at=started, drop=drop.dir,
-                           drop_date=drop.date, conn_kw=warehouse.conn_kw(), stage_seconds=stages,
-                           pseudonym_key=privacy.key(), small_cell_threshold=privacy.small_cell_threshold)
+    with step_scope():  # refuse a partial run; publish's log lines to the event log
+        counts = publish_build(warehouse.target, context.run.run_id, started_at=started, drop=drop.dir,
+                               drop_date=drop.date, conn_kw=warehouse.conn_kw(), stage_seconds=stages,
+                               pseudonym_key=privacy.key(), small_cell_threshold=privacy.small_cell_threshold)
     return dg.MaterializeResult(metadata={k: v for k, v in counts.items() if not k.startswith("audit.")})
