@@ -64,15 +64,17 @@ def failure_cause(instance, run_id: str) -> str:
 
 
 def run_pipeline(settings: Settings, *,
-                 on_event: Callable[[str, str, float], None] | None = None) -> RunOutcome:
+                 on_event: Callable[[str, str, float], None] | None = None,
+                 on_log: Callable[[str, str], None] | None = None) -> RunOutcome:
     """Run the job on ``settings.drop`` into ``settings.warehouse`` (sources, thresholds, retrain all from settings)."""
     from svoc.warehouse.build import private_files
 
     with private_files():
-        return _run_pipeline(settings, on_event)
+        return _run_pipeline(settings, on_event, on_log)
 
 
-def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None] | None) -> RunOutcome:
+def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None] | None,
+                  on_log: Callable[[str, str], None] | None = None) -> RunOutcome:
     import dagster as dg
 
     from pipelines.definitions import build_defs
@@ -119,6 +121,8 @@ def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None
             logs = instance.all_logs(run_id) if instance.has_run(run_id) else []
             for rec in logs[seen:]:
                 ev = rec.dagster_event
+                if ev is None and rec.step_key and on_log:  # a step's progress line (counts only)
+                    on_log(rec.step_key, rec.user_message)
                 if ev is None or not ev.step_key:
                     continue
                 if ev.event_type_value == "STEP_START":
@@ -155,10 +159,10 @@ def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None
         if not outcome.success and (not outcome.message or "DagsterAssetCheckFailedError" in outcome.message):
             outcome.message = (_blocked_check_message(result, drop) or outcome.message
                                or "the run failed; see the Dagster event log")
-    release_lock(warehouse, run_id)  # already released by publish; a no-op then
     if not outcome.success:
         discard_build(warehouse, run_id)
         append_failure(warehouse, run_id=run_id, message=outcome.message, drop=str(drop))
+    release_lock(warehouse, run_id)  # publish or discard_build released it already; then a no-op
     return outcome
 
 
@@ -171,7 +175,9 @@ def _blocked_check_message(result, drop) -> str:
         return ""
     data = failed[0]
     source = data.asset_key.path[-1]
-    more = f" (and {len(failed) - 1} more blocking check{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+    others = [d.check_name if d.asset_key.path[-1] == source else f"{d.asset_key.path[-1]}: {d.check_name}"
+              for d in failed[1:]]
+    more = f" (also blocking: {', '.join(others)})" if others else ""
     observed = (data.description or "").strip().removeprefix(f"source '{source}' check '{data.check_name}': ")
     observed = observed or "failed"
     return (f"source '{source}' blocked by check '{data.check_name}': {observed}{more}, in drop {drop}; "
