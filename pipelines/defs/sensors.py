@@ -6,6 +6,7 @@ import dagster as dg
 
 from pipelines.defs.jobs import svoc_run_job
 from pipelines.resources import LandingResource, WarehouseResource
+from pipelines.runner import failure_cause
 from svoc.drops import dated_drops, is_complete
 from svoc.warehouse.runlog import append_failure
 
@@ -42,7 +43,8 @@ def drop_arrival_sensor(context: dg.SensorEvaluationContext, landing: LandingRes
                        description="Records every failed run, so the next published warehouse lists it in audit.runs.")
 def run_failure_recording_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
-    warehouse = run.run_config.get("resources", {}).get("warehouse", {}).get("config", {}).get("path")
-    target = Path(warehouse) if warehouse else warehouse.target
-    message = context.failure_event.message or "run failed"
+    configured = run.run_config.get("resources", {}).get("warehouse", {}).get("config", {}).get("path")
+    target = Path(configured) if configured else warehouse.target
+    # The first failed step's own message, not Dagster's "Steps failed: [...]".
+    message = failure_cause(context.instance, run.run_id) or context.failure_event.message or "run failed"
     append_failure(target, run_id=run.run_id, message=message.splitlines()[0][:500])
