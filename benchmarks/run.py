@@ -99,7 +99,8 @@ def previous_results() -> dict:
             results = json.loads(path.read_text(encoding="utf-8"))
             results.setdefault("scale", [])
             if "throughput" not in results:  # before the external benchmark, "accuracy" held the peer rows
-                results["throughput"] = [r for r in results.get("accuracy", []) if "comparisons_per_s" in r]
+                results["throughput"] = [r for r in results.get("accuracy", []) if "comparisons_per_s" in r
+                                         and r.get("dataset") != "febrl4"]  # its feature-frame path is gone
                 results["accuracy"] = [r for r in results.get("accuracy", []) if "comparisons_per_s" not in r]
             results.setdefault("accuracy", [])
             results.pop("detail", None)
@@ -139,6 +140,14 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = a.sizes or (["10k", "100k"] if a.quick else ["10k", "100k", "1M"])
     results = {"machine": machine(), "scale": [], "accuracy": [], "throughput": []}
+    # A part that is skipped keeps the numbers measured last time, so a partial run never erases them.
+    previous = previous_results()
+    if a.no_scale and not a.scale_from:
+        results["scale"] = previous["scale"]
+    if a.no_external:
+        results["accuracy"] = previous["accuracy"]
+    if a.no_peers and not a.peers_from:
+        results["throughput"] = previous["throughput"]
     t0 = time.perf_counter()
     for f in a.scale_from:
         rows = json.loads(f.read_text())
