@@ -223,3 +223,5 @@ def test_bands_follow_the_nightly_thresholds(wh, recorded, given, expected):
         con.close()
     with reader(wh) as w:
         assert run_thresholds(w, *given) == expected
+    r = _find(wh, Finder(*given), first_name="Bill", last_name="Jones", dob="2012-03-04")  # and a search runs
+    assert r.candidates[0].citizen_id == "C-WILL"

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from matching.features import build_features
-from matching.lookup import TF_COLUMNS, LookupScorer
+from matching.lookup import LookupScorer
 from matching.model import load_latest_model
 from schemas.errors import SvocError
 from svoc.find.candidates import find_candidates
@@ -83,6 +83,7 @@ class Finder:
         self.match_at, self.possible_at = match_at or MATCH_AT, possible_at or POSSIBLE_AT
         self.max_candidates, self.max_records = max_candidates, max_records_per_query
         self._scorer: LookupScorer | None = None
+        self._names: tuple[str | None, dict[str, dict[str, float]]] | None = None
 
     def scorer(self, con: duckdb.DuckDBPyConnection) -> LookupScorer:
         artifact = load_latest_model(con)
@@ -91,6 +92,13 @@ class Finder:
         if self._scorer is None or self._scorer.model_version != artifact.model_version:
             self._scorer = LookupScorer(artifact)
         return self._scorer
+
+    def frequencies(self, w: Warehouse) -> dict[str, dict[str, float]]:
+        """Name frequencies of this warehouse, computed once per published run."""
+        run = published_run(w)
+        if run is None or self._names is None or self._names[0] != run:
+            self._names = (run, name_frequencies(w.con))
+        return self._names[1]
 
     @contextmanager
     def session(self, warehouse: Path, state_url: str | None = None) -> Iterator[FindSession]:
@@ -127,7 +135,7 @@ class Finder:
         cand = found[["qid", "source", "source_record_id"]].assign(
             unique_id=found["source"] + ":" + found["source_record_id"])
         cf = cand[["qid", "unique_id"]].merge(features, on="unique_id", how="inner")
-        tf = term_frequencies(con, pd.concat([qf, cf]))
+        tf = self.frequencies(w)
         # a single search shows evidence for every candidate; a list only for the ones that can be its answer
         scored = self.scorer(con).score(qf, cf, tf, evidence_from=0.0 if len(qids) == 1 else 0.01)
         by_key = {(int(r.qid), r.unique_id): r for r in scored}
@@ -180,19 +188,27 @@ def run_thresholds(w: Warehouse, match_at: float | None = None, possible_at: flo
     return float(link), float(min(lower, link))
 
 
-def term_frequencies(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Share of all warehouse records holding each standardised name in ``frame`` (one scan per column)."""
+NAME_COUNTS = (  # (feature column, its count over the warehouse by lower-cased raw value)
+    ("first_name_std", "SELECT lower(first_name), count(*) FROM staging.identity_records "
+                       "WHERE first_name IS NOT NULL GROUP BY 1"),
+    ("last_name_std", "SELECT lower(last_name), count(*) FROM staging.identity_records "
+                      "WHERE last_name IS NOT NULL GROUP BY 1"),
+)
+
+
+def name_frequencies(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
+    """Share of all warehouse records holding each first name and surname (the term frequencies the model's
+    name comparisons adjust by). One scan per column; ``Finder`` keeps it until the warehouse is republished."""
     total = con.execute("SELECT count(*) FROM staging.identity_records").fetchone()[0] or 1
-    out: dict[str, dict[str, float]] = {}
-    for col, raw in zip(TF_COLUMNS, ("first_name", "last_name"), strict=True):
-        values = sorted({v for v in frame[col].dropna() if isinstance(v, str)})
-        if not values:
-            out[col] = {}
-            continue
-        rows = con.execute(f"SELECT lower(r.{raw}) AS v, count(*) FROM staging.identity_records r "
-                           f"WHERE list_contains(?, lower(r.{raw})) GROUP BY 1", [values]).fetchall()
-        out[col] = {v: max(n, 1) / total for v, n in rows}
-    return out
+    return {col: {v: n / total for v, n in con.execute(sql).fetchall()} for col, sql in NAME_COUNTS}
+
+
+def published_run(w: Warehouse) -> str | None:
+    """The run that published this warehouse file (changes with every nightly swap), if recorded."""
+    if not w.has("audit.runs"):
+        return None
+    return w.one("SELECT run_id FROM audit.runs WHERE status = 'success' ORDER BY finished_at DESC NULLS LAST "
+                 "LIMIT 1")
 
 
 def _agencies(w: Warehouse, citizen_ids: set[str]) -> dict[str, list[str]]:

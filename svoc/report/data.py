@@ -40,8 +40,9 @@ class Warehouse:
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
     def one(self, sql: str, params: list | None = None) -> Any:
-        r = self.con.execute(sql, params or []).fetchone()
-        return r[0] if r else None
+        # fetchall, not fetchone: DuckDB 2 refuses further work on a connection with an unfinished result
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
 
 
 def _json(text: str | None, default: Any) -> Any:
