@@ -114,3 +114,20 @@ def test_a_whole_run_logs_library_progress_and_standard_metadata(tmp_path, monke
         assert mats[key]["dagster/row_count"].value > 0, key
         assert mats[key]["dagster/column_schema"].value.columns, key
     assert mats["staging/health"]["dagster/row_count"].value == 1998
+
+
+@pytest.mark.slow
+def test_cli_draws_a_progress_bar_labelled_with_the_current_step_and_its_progress(tmp_path):
+    import re
+
+    from tests.e2e import DEMO, run_cli
+
+    proc = run_cli("run", "--drop", str(DEMO), "--warehouse", str(tmp_path / "w" / "svoc.duckdb"), tmp=tmp_path,
+                   TTY_COMPATIBLE="1", TTY_INTERACTIVE="1", COLUMNS="160")
+    frames = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", proc.stdout).replace("\r", "\n").splitlines()
+    bars = [f for f in frames if "━" in f]
+    assert any(re.search(r"\b(\d+)/\1\b", f) for f in bars), "the bar never reached all steps"
+    # The label carries the library's progress lines, not only the step name.
+    assert any("linked__record_citizen" in f and "running" not in f for f in bars)
+    assert any("staging__" in f and "lines_in=" in f for f in bars)
+    assert "published" in proc.stdout

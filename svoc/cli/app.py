@@ -73,16 +73,29 @@ def _run(settings: Settings) -> None:
                       f"{settings.pseudonym_key_file} (outside the warehouse). Production refuses to run without it.")
     # The production profile refuses to start without SVOC_PSEUDONYM_KEY.
     resolve_pseudonym_key(settings.profile, key, settings.pseudonym_key_file)
-    with console.status("starting Dagster job…") as status:
+    from rich import progress as rp
+    from rich.markup import escape
+
+    from pipelines.progress import step_count
+
+    # A bar over the job's steps; its label is the current step and its latest progress line (counts only).
+    with rp.Progress(rp.SpinnerColumn(), rp.TextColumn("{task.description}"), rp.BarColumn(),
+                     rp.MofNCompleteColumn(), rp.TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("starting Dagster job…", total=step_count(settings))
+
         def on_event(step: str, state: str, secs: float) -> None:
             if state == "started":
-                status.update(f"running [bold]{step}[/]…")
+                progress.update(task, description=f"running [bold]{step}[/]…")
             else:
                 mark = {"success": "[green]✓[/]", "failure": "[red]✗[/]", "skipped": "[yellow]–[/]"}[state]
-                console.print(f"  {mark} {step} ({secs:.1f}s)")
+                progress.console.print(f"  {mark} {step} ({secs:.1f}s)")
+                progress.advance(task)
+
+        def on_log(step: str, message: str) -> None:
+            progress.update(task, description=f"[bold]{step}[/] {escape(message.split(': ', 1)[-1][:70])}")
 
         try:
-            outcome = run_pipeline(settings, on_event=on_event)
+            outcome = run_pipeline(settings, on_event=on_event, on_log=on_log)
         except KeyboardInterrupt:
             fail("interrupted (Ctrl-C) before the run started; nothing was changed", 130)
     if outcome.interrupted:
