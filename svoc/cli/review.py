@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from matching.review import reason_text
 from schemas.errors import SvocError
 from svoc.cli.errors import reports_errors
 from svoc.review.access import ig_session, require_purpose, user_name
@@ -95,7 +96,8 @@ def show(pair: str = typer.Argument(..., help="Pair id from 'review list', or KE
         store.log_access(user_name(user), "review show", f"pair {p['pair_id']}", why)
         view = pair_view(w, p)
     prob = "" if p.get("match_probability") is None else f", probability {p['match_probability']:.4f}"
-    console.print(f"[bold]Pair {p['pair_id']}[/] ({p.get('status') or 'not queued'}{prob}): {p.get('reason') or ''}")
+    console.print(f"[bold]Pair {p['pair_id']}[/] ({p.get('status') or 'not queued'}{prob}): "
+                  f"{reason_text(p.get('reason')) if p.get('reason') else ''}")
     t = Table(title="The two records")
     for col in ("field", p["unique_id_l"], p["unique_id_r"], ""):
         t.add_column(col)
@@ -171,8 +173,9 @@ def explain(citizen_id: str = typer.Argument(..., help="The citizen id to explai
         seen = (d or {}).get("evidence_seen")
         if not seen:
             continue
-        st = Table(title=f"What {d['reviewer']} saw when linking {link['unique_id_l']} and {link['unique_id_r']}")
-        for col in ("field", link["unique_id_l"], link["unique_id_r"], ""):
+        left, right = seen.get("unique_id_l", d["unique_id_l"]), seen.get("unique_id_r", d["unique_id_r"])
+        st = Table(title=f"What {d['reviewer']} saw when linking {left} and {right}")
+        for col in ("field", left, right, ""):
             st.add_column(col)
         for f in seen.get("fields", []):
             st.add_row(f["field"], f["left"], f["right"], f["state"])
