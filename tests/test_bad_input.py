@@ -303,3 +303,25 @@ def test_open_file_refuses_a_workbook_with_rows_on_several_sheets(tmp_path: Path
     with pytest.raises(UnusableInputError, match="holds rows on 2 sheets"):
         open_file(path)
     assert [s.label for s in open_tables(path)] == ["two.xlsx[A]", "two.xlsx[B]"]
+
+
+def test_the_run_report_shows_input_warnings_and_rows_in(tmp_path: Path):
+    import duckdb
+
+    from svoc.report.render import write_report
+    from svoc.warehouse.sql import ensure_tables
+
+    wh = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(wh))
+    ensure_tables(con)
+    con.execute("INSERT INTO audit.runs (run_id, started_at, finished_at, status, drop) VALUES "
+                "('r1', now(), now(), 'success', 'd')")
+    con.execute("INSERT INTO audit.file_accounts VALUES ('r1', 'health', 'patients.csv', 2010, 1998, 2)")
+    con.execute("INSERT INTO audit.input_notices VALUES ('r1', 'health', 'patients.csv', 'missing_column', "
+                "'Postcode', 'column ''Postcode'' is not in the file, so postcode is empty for every record')")
+    con.close()
+    html = write_report(wh, "r1").read_text()
+    notices = html.split('id="notices"')[1].split("</table>")[0]
+    assert "patients.csv" in notices and "column &#39;Postcode&#39; is not in the file" in notices
+    files = html.split('id="files"')[1].split("</table>")[0]
+    assert "rows in" in files and "2,000" in files

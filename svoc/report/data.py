@@ -108,7 +108,8 @@ def run_info(w: Warehouse, run_id: str | None) -> dict:
 
 
 def sources(w: Warehouse, run_id: str | None) -> dict:
-    out: dict[str, Any] = {"per_source": [], "files": [], "quarantine": [], "quality": [], "quality_failed": 0}
+    out: dict[str, Any] = {"per_source": [], "files": [], "quarantine": [], "quality": [], "quality_failed": 0,
+                           "notices": []}
     if w.has("staging.identity_records"):
         q = "(SELECT count(*) FROM quarantine.rows q WHERE q.source = i.source)" if w.has("quarantine.rows") \
             else "0"
@@ -118,6 +119,9 @@ def sources(w: Warehouse, run_id: str | None) -> dict:
     if w.has("audit.file_accounts"):
         out["files"] = w.rows("SELECT source, file, lines_in, records_out, quarantined FROM audit.file_accounts "
                               "WHERE run_id = ? ORDER BY source, file", [run_id])
+    if w.has("audit.input_notices"):
+        out["notices"] = w.rows("SELECT source, file, message FROM audit.input_notices WHERE run_id = ? "
+                                "ORDER BY source, file, kind, subject", [run_id])
     if w.has("quarantine.rows"):
         # reasons carry record ids and positions: group on the reason with quoted values and numbers masked
         out["quarantine"] = w.rows(

@@ -78,11 +78,17 @@ TEMPLATE = """<!DOCTYPE html>
 {% for s in sources.per_source %}<tr><td>{{ s.source }}</td><td class="n">{{ s.records|n }}</td><td class="n">{{ s.quarantined|n }}</td></tr>{% endfor %}
 </table>
 <h3>Lines per file</h3>
-<table id="files"><tr><th>source</th><th>file</th><th>lines in</th><th>records out</th><th>quarantined</th></tr>
+<div class="explain">Rows in = records out + quarantined. Lines in also counts the header line and the extra lines
+of records whose quoted fields span lines.</div>
+<table id="files"><tr><th>source</th><th>file</th><th>lines in</th><th>rows in</th><th>records out</th><th>quarantined</th></tr>
 {% for f in sources.files %}<tr><td>{{ f.source }}</td><td>{{ f.file }}</td><td class="n">{{ f.lines_in|n }}</td>
-<td class="n">{{ f.records_out|n }}</td><td class="n">{% if f.quarantined %}<span class="warn">{{ f.quarantined|n }}</span>{% else %}0{% endif %}</td></tr>
-{% else %}<tr><td colspan="5" class="muted">No file accounts recorded for this run.</td></tr>{% endfor %}
+<td class="n">{{ (f.records_out + f.quarantined)|n }}</td><td class="n">{{ f.records_out|n }}</td><td class="n">{% if f.quarantined %}<span class="warn">{{ f.quarantined|n }}</span>{% else %}0{% endif %}</td></tr>
+{% else %}<tr><td colspan="6" class="muted">No file accounts recorded for this run.</td></tr>{% endfor %}
 </table>
+{% if sources.notices %}<h3>Warnings about the input</h3>
+<table id="notices"><tr><th>source</th><th>file</th><th>warning</th></tr>
+{% for n in sources.notices %}<tr><td>{{ n.source }}</td><td>{{ n.file }}</td><td><span class="warn">{{ n.message }}</span></td></tr>{% endfor %}
+</table>{% endif %}
 <h3>Why lines were quarantined</h3>
 <table id="quarantine"><tr><th>source</th><th>file</th><th>reason</th><th>lines</th><th>line numbers</th></tr>
 {% for q in sources.quarantine %}<tr><td>{{ q.source }}</td><td>{{ q.file }}</td><td>{{ q.example if q.rows == 1 else q.reason_kind }}</td>
