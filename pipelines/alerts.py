@@ -59,7 +59,7 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     out = []
     for rec in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
         data = rec.dagster_event.event_specific_data if rec.dagster_event else None
-        if data is not None and not data.passed:
+        if isinstance(data, dg.AssetCheckEvaluation) and not data.passed:
             out.append(data.description or f"check {data.check_name} failed")
     return out
 
