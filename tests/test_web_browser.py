@@ -50,6 +50,14 @@ def a_child(workspace) -> dict:
     return {"citizen_id": cid, "first_name": first, "last_name": last, "dob": dob.isoformat()}
 
 
+def context(browser, **kw):
+    """A browser context with patient timeouts: on a loaded 2-core machine the first search compiles the model."""
+    ctx = browser.new_context(**kw)
+    ctx.set_default_timeout(120_000)
+    ctx.set_default_navigation_timeout(120_000)
+    return ctx
+
+
 def sign_in(page, base_url: str, user: str, password: str | None = None) -> None:
     page.goto(f"{base_url}/login")
     page.fill("input[name=username]", user)
@@ -63,7 +71,7 @@ def shot(page, name: str) -> None:
 
 
 def test_practitioner_finds_and_opens_a_child_and_it_is_logged(browser, base_url, workspace, a_child):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx = context(browser, viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
@@ -101,7 +109,7 @@ def test_practitioner_finds_and_opens_a_child_and_it_is_logged(browser, base_url
 
 
 def test_practitioner_cannot_open_the_review_queue_or_access_log(browser, base_url):
-    ctx = browser.new_context()
+    ctx = context(browser)
     page = ctx.new_page()
     sign_in(page, base_url, "pat")
     assert page.goto(f"{base_url}/review").status == 403
@@ -112,7 +120,7 @@ def test_practitioner_cannot_open_the_review_queue_or_access_log(browser, base_u
 
 
 def test_wrong_password_is_refused(browser, base_url):
-    ctx = browser.new_context()
+    ctx = context(browser)
     page = ctx.new_page()
     sign_in(page, base_url, "pat", "not-the-password")
     assert "/login" in page.url
@@ -122,7 +130,7 @@ def test_wrong_password_is_refused(browser, base_url):
 
 
 def test_a_forged_form_is_refused(browser, base_url, workspace, a_child):
-    ctx = browser.new_context()
+    ctx = context(browser)
     page = ctx.new_page()
     sign_in(page, base_url, "pat")
     page.goto(f"{base_url}/child/{a_child['citizen_id']}")
@@ -140,14 +148,14 @@ def test_a_forged_form_is_refused(browser, base_url, workspace, a_child):
 
 
 def test_an_expired_session_signs_out(browser, workspace):
-    with serving(workspace, session_minutes=0.03) as url:  # 1.8 s idle
-        ctx = browser.new_context()
+    with serving(workspace, session_minutes=0.1) as url:  # 6 s idle
+        ctx = context(browser)
         page = ctx.new_page()
         sign_in(page, url, "pat")
         assert page.url.endswith("/find")
         cookie = next(c for c in ctx.cookies() if c["name"] == "svoc_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-        time.sleep(2.5)
+        time.sleep(7)
         page.goto(f"{url}/find")
         assert page.url.endswith("/login?expired=1")
         assert "Your session has expired" in page.inner_text("main")
@@ -155,7 +163,7 @@ def test_an_expired_session_signs_out(browser, workspace):
 
 
 def test_ig_officer_pages(browser, base_url, workspace):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx = context(browser, viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
     sign_in(page, base_url, "ian")
     page.goto(f"{base_url}/review?sort=probability")
@@ -193,7 +201,7 @@ def test_ig_officer_pages(browser, base_url, workspace):
 
 
 def test_admin_manages_accounts(browser, base_url, workspace):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 700})
+    ctx = context(browser, viewport={"width": 1280, "height": 700})
     page = ctx.new_page()
     sign_in(page, base_url, "ada")
     assert page.url.endswith("/accounts")
@@ -217,7 +225,7 @@ def test_ig_officer_decision_is_honoured_by_the_next_run(browser, demo_run, tmp_
                          "AND rc.citizen_id IN (SELECT citizen_id FROM linked.record_citizen GROUP BY 1 "
                          "HAVING count(*) = 2) ORDER BY e.match_probability, e.unique_id_l LIMIT 1")
     with serving(wh) as url:
-        ctx = browser.new_context()
+        ctx = context(browser)
         page = ctx.new_page()
         sign_in(page, url, "ian")
         page.goto(f"{url}/child/{cid}")
