@@ -12,7 +12,13 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from schemas.tables import TABLES
 from svoc.warehouse.sql import qualified
+
+
+def contract_schema(table: str) -> dg.TableSchema:
+    """The contract columns of ``table`` (``schemas.tables``), for an asset's definition before it first runs."""
+    return dg.TableSchema(columns=[dg.TableColumn(name=col, type=typ) for col, typ in TABLES[table]])
 
 
 def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:

@@ -53,3 +53,21 @@ def test_dg_check_defs_passes():
     dg_bin = Path(sys.executable).with_name("dg")
     proc = subprocess.run([str(dg_bin), "check", "defs"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_staging_assets_declare_their_contract_columns_for_the_catalog(definitions):
+    from schemas.tables import TABLES
+
+    spec = definitions.resolve_asset_graph().get(dg.AssetKey(["staging", "health"]))
+    schema = spec.metadata["dagster/column_schema"]
+    schema = getattr(schema, "schema", schema)
+    assert [c.name for c in schema.columns] == [c for c, _ in TABLES["staging.identity_records"]]
+    assert spec.metadata["dagster/table_name"] in ("staging.identity_records",
+                                                   dg.TextMetadataValue("staging.identity_records"))
+
+
+def test_freshness_check_and_jobs_are_defined(definitions):
+    graph = definitions.resolve_asset_graph()
+    key = dg.AssetCheckKey(dg.AssetKey(["published_warehouse"]), "published_within_freshness_window")
+    assert graph.get_check_spec(key).blocking
+    assert definitions.resolve_schedule_def("hourly_freshness_schedule").job_name == "warehouse_freshness_job"

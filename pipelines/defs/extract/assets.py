@@ -3,7 +3,7 @@ quarantine.rows (that source's rows)."""
 
 import dagster as dg
 
-from pipelines.metadata import table_metadata
+from pipelines.metadata import contract_schema, table_metadata
 from pipelines.resources import DropResource, MatchingResource, WarehouseResource
 from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
@@ -18,6 +18,8 @@ TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXP
 def source_asset(config: SourceConfig) -> dg.AssetsDefinition:
     @dg.asset(key=["staging", config.name], group_name="extract", kinds={"duckdb"},
               retry_policy=TRANSIENT_RETRY,
+              metadata={"dagster/column_schema": contract_schema("staging.identity_records"),
+                        "dagster/table_name": "staging.identity_records"},
               description=f"{config.name} identity records, interactions and quarantined lines, staged")
     def _staged(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource,
                 matching: MatchingResource):
