@@ -148,6 +148,17 @@ def _kept(data, keep: np.ndarray):
     return data if keep.all() else data[keep].reset_index(drop=True)
 
 
+NUL_VALUE_REASON = "a value holds a NUL byte (0x00), which is not text (check the export)"
+
+
+def _nul_rows(raw: pd.DataFrame) -> list[int]:
+    """Rows of ``raw`` (string cells) where any cell holds a NUL character."""
+    hit = np.zeros(len(raw), dtype=bool)
+    for col in raw.columns:
+        hit |= raw[col].str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
+    return np.flatnonzero(hit).tolist()
+
+
 def _key_name(cfg: FileConfig, field: str) -> str:
     return cfg.columns.get(field, field)
 
@@ -219,7 +230,7 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
 
     def q(line: int, reason: str, raw: str) -> None:
         quarantine.append({"run_id": run_id, "source": source, "file": stream.label, "line_number": int(line),
-                           "reason": reason, "raw_line": raw})
+                           "reason": reason, "raw_line": raw.replace("\x00", "\\x00")})
 
     for chunk in stream.chunks():
         with shared_factorize():  # each raw column's distinct values are worked out once per chunk
@@ -228,6 +239,9 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
                 q(item.line, item.reason, item.raw)
             keep = np.ones(len(raw), dtype=bool)
             reasons: dict[int, str] = {}
+            if chunk.raw is None:  # typed readers (xlsx, Parquet, SQL); the CSV reader quarantines NUL lines itself
+                for i in _nul_rows(raw):
+                    keep[i], reasons[i] = False, NUL_VALUE_REASON
             rid = blank_to_none(field_series(raw, cfg, fcol, "source_record_id"))
             for i in np.flatnonzero(rid.isna().to_numpy()):
                 keep[i], reasons[i] = False, f"{rid_name} is missing"

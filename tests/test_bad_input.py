@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from connectors import extract_source, load_source_configs, open_file, resolve_file
 from connectors.readers import open_tables
-from schemas.config import SOURCE_NAME_PATTERN, FileConfig, InteractionFileConfig, SourceConfig
+from schemas.config import SOURCE_NAME_PATTERN, FileConfig, InteractionFileConfig, SourceConfig, SqlLocation
 from schemas.errors import UnusableInputError
 from svoc.drops import drop_notices, unconfigured_folders
 
@@ -325,3 +325,30 @@ def test_the_run_report_shows_input_warnings_and_rows_in(tmp_path: Path):
     assert "patients.csv" in notices and "column &#39;Postcode&#39; is not in the file" in notices
     files = html.split('id="files"')[1].split("</table>")[0]
     assert "rows in" in files and "2,000" in files
+
+
+@pytest.mark.parametrize("kind", ["parquet", "sql"])
+def test_a_nul_in_a_typed_source_is_quarantined_too(tmp_path: Path, kind: str, monkeypatch):
+    import pandas as pd
+    import sqlalchemy as sa
+
+    frame = pd.DataFrame({"ID": ["A1", "A2", "A3"], "Name": ["Ann", "B\x00o", None],
+                          "DOB": ["2012-01-01", "2012-01-02", "2012-01-03"], "Postcode": [None, None, None]})
+    folder = _drop(tmp_path)
+    cfg = CONFIG.model_copy(deep=True)
+    if kind == "parquet":
+        frame.to_parquet(folder / "people.parquet")
+        where = "people.parquet"
+    else:
+        url = f"sqlite:///{tmp_path / 'p.db'}"
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            frame.to_sql("people", conn, index=False)
+        engine.dispose()
+        monkeypatch.setenv("SVOC_TEST_NUL_URL", url)
+        cfg.identity.sql = SqlLocation(url_env="SVOC_TEST_NUL_URL", table="people")
+        where = "people@sqlite"
+    e = _extract(folder, cfg)
+    assert e.identity["source_record_id"].tolist() == ["A1", "A3"]
+    [(file, line, reason, raw)] = e.quarantine[["file", "line_number", "reason", "raw_line"]].values.tolist()
+    assert (file, line) == (where, 2) and reason.startswith("a value holds a NUL byte") and "\x00" not in raw
