@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import extract_source, load_source_configs, open_file, resolve_file
@@ -352,3 +352,33 @@ def test_a_nul_in_a_typed_source_is_quarantined_too(tmp_path: Path, kind: str, m
     assert e.identity["source_record_id"].tolist() == ["A1", "A3"]
     [(file, line, reason, raw)] = e.quarantine[["file", "line_number", "reason", "raw_line"]].values.tolist()
     assert (file, line) == (where, 2) and reason.startswith("a value holds a NUL byte") and "\x00" not in raw
+
+
+_xlsx_row = st.one_of(
+    st.tuples(st.sampled_from(["A1", "A2", "A3", "B1", None]), st.sampled_from(["Ann", None]),
+              st.just("2012-01-01")).map(list),
+    st.just([]),  # a blank row
+    st.just(["A9", "Too", "2012-01-01", None, "extra"]),  # more cells than the header
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sheets=st.lists(st.lists(_xlsx_row, max_size=6), min_size=1, max_size=3))
+def test_every_sheet_row_is_a_record_or_quarantined(tmp_path_factory, sheets):
+    folder = _drop(tmp_path_factory.mktemp("xlsx"))
+    cfg = CONFIG.model_copy(deep=True)
+    cfg.identity.columns.pop("postcode")
+    _workbook(folder / "people.xlsx", {f"S{k}": [HEADER[:3], *rows] for k, rows in enumerate(sheets)})
+    data_rows = sum(1 for rows in sheets for row in rows if row)
+    if not data_rows:
+        with pytest.raises(UnusableInputError, match="header line but no rows"):
+            _extract(folder, cfg)
+        return
+    e = _extract(folder, cfg)
+    assert len(e.accounts) == len(sheets)
+    for acc in e.accounts:
+        assert acc.lines_in == acc.header_lines + acc.record_lines + acc.quarantined_lines
+    assert sum(a.records_out for a in e.accounts) == len(e.identity)
+    assert sum(a.quarantined for a in e.accounts) == len(e.quarantine)
+    ids = [row[0] for rows in sheets for row in rows if row and len(row) <= 3 and row[0]]
+    assert sorted(e.identity["source_record_id"]) == sorted(set(ids))
