@@ -9,6 +9,9 @@ current record, so a quoted field with a newline is one record numbered by its f
 A quoted field still open after ``MAX_RECORD_LINES`` lines, at end of file, or broken by a stray quote
 quarantines only its opening line, and parsing resumes at the next line, so one bad quote never swallows
 the rest of the file. A multi-line record with the wrong number of fields is treated the same way.
+
+A NUL byte is not text: the line holding it (or the whole record, when it sits in a quoted field spanning
+lines) is quarantined wherever it is in the file; the fast path leaves such lines to the careful path.
 """
 
 from __future__ import annotations
