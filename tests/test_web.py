@@ -391,3 +391,27 @@ def test_serve_refuses_plain_http_cookies_off_localhost(tmp_path):
     _tiny(wh, "x")
     p = _svoc("serve", "--warehouse", str(wh), "--host", "0.0.0.0", "--insecure-cookies", tmp=tmp_path)
     assert p.returncode == 1 and p.stderr.count("\n") == 1 and "localhost" in p.stderr
+
+
+def _queue_warehouse(path: Path, pairs: int) -> None:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA audit")
+    con.execute("CREATE SCHEMA staging")
+    con.execute("CREATE TABLE staging.identity_records (source VARCHAR, source_record_id VARCHAR, dob DATE)")
+    con.execute("CREATE TABLE audit.review_queue (pair_id VARCHAR, unique_id_l VARCHAR, unique_id_r VARCHAR, "
+                "match_probability DOUBLE, reason VARCHAR, status VARCHAR, queued_run_id VARCHAR)")
+    for i in range(pairs):
+        con.execute("INSERT INTO audit.review_queue VALUES (?, ?, ?, 0.6, 'weak', 'open', 'r')",
+                    [f"p{i}", f"health:{i}", f"police:{i}"])
+    con.close()
+
+
+def test_the_app_serves_the_new_warehouse_after_a_swap_without_a_restart(tmp_path, no_oidc_env):
+    _queue_warehouse(tmp_path / "w.duckdb", 1)
+    _add(tmp_path, "ian", "ig_officer")
+    with _client(tmp_path) as c:
+        _sign_in(c, "ian", "a long password 1")
+        assert "1 of 1 open pairs" in c.get("/review").text
+        _queue_warehouse(tmp_path / "next.duckdb", 3)
+        os.replace(tmp_path / "next.duckdb", tmp_path / "w.duckdb")  # the nightly swap
+        assert "3 of 3 open pairs" in c.get("/review").text
