@@ -5,6 +5,10 @@ broken quoting, blank); then rows with a missing record id, and later repeats of
 the record id; interactions: the event id), are quarantined with a reason naming the column or the
 first line. The rest are standardised. A ``LineLedger`` proves every physical line went to exactly one
 of header / record / quarantine, else ``LineAccountingError``.
+
+A file must lie inside the drop; every sheet of a workbook is a table accounted for on its own. What does
+not stop the run but leaves data out (a mapped column missing from the file, an interaction file with no
+rows) becomes an ``InputNotice``, which the extract stage records in ``audit.input_notices``.
 """
 
 from __future__ import annotations
