@@ -48,7 +48,8 @@ def _purpose(values: dict[str, str]) -> str:
 
 
 def _evidence(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = [e for e in evidence if isinstance(e.get("match_weight"), int | float) and e.get("comparison") != "model_score"]
+    out = [e for e in evidence if isinstance(e.get("match_weight"), int | float) and e["match_weight"]
+           and e.get("comparison") != "model_score"]
     return sorted(out, key=lambda e: -abs(float(e["match_weight"])))
 
 
