@@ -299,3 +299,10 @@ def test_queue_page_filters_and_sorts(tiny, filters, expected):
         assert queue_page(w, {pair_id("health:H1", "police:N1")}, **filters)[0] == 0  # decided: gone at once
     if rows:
         assert rows[0]["source_pair"] == "health – police" and rows[0]["queued_at"] is not None
+
+
+def test_a_missing_warehouse_is_one_line_and_leaves_no_state_file(tmp_path):
+    wh = tmp_path / "nope.duckdb"
+    res = runner.invoke(app, ["explain", "C1", "--warehouse", str(wh), "--purpose", "p"])
+    assert res.exit_code != 0 and "no such warehouse" in res.output
+    assert not default_state_path(wh).exists()

@@ -64,5 +64,5 @@ def reader(warehouse: Path) -> Iterator[Warehouse]:
 @contextmanager
 def ig_session(warehouse: Path, state_url: str | None = None) -> Iterator[tuple[Warehouse, StateStore]]:
     """The warehouse (read-only) and its state store (decisions, access log), for one IG command or request."""
-    with open_store(warehouse, state_url) as store, reader(warehouse) as w:
+    with reader(warehouse) as w, open_store(warehouse, state_url) as store:  # no store beside a missing file
         yield w, store
