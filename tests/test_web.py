@@ -415,3 +415,32 @@ def test_the_app_serves_the_new_warehouse_after_a_swap_without_a_restart(tmp_pat
         _queue_warehouse(tmp_path / "next.duckdb", 3)
         os.replace(tmp_path / "next.duckdb", tmp_path / "w.duckdb")  # the nightly swap
         assert "3 of 3 open pairs" in c.get("/review").text
+
+
+def test_svoc_serve_serves_the_workspace(tmp_path):
+    import urllib.request
+
+    from tests.web_helpers import free_port
+
+    wh = tmp_path / "w.duckdb"
+    _tiny(wh, "x")
+    port = free_port()
+    proc = subprocess.Popen([CLI, "serve", "--warehouse", str(wh), "--port", str(port), "--insecure-cookies"],
+                            cwd=ROOT, env=cli_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                    page = r.read().decode()
+                    cookie = r.headers["set-cookie"]
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "svoc serve did not start"
+                time.sleep(0.3)
+        assert "Sign in" in page and "HttpOnly" in cookie and "Secure" not in cookie  # --insecure-cookies
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "GET /login" in out and "Traceback" not in out
