@@ -20,7 +20,7 @@ _EXPORTS = {
     "load_latest_model": "matching.model",
     "predict_pairs": "matching.model",
     "save_model": "matching.model",
-    "train_model": "matching.model",
+    "train_model": "matching.training",
 }
 
 __all__ = sorted(_EXPORTS)

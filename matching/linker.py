@@ -24,8 +24,8 @@ from matching.model import (
     load_latest_model,
     predict_pairs,
     save_model,
-    train_model,
 )
+from matching.training import train_model
 
 log = logging.getLogger(__name__)
 

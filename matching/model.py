@@ -1,7 +1,6 @@
 """Train, store and apply the Splink 5 model; scored pairs carry per-comparison evidence.
 
-* ``train_model(features, seed=...)``: u by seeded random sampling, m by EM over two blocking
-  sessions, prior from near-certain deterministic rules. Returns a ``ModelArtifact`` whose
+* ``ModelArtifact``: a trained model (``matching.training.train_model`` makes one); its
   ``model_version`` is a content hash of its canonical JSON.
 * ``save_model(con, artifact, run_id)`` / ``load_latest_model(con)``: ``audit.models`` in the warehouse.
 * ``predict_pairs(features, artifact, threshold_probability)``: scored pairs with an evidence JSON
@@ -26,11 +25,9 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
-from splink.internals.exceptions import EMTrainingException
+from splink import DuckDBAPI, Linker, SettingsCreator
 
 from matching import settings as S
-from schemas.errors import SvocError
 
 log = logging.getLogger(__name__)
 SPLINK_LOG_LEVEL = logging.ERROR  # "level not observed" EM notes are expected on small drops
@@ -172,187 +169,10 @@ def _extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
     return tuple(n for n in names if n in _extra_ids_from_names(names))
 
 
-def _linker(con: duckdb.DuckDBPyConnection, table: str, settings: SettingsCreator | dict[str, Any]) -> Linker:
+def make_linker(con: duckdb.DuckDBPyConnection, table: str, settings: SettingsCreator | dict[str, Any]) -> Linker:
     db_api = DuckDBAPI(con)
     sdf = db_api.register(table)
     return Linker(sdf, settings, log_level=SPLINK_LOG_LEVEL)
-
-
-# ---------------------------------------------------------------------------------------- training
-# Fallback EM sessions, tried only when no primary session (``S.TRAINING_BLOCKING_RULES``) found pairs.
-FALLBACK_TRAINING_RULES = (
-    block_on("postcode_token", "last_name_std"),
-    block_on("identifier_keys[1]"),  # EM cannot explode arrays: the first identifier of each record
-)
-# Fields each training session blocks on, named in the one-line error when no session finds pairs.
-_SESSION_FIELDS = {0: "date of birth (dob)", 1: "first name and surname", 2: "postcode and surname",
-                   3: "identifiers"}
-# A trained m or u below this is an artefact of a nearly empty level, not evidence (issue: "same postcode
-# sector" at -76 bits from m = 5e-26).
-PROBABILITY_FLOOR = 1e-5
-MIN_STEWARD_LABELS = 30
-
-
-class TrainingError(SvocError):
-    """No model could be trained on this drop (every training session found no record pairs)."""
-
-
-def _field_warnings(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Plain-English warnings for fields no record carries (counts only, no values)."""
-    checks = {"dob": "date of birth", "first_name_std": "first name", "last_name_std": "surname"}
-    out = []
-    for col, label in checks.items():
-        n = con.execute(f"SELECT count({col}) FROM {table}").fetchall()[0][0]
-        if n == 0:
-            out.append(f"no record has a usable {label} (field {col}): linking without it")
-    return out
-
-
-def guard_parameters(model_dict: dict[str, Any], floor: float = PROBABILITY_FLOOR) -> list[str]:
-    """Repair degenerate trained m/u values in place; returns what was changed (comparison/level names).
-
-    * m and u are floored at ``floor`` (a nearly empty level otherwise gets a weight of -70 bits or more);
-    * a partial-agreement level is never more against a match than full disagreement: its Bayes factor is
-      raised to at least the ``else`` level's (by raising m);
-    * m is renormalised over the non-null levels.
-    """
-    changed: list[str] = []
-    for comp in model_dict.get("comparisons", []):
-        levels = [lvl for lvl in comp.get("comparison_levels", []) if not lvl.get("is_null_level")]
-        if not levels or any("m_probability" not in lvl or "u_probability" not in lvl for lvl in levels):
-            continue
-        name = comp.get("output_column_name", "?")
-        for lvl in levels:
-            for key in ("m_probability", "u_probability"):
-                if not (lvl[key] >= floor):
-                    lvl[key] = floor
-                    changed.append(f"{name}: {lvl.get('label_for_charts')} ({key} floored)")
-        else_level = levels[-1]
-        bf_else = else_level["m_probability"] / else_level["u_probability"]
-        for lvl in levels[:-1]:
-            if lvl["m_probability"] / lvl["u_probability"] < bf_else:
-                lvl["m_probability"] = lvl["u_probability"] * bf_else
-                changed.append(f"{name}: {lvl.get('label_for_charts')} (raised to the 'else' level's weight)")
-        total = sum(lvl["m_probability"] for lvl in levels)
-        for lvl in levels:
-            lvl["m_probability"] = lvl["m_probability"] / total
-    return changed
-
-
-def _labels_table(con: duckdb.DuckDBPyConnection, decisions: pd.DataFrame | None, table: str) -> int:
-    """Register the steward ``same`` decisions on records of this drop as Splink pairwise labels; returns
-    how many there are."""
-    if decisions is None or decisions.empty:
-        return 0
-    same = decisions[decisions["decision"] == "same"][["unique_id_l", "unique_id_r"]].astype(str)
-    con.register("__cv_labels_in", same)
-    con.execute(
-        "CREATE OR REPLACE TABLE cv_labels AS SELECT DISTINCT l.unique_id_l, l.unique_id_r, "
-        "'__splink__input_table_0' AS source_dataset_l, '__splink__input_table_0' AS source_dataset_r "
-        f"FROM __cv_labels_in l JOIN {table} a ON a.unique_id = l.unique_id_l "
-        f"JOIN {table} b ON b.unique_id = l.unique_id_r"
-    )
-    con.unregister("__cv_labels_in")
-    return con.execute("SELECT count(*) FROM cv_labels").fetchall()[0][0]
-
-
-def train_model(
-    features: pd.DataFrame,
-    *,
-    seed: int = 42,
-    u_max_pairs: float = 2e6,
-    em_max_pairs: float | None = 2e6,
-    prior_recall: float = 0.8,
-    extra_id_columns: tuple[str, ...] = (),
-    threads: int | None = None,
-    memory_limit: str | None = None,
-    con: duckdb.DuckDBPyConnection | None = None,
-    decisions: pd.DataFrame | None = None,
-) -> ModelArtifact:
-    """Estimate the model on ``features``. Deterministic for a given seed and input.
-
-    EM sessions that find no record pairs are skipped with a warning; when none finds any, a
-    ``TrainingError`` names the fields that were unusable. With at least ``MIN_STEWARD_LABELS`` steward
-    ``same`` decisions on records of this drop, m is then re-estimated from them
-    (``estimate_m_from_pairwise_labels``). Degenerate m/u values are repaired (``guard_parameters``).
-    """
-    with scoped_connection(con, threads, memory_limit) as con:
-        table = load_features(con, features, extra_id_columns)
-        n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        warnings_out = _field_warnings(con, table)
-        for w in warnings_out:
-            log.warning(w)
-        linker = _linker(con, table, S.build_settings(extra_id_columns=extra_id_columns))
-        tr = linker.training
-        prior_note = "estimated"
-        try:
-            tr.estimate_probability_two_random_records_match(
-                list(S.deterministic_rules(extra_id_columns)), recall=prior_recall
-            )
-        except (ValueError, SplinkErrors) as exc:  # rules inconsistent with recall, or found nothing
-            prior_note = f"default ({type(exc).__name__})"
-        tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-        sessions, skipped = _run_em(tr, n, em_max_pairs)
-        if not sessions:
-            raise TrainingError(
-                f"no matching model could be trained: no two records share a {', nor '.join(skipped)}; "
-                "check that the identity columns are mapped in sources.yaml"
-            )
-        labels = _labels_table(con, decisions, table)
-        m_from_labels = labels >= MIN_STEWARD_LABELS
-        if m_from_labels:
-            tr.estimate_m_from_pairwise_labels("cv_labels")
-        model_dict = linker.misc.save_model_to_json(out_path=None)
-        guarded = guard_parameters(model_dict)
-        summary = {
-            "seed": seed,
-            "n_records": int(n),
-            "u_max_pairs": u_max_pairs,
-            "em_max_pairs": em_max_pairs,
-            "em_blocking_rules": sessions,
-            "em_sessions_skipped": skipped,
-            "m_from_steward_labels": int(labels) if m_from_labels else 0,
-            "guarded_parameters": guarded,
-            "warnings": warnings_out,
-            "prior_rules": [
-                r.get_blocking_rule("duckdb").blocking_rule_sql for r in S.deterministic_rules(extra_id_columns)
-            ],
-            "prior_recall": prior_recall,
-            "prior": prior_note,
-            "splink_version": _splink_version(),
-        }
-        return make_artifact(model_dict, summary)
-
-
-SplinkErrors = (EMTrainingException,)
-
-
-def _run_em(tr: Any, n: int, em_max_pairs: float | None) -> tuple[list[str], list[str]]:
-    """Run the EM sessions; ``(rules trained on, fields of sessions skipped)``. Fallback sessions run only
-    when no primary session found pairs."""
-    sessions: list[str] = []
-    skipped: list[str] = []
-    em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
-    rules = list(S.TRAINING_BLOCKING_RULES)
-    for k, rule in enumerate([*rules, *FALLBACK_TRAINING_RULES]):
-        if k >= len(rules) and sessions:
-            break
-        sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
-        try:
-            tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_pairs)
-        except EMTrainingException:
-            field_name = _SESSION_FIELDS.get(k, sql)
-            log.warning("matching model: no record pairs share a %s; that training session was skipped", field_name)
-            skipped.append(field_name)
-            continue
-        sessions.append(sql)
-    return sessions, skipped
-
-
-def _splink_version() -> str:
-    import splink
-
-    return splink.__version__
 
 
 # ------------------------------------------------------------------------------------ audit.models
@@ -522,7 +342,7 @@ def predict_pairs(
         extra = _extra_ids(artifact.settings)
         table = load_features(con, features, extra)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        linker = _linker(con, table, json.loads(artifact.settings_json))
+        linker = make_linker(con, table, json.loads(artifact.settings_json))
         pred = linker.inference.predict(
             threshold_match_probability=threshold_probability,
             num_chunks_left=num_chunks or max(1, math.ceil(n / PREDICT_CHUNK_RECORDS)),

@@ -16,8 +16,8 @@ from matching.constraints import ConstraintIndex
 from matching.dates import dob_precision
 from matching.features import build_features
 from matching.linker import Thresholds, link_records, thresholds_from_model, wants_model_thresholds
-from matching.model import TrainingError, guard_parameters, train_model
 from matching.review import reason_text
+from matching.training import TrainingError, guard_parameters, train_model
 from tests.test_cluster import frame, pairs, rec
 from tests.test_model import synthetic_features
 
@@ -287,3 +287,20 @@ def linked_special():
 ])
 def test_who_may_link_automatically(linked_special, a, b, same):
     assert (linked_special[a] == linked_special[b]) is same
+
+
+# ------------------------------------------------------------------------------------ steward labels
+@pytest.mark.parametrize(("n_labels", "used"), [(10, False), (40, True)])
+def test_enough_steward_decisions_become_training_labels(n_labels, used):
+    from matching.training import MIN_STEWARD_LABELS
+
+    features = synthetic_features(120)
+    uids = set(features["unique_id"])
+    pairs_ = [(f"education:E{i:05d}", f"health:H{i:05d}") for i in range(120)
+              if f"health:H{i:05d}" in uids][:n_labels]
+    decisions = pd.DataFrame({"unique_id_l": [a for a, _ in pairs_], "unique_id_r": [b for _, b in pairs_],
+                              "decision": "same", "reviewer": "r", "reason": "checked",
+                              "decided_at": pd.Timestamp("2026-01-01", tz="UTC")})
+    model = train_model(features, seed=2, u_max_pairs=5e4, decisions=decisions)
+    assert (model.training_summary["m_from_steward_labels"] >= MIN_STEWARD_LABELS) is used
+    assert used is (n_labels >= MIN_STEWARD_LABELS)

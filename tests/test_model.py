@@ -21,8 +21,8 @@ from matching.model import (
     matching_connection,
     predict_pairs,
     save_model,
-    train_model,
 )
+from matching.training import train_model
 
 FIRST = ["oliver", "amelia", "george", "isla", "harry", "ava", "jack", "mia", "noah", "grace", "leo", "freya",
          "oscar", "lily", "arthur", "emily", "muhammad", "sophia", "theo", "poppy", "alfred", "ella", "jacob", "zara"]

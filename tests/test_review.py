@@ -120,7 +120,7 @@ def linked_drop(tmp_path_factory):
     from connectors import PRESETS, extract_source
     from matching.features import build_features
     from matching.linker import link_records
-    from matching.model import train_model
+    from matching.training import train_model
     from svoc.drops import drop_date
     from svoc.synth import generate_drop
 
