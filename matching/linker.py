@@ -25,7 +25,7 @@ from matching.model import (
     predict_pairs,
     save_model,
 )
-from matching.training import train_model
+from matching.training import label_accuracy, train_model
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,7 @@ def link_records(
         th = thresholds_from_model(scored.loc[eligible, "match_probability"].to_numpy(), review_low=low,
                                    floor=th.floor)
     log.info("thresholds: link %.4g, review %.4g-%.4g (%s)", th.link, th.review[0], th.review[1], th.source)
+    checked = label_accuracy(features, model, decisions, th.link, threads=threads, memory_limit=memory_limit)
     clusters = cluster_scored(features, scored, decisions, th, cannot_link_identifiers)
     clock.lap("cluster")
     registry, events, known_ids = assign_citizen_ids(clusters.assignments, previous_registry, known_ids, run_id)
@@ -200,6 +201,7 @@ def link_records(
         "citizens": int(record_citizen["citizen_id"].nunique()),
         "link_methods": record_citizen["link_method"].value_counts().sort_index().to_dict(),
         "seconds": clock.laps,
+        **checked,  # what steward decisions say about the link threshold (when there are enough)
     }
     return LinkResult(record_citizen, evidence, review_queue, events, registry, known_ids, model, trained,
                       analysis, th, scored, stats)

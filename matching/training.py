@@ -197,3 +197,35 @@ def _splink_version() -> str:
     import splink
 
     return splink.__version__
+
+
+def label_accuracy(features: pd.DataFrame, artifact: ModelArtifact, decisions: pd.DataFrame | None,
+                   link_threshold: float, *, threads: int | None = None,
+                   memory_limit: str | None = None) -> dict[str, float]:
+    """What the stewards' decisions say about the link threshold (Splink's ``accuracy_analysis_from_labels_table``):
+    the labelled precision and recall of linking at ``link_threshold``, and the number of labels. Empty when fewer
+    than ``MIN_STEWARD_LABELS`` decisions concern records of this drop, or they hold only one kind of answer."""
+    if decisions is None or len(decisions) < MIN_STEWARD_LABELS:
+        return {}
+    with scoped_connection(None, threads, memory_limit) as con:
+        table = load_features(con, features, ())
+        labels = decisions[["unique_id_l", "unique_id_r"]].astype(str).assign(
+            clerical_match_score=(decisions["decision"] == "same").astype(float).to_numpy())
+        con.register("__cv_acc_in", labels)
+        con.execute(
+            "CREATE OR REPLACE TABLE cv_acc_labels AS SELECT l.* FROM __cv_acc_in l "
+            f"JOIN {table} a ON a.unique_id = l.unique_id_l JOIN {table} b ON b.unique_id = l.unique_id_r")
+        con.unregister("__cv_acc_in")
+        counts = con.execute("SELECT count(*), sum(clerical_match_score) FROM cv_acc_labels").fetchall()[0]
+        n, same = int(counts[0]), float(counts[1] or 0)
+        if n < MIN_STEWARD_LABELS or same in (0, n):
+            return {}
+        import json
+
+        linker = make_linker(con, table, json.loads(artifact.settings_json))
+        table_df = linker.evaluation.accuracy_analysis_from_labels_table(
+            "cv_acc_labels", output_type="table", match_weight_round_to_nearest=0.1).as_pandas_dataframe()
+    at = table_df[table_df["match_probability"] >= link_threshold].sort_values("match_probability")
+    row = at.iloc[0] if not at.empty else table_df.sort_values("match_probability").iloc[-1]
+    return {"labels": n, "labels_precision_at_link": float(row["precision"]),
+            "labels_recall_at_link": float(row["recall"])}

@@ -304,3 +304,19 @@ def test_enough_steward_decisions_become_training_labels(n_labels, used):
     model = train_model(features, seed=2, u_max_pairs=5e4, decisions=decisions)
     assert (model.training_summary["m_from_steward_labels"] >= MIN_STEWARD_LABELS) is used
     assert used is (n_labels >= MIN_STEWARD_LABELS)
+
+
+def test_steward_decisions_measure_the_link_threshold():
+    from matching.training import label_accuracy
+
+    features = synthetic_features(120)
+    model = train_model(features, seed=2, u_max_pairs=5e4)
+    uids = set(features["unique_id"])
+    same = [(f"education:E{i:05d}", f"health:H{i:05d}") for i in range(60) if f"health:H{i:05d}" in uids]
+    diff = [(f"education:E{i:05d}", f"education:E{i + 1:05d}") for i in range(60, 90)]
+    rows = [(a, b, "same") for a, b in same] + [(a, b, "different") for a, b in diff]
+    decisions = pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r", "decision"])
+    acc = label_accuracy(features, model, decisions, 0.9)
+    assert acc["labels"] == len(rows)
+    assert acc["labels_precision_at_link"] > 0.95 and 0.5 < acc["labels_recall_at_link"] <= 1.0
+    assert label_accuracy(features, model, decisions.head(5), 0.9) == {}
