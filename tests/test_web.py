@@ -444,3 +444,25 @@ def test_svoc_serve_serves_the_workspace(tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert "GET /login" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize(("filename", "expected"), [
+    ("absence week 12.csv", "absence_week_12.csv"), ("../../etc/x.xlsx", "x.xlsx"),
+    ("C:\\\\lists\\\\referrals.CSV", "C_lists_referrals.CSV"), ("list.txt", None), ("", None), (None, None)])
+def test_safe_list_name(filename, expected):
+    from svoc.web.lists import safe_list_name
+
+    if expected is None:
+        with pytest.raises(SvocError, match=".csv or .xlsx"):
+            safe_list_name(filename)
+    else:
+        assert safe_list_name(filename) == expected
+
+
+def test_list_mapping_from_the_form():
+    from svoc.web.lists import mapping_from
+
+    assert mapping_from({"map_first_name": " Forename ", "map_dob": "DOB", "map_upn": ""}) == {
+        "first_name": "Forename", "dob": "DOB"}
+    with pytest.raises(SvocError, match="map at least one"):
+        mapping_from({"map_first_name": " "})

@@ -108,6 +108,33 @@ def test_practitioner_finds_and_opens_a_child_and_it_is_logged(browser, base_url
     ctx.close()
 
 
+def test_practitioner_matches_a_list(browser, base_url, workspace, tmp_path):
+    kids = query(workspace, "SELECT citizen_id, first_name, last_name, strftime(dob, '%d/%m/%Y') FROM linked.single_view "
+                 "WHERE first_name IS NOT NULL AND dob IS NOT NULL AND record_count >= 2 ORDER BY citizen_id LIMIT 2")
+    lines = ["Forename,Surname,Date of birth"] + [f"{f},{s},{d}" for _, f, s, d in kids] + ["Nobody,Atall,01/01/2001"]
+    (tmp_path / "absence_week_12.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ctx = context(browser, viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    sign_in(page, base_url, "pat")
+    page.goto(f"{base_url}/match-list")
+    page.set_input_files("input[name=list]", str(tmp_path / "absence_week_12.csv"))
+    page.fill("input[name=map_first_name]", "Forename")
+    page.fill("input[name=map_last_name]", "Surname")
+    page.fill("input[name=map_dob]", "Date of birth")
+    page.fill("input[name=purpose]", "Children missing from school, week 12")
+    page.click("main form button[type=submit]")
+    heading = page.inner_text("section.results h2")
+    assert heading.startswith("3 rows of absence_week_12.csv: 2 matched")
+    table = page.inner_text("section.results table")
+    assert all(cid in table for cid, *_ in kids)
+    shot(page, "match-list")
+    with open_store(workspace) as store:
+        log = store.access_log(who="pat")
+    assert any(e.command == "match-list" and e.subject.startswith("list absence_week_12.csv: 3 rows, 2 matched")
+               for e in log)
+    ctx.close()
+
+
 def test_practitioner_cannot_open_the_review_queue_or_access_log(browser, base_url):
     ctx = context(browser)
     page = ctx.new_page()

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.errors import SvocError
 from svoc.state import open_store
-from svoc.web import pages
+from svoc.web import lists, pages
 from svoc.web.accounts import Accounts
 from svoc.web.config import WebConfig
 from svoc.web.context import (
@@ -228,11 +228,11 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/logout", logout, methods=["POST"]),
         Route("/auth/oidc", oidc_start, methods=["GET"]),
         Route("/auth/oidc/callback", oidc_callback, methods=["GET"], name="oidc_callback"),
-        *pages.ROUTES,
+        *pages.ROUTES, *lists.ROUTES,
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
     handlers = {NeedsSignIn: on_sign_in, Forbidden: on_forbidden, CsrfFailed: on_csrf, RateLimited: on_rate,
                 SvocError: on_svoc_error, HTTPException: on_http, Exception: on_unexpected}
     middleware = [Middleware(SecurityHeaders), *oidc_middleware(config.oidc, config.web.cookie_secure)]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers,  # type: ignore[arg-type]
-                     lifespan=lifespan)
+                     lifespan=lifespan, max_body_size=lists.MAX_LIST_BYTES + 1024 * 1024)

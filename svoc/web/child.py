@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from matching.review import pair_id
 from schemas.indicators import INDICATORS
 from svoc.report.charts import waterfall
 from svoc.report.data import Warehouse, parse_evidence
@@ -92,7 +93,8 @@ def links(w: Warehouse, store: StateStore, citizen_id: str) -> list[dict[str, An
     out = []
     for link in child["links"]:
         evidence = parse_evidence(link.get("evidence"))
-        out.append({**link, "waterfall": waterfall(prior, evidence, title=(
+        out.append({**link, "pair_id": pair_id(*sorted((link["unique_id_l"], link["unique_id_r"]))),
+                    "waterfall": waterfall(prior, evidence, title=(
             f"How the evidence adds up: {link['unique_id_l']} and {link['unique_id_r']}")) if evidence else None})
     return out
 

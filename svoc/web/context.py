@@ -20,6 +20,7 @@ from svoc.web.security import SESSION_COOKIE, RateLimiter, tokens_match
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 NAV = (("Find a child", "/find", ("practitioner", "ig_officer")),
+       ("Match a list", "/match-list", ("practitioner", "ig_officer")),
        ("Review queue", "/review", ("ig_officer",)),
        ("Access log", "/access-log", ("ig_officer",)),
        ("Accounts", "/accounts", ("admin",)))

@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from matching.review import pair_id as make_pair_id
 from schemas.errors import SvocError
 from svoc.find import FindSession, Query
 from svoc.find.query import FIELD_LABELS
@@ -101,8 +100,6 @@ async def child(request: Request) -> Response:
     page = await run_in_threadpool(load)
     if page is None:
         raise HTTPException(404, f"citizen {cid} is not in this warehouse")
-    for link in page["links"]:
-        link["pair_id"] = make_pair_id(*sorted((link["unique_id_l"], link["unique_id_r"])))
     return render(request, "child.html", {"page": page, "purpose": purpose})
 
 
