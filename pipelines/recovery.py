@@ -7,6 +7,8 @@ at start-up every run of this instance that is no longer alive is marked failed 
 
 A run is alive while its process is: runs started by ``svoc run`` carry their host and pid as tags
 (``svoc/host``, ``svoc/pid``); a run without them (launched by the daemon) is judged by its status only.
+Slots in the pools older versions used for the publish step (``LEGACY_POOLS``) are always stale: this job
+claims none, and only the holder of the warehouse lock (the caller) could be publishing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import dagster as dg
 log = logging.getLogger(__name__)
 
 PID_TAG, HOST_TAG = "svoc/pid", "svoc/host"
+LEGACY_POOLS = ("svoc_warehouse", "childview_warehouse")
 IN_PROGRESS = {dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING}
 
 
@@ -59,10 +62,15 @@ def release_dead_runs(instance: dg.DagsterInstance, job_name: str) -> dict[str, 
             failed.append(run.run_id)
     freed: list[str] = []
     storage = instance.event_log_storage
-    held = storage.get_concurrency_run_ids() if storage.supports_global_concurrency_limits else set()
-    for run_id in sorted(held):
+    if not storage.supports_global_concurrency_limits:
+        return {"failed": failed, "freed": freed}
+    legacy: set[str] = set()
+    for pool in set(LEGACY_POOLS) & storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        legacy |= info.active_run_ids | {step.run_id for step in info.pending_steps}
+    for run_id in sorted(storage.get_concurrency_run_ids() | legacy):
         run = instance.get_run_by_id(run_id)
-        if run is None or run_is_dead(run):
+        if run is None or run_id in legacy or run_is_dead(run):
             storage.free_concurrency_slots_for_run(run_id)
             freed.append(run_id)
     if failed or freed:

@@ -81,6 +81,11 @@ def test_a_dead_runs_record_and_pool_slot_are_released(tmp_path):
         assert instance.get_run_by_id(gone.run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED
         assert storage.get_concurrency_run_ids() == set()
+        # An older version's run (no pid tag) left holding the publish pool: that pool is no longer used.
+        old = _started_run(instance, {})
+        assert storage.claim_concurrency_slot("svoc_warehouse", old.run_id, "published_warehouse").is_claimed
+        assert release_dead_runs(instance, failing_job.name)["freed"] == [old.run_id]
+        assert storage.get_concurrency_run_ids() == set()
     finally:
         instance.dispose()
 
