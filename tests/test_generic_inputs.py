@@ -297,6 +297,9 @@ def _e2e_drop(root: Path) -> Path:
     for i, (first, last, dob, pc, ssn) in enumerate(people):
         a.append(f"a{i},{first},{last},{dob},{pc},{ssn}")
         b.append(f"b{i},{first},{last},{dob},{pc},{ssn}")
+    # Same name, DOB and postcode but two different social security numbers: a cannot-link keeps them apart.
+    a.append("a6,Emma,Lowe,19660101,2000,5007")
+    b.append("b6,Emma,Lowe,19660101,2000,5999")
     _write(drop / "register_a" / "people.csv", "\n".join(a) + "\n")
     _write(drop / "register_b" / "people.csv", "\n".join(b) + "\n")
     _write(drop / "manifest.json", json.dumps({"drop_date": "2024-01-01"}))
@@ -304,8 +307,6 @@ def _e2e_drop(root: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="until matching takes dob_from and cannot_link_identifiers (H3): with "
-                                        "pre-1990 DOBs discarded, EM training finds no DOB pairs")
 def test_sources_yaml_with_identifiers_through_the_cli(tmp_path: Path) -> None:
     drop = _e2e_drop(tmp_path)
     sources = _write(tmp_path / "sources.yaml", E2E_SOURCES)
@@ -320,17 +321,19 @@ def test_sources_yaml_with_identifiers_through_the_cli(tmp_path: Path) -> None:
     assert query(warehouse, "SELECT postcode_raw FROM staging.identity_records WHERE source_record_id = 'a0'") \
         == [("2612",)]
     rc = dict(query(warehouse, "SELECT source || ':' || source_record_id, citizen_id FROM linked.record_citizen"))
-    assert len(rc) == 12
+    assert len(rc) == 14
     assert all(rc[f"register_a:a{i}"] == rc[f"register_b:b{i}"] for i in range(6))  # each pair is one person
-    assert len(set(rc.values())) == 6
+    assert rc["register_a:a6"] != rc["register_b:b6"]  # cannot_link_identifiers: [soc_sec_id]
+    assert len(set(rc.values())) == 8
 
-    # SVOC_DOB_FROM wins over the file: back to the children's range, the 1900s DOBs are flagged too early.
+    # SVOC_DOB_FROM wins over the file: from 1960, the 1948 and 1955 DOBs (two people, two records each) are
+    # flagged too early.
     again = tmp_path / "w2" / "svoc.duckdb"
     run_cli("run", "--drop", str(drop), "--warehouse", str(again), "--sources", str(sources), tmp=tmp_path,
-            SVOC_DOB_FROM=DOB_FROM_DEFAULT.isoformat())
-    flagged = query(again, "SELECT count(*) FROM staging.identity_records WHERE list_contains(quality_flags, ?)",
-                    [DOB_TOO_EARLY_FLAG])
-    assert flagged == [(12,)]
+            SVOC_DOB_FROM="1960-01-01")
+    flagged = query(again, "SELECT source_record_id FROM staging.identity_records "
+                           "WHERE list_contains(quality_flags, ?) ORDER BY 1", [DOB_TOO_EARLY_FLAG])
+    assert flagged == [("a0",), ("a3",), ("b0",), ("b3",)]
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [

@@ -25,23 +25,23 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     return con.execute(sql).df()
 
 
-def build_record_features(con: duckdb.DuckDBPyConnection, drop_date: dt.date) -> pd.DataFrame:
+def build_record_features(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
+                          dob_from: dt.date = DOB_FROM_DEFAULT) -> pd.DataFrame:
     from matching.features import build_features
 
     identity = _frame(con, "SELECT * FROM staging.identity_records ORDER BY source, source_record_id")
-    return build_features(identity, drop_date)
+    return build_features(identity, drop_date, dob_from=dob_from)
 
 
 def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.date, retrain: bool,
-                  link_threshold: float, review_lower: float, threads: int, memory_limit: str,
+                  link_threshold: float | None, review_lower: float | None, threads: int, memory_limit: str,
                   dob_from: dt.date = DOB_FROM_DEFAULT, cannot_link_identifiers: Sequence[str] = ()) -> dict:
     """Link the staged records. ``dob_from``: the earliest plausible DOB; ``cannot_link_identifiers``: the
-    named identifiers (sources.yaml ``identifiers:``) whose two different values keep two records apart.
-    Both reach matching once it takes them (``build_features(dob_from=)``, ``link_records(cannot_link_identifiers=)``)."""
+    named identifiers (sources.yaml ``identifiers:``) whose two different values keep two records apart."""
     from matching.linker import link_records
     from matching.review import carry_forward
 
-    features = build_record_features(con, drop_date)
+    features = build_record_features(con, drop_date, dob_from)
     previous = _frame(con, "SELECT source || ':' || source_record_id AS record_key, citizen_id "
                            "FROM linked.record_citizen")
     known = _frame(con, "SELECT * FROM audit.citizen_ids")
@@ -50,7 +50,7 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
     result = link_records(
         features, con=con, previous_registry=previous, known_ids=known, decisions=decisions, retrain=retrain,
         run_id=run_id, thresholds={"link": link_threshold, "review": (review_lower, link_threshold)},
-        threads=threads, memory_limit=memory_limit,
+        threads=threads, memory_limit=memory_limit, cannot_link_identifiers=tuple(cannot_link_identifiers),
     )
     rc = result.record_citizen.assign(run_id=run_id)
     write_frame(con, "linked.record_citizen", rc, replace_where="true")
