@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,31 +67,55 @@ def sources_document(specs: list[SourceSpec], support: SchemaSupport, dob_from: 
     return doc
 
 
-def _loads(doc: dict, folder: Path) -> bool:
-    """Whether ``connectors.load_source_configs`` accepts ``doc``."""
-    from connectors import load_source_configs
-
-    path = folder / "probe.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+# Run in a child process from a neutral folder, so ``connectors`` resolves exactly as it does for the CLI
+# (installed package, or a checkout on PYTHONPATH) and not from this working tree.
+_PROBE = """
+import json, sys
+from pathlib import Path
+from connectors import load_source_configs
+try:  # newer schemas validate the top-level keys separately
+    from schemas.config import load_sources_options
+except ImportError:
+    load_sources_options = None
+accepted = {}
+for key, path in json.loads(sys.argv[1]).items():
     try:
-        load_source_configs(path)
-    except Exception:  # noqa: BLE001 - any rejection means "not supported"
-        return False
-    return True
+        load_source_configs(Path(path))
+        if load_sources_options is not None:
+            load_sources_options(Path(path))
+        accepted[key] = True
+    except Exception:
+        accepted[key] = False
+print(json.dumps(accepted))
+"""
+
+
+def accepted_by_loader(docs: dict[str, dict], python: str = sys.executable) -> dict[str, bool]:
+    """Which of ``docs`` (name -> sources.yaml mapping) ``connectors.load_source_configs`` accepts."""
+    with tempfile.TemporaryDirectory(prefix="svoc-probe-") as tmp:
+        paths = {}
+        for name, doc in docs.items():
+            paths[name] = str(Path(tmp) / f"{name}.yaml")
+            Path(paths[name]).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        proc = subprocess.run([python, "-c", _PROBE, json.dumps(paths)], cwd=tmp, capture_output=True, text=True,
+                              check=False, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sources.yaml probe failed: {proc.stderr.strip()[-500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def schema_support() -> SchemaSupport:
-    """Probe the installed loader. ``identifiers`` is supported when a source with it validates. The loader
-    ignores unknown top-level keys today, so ``matching`` counts as supported only when a valid value loads
-    and an invalid one (``dob_from: not-a-date``) is rejected, i.e. the key is actually read."""
+    """Probe the installed loader (``load_source_configs``, plus ``schemas.config.load_sources_options`` for
+    the top-level keys where it exists). ``identifiers`` is supported when a source with it validates. A loader
+    may ignore unknown top-level keys, so ``matching`` counts as supported only when a valid value loads and
+    an invalid one (``dob_from: not-a-date``) is rejected, i.e. the key is actually read."""
     base = {"name": "probe", "identity": {"file": "people", "columns": {"source_record_id": "id"}}}
-    with tempfile.TemporaryDirectory(prefix="svoc-probe-") as tmp:
-        folder = Path(tmp)
-        ids = _loads({"sources": [{**base, "identity": {**base["identity"], "identifiers": {"ssn": "ssn"}}}]},
-                     folder)
-        valid = _loads({"sources": [base], "matching": {"dob_from": DOB_FROM}}, folder)
-        invalid = _loads({"sources": [base], "matching": {"dob_from": "not-a-date"}}, folder)
-    return SchemaSupport(identifiers=ids, matching=valid and not invalid)
+    ok = accepted_by_loader({
+        "identifiers": {"sources": [{**base, "identity": {**base["identity"], "identifiers": {"ssn": "ssn"}}}]},
+        "matching": {"sources": [base], "matching": {"dob_from": DOB_FROM}},
+        "matching_invalid": {"sources": [base], "matching": {"dob_from": "not-a-date"}},
+    })
+    return SchemaSupport(identifiers=ok["identifiers"], matching=ok["matching"] and not ok["matching_invalid"])
 
 
 # ----------------------------------------------------------------------------------------------- writing

@@ -20,7 +20,8 @@ SEED = 7
 THREADS = 2
 SPLINK_PREDICT_THRESHOLD = 0.5
 SPLINK_CLUSTER_THRESHOLD = 0.95
-RL_SUM_THRESHOLD = 3  # recordlinkage docs' FEBRL example: a pair whose summed agreements exceed 3 is a match
+RL_WINDOW = 9
+RL_MAX_CHANCE_AGREEMENT = 0.1
 TEXT_FIELDS = {"first_name": "first_name", "last_name": "surname", "postcode": "postcode", "town": "town",
                "sex": "sex", "address_line": "address"}
 ID_FIELDS = ("nhs_number", "upn")
@@ -166,16 +167,32 @@ def run_splink(records: pd.DataFrame, link_type: str = "link_and_dedupe") -> pd.
 
 
 # ----------------------------------------------------------------------------------------- recordlinkage
+def agreement_by_chance(values: pd.Series) -> float:
+    """Probability that two random non-null values are equal (sum of squared value shares)."""
+    shares = values.dropna().value_counts(normalize=True)
+    return float((shares**2).sum())
+
+
 def run_recordlinkage(records: pd.DataFrame, link_only: bool = False) -> pd.DataFrame:
     """recordlinkage's classic recipe: candidates from blocking on DOB plus a sorted neighbourhood on the
-    surname, Jaro-Winkler string and exact comparisons, and a match when the summed score exceeds 3."""
+    surname (records missing the key take no part in that index), binary Jaro-Winkler (>= 0.85) and exact
+    comparisons, and the unsupervised ECM classifier. An exact comparison is left out when two random values
+    agree by chance with probability >= ``RL_MAX_CHANCE_AGREEMENT`` (sex; a placeholder town or ZIP code),
+    since ECM then mistakes that agreement for a match class. The address line is compared only when there
+    is no postcode: both say "same household", and two such fields lead ECM to take household members for
+    one person (generated 20k drop: precision 0.27 with it, 0.89 without; FEBRL4 F1 0.990 vs 0.988)."""
     import recordlinkage as rl
 
     df = records.set_index("unique_id")
-    index = rl.Index()
-    index.block("dob")
-    index.sortedneighbourhood("surname", window=9)
-    candidates = index.index(df)
+    indexes = []
+    for col, sorted_neighbourhood in (("dob", False), ("surname", True)):
+        index = rl.Index()
+        if sorted_neighbourhood:
+            index.sortedneighbourhood(col, window=RL_WINDOW)
+        else:
+            index.block(col)
+        indexes.append(index.index(df[df[col].notna()]))
+    candidates = indexes[0].union(indexes[1])
     if link_only:
         left, right = candidates.get_level_values(0), candidates.get_level_values(1)
         candidates = candidates[left.str.split(":").str[0] != right.str.split(":").str[0]]
@@ -184,11 +201,11 @@ def run_recordlinkage(records: pd.DataFrame, link_only: bool = False) -> pd.Data
     compare.string("surname", "surname", method="jarowinkler", threshold=0.85, label="surname")
     compare.exact("dob", "dob", label="dob")
     for col in ("postcode", "town", "sex", "nhs_number", "upn", "other_id"):
-        if present(records, col):
-            compare.exact(col, col, label=col, missing_value=0)
-    if present(records, "address"):
+        if present(records, col) and agreement_by_chance(records[col]) < RL_MAX_CHANCE_AGREEMENT:
+            compare.exact(col, col, label=col)
+    if present(records, "address") and not present(records, "postcode"):
         compare.string("address", "address", method="jarowinkler", threshold=0.85, label="address")
     features = compare.compute(candidates, df)
-    matches = features[features.sum(axis=1) > RL_SUM_THRESHOLD].index
+    matches = rl.ECMClassifier(binarize=0.5).fit_predict(features)
     return components(records["unique_id"], pd.Series(matches.get_level_values(0)),
                       pd.Series(matches.get_level_values(1)))
