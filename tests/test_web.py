@@ -406,15 +406,27 @@ def _queue_warehouse(path: Path, pairs: int) -> None:
     con.close()
 
 
+def test_a_long_queue_is_shown_a_page_at_a_time(tmp_path, no_oidc_env):
+    from svoc.web.pages import QUEUE_PAGE
+
+    _queue_warehouse(tmp_path / "w.duckdb", QUEUE_PAGE + 5)
+    _add(tmp_path, "ian", "ig_officer")
+    with _client(tmp_path) as c:
+        _sign_in(c, "ian", "a long password 1")
+        page = c.get("/review").text
+        assert f"{QUEUE_PAGE + 5} of {QUEUE_PAGE + 5} open pairs match the filters; the first {QUEUE_PAGE}" in page
+        assert page.count('action="/review/pair/') == QUEUE_PAGE
+
+
 def test_the_app_serves_the_new_warehouse_after_a_swap_without_a_restart(tmp_path, no_oidc_env):
     _queue_warehouse(tmp_path / "w.duckdb", 1)
     _add(tmp_path, "ian", "ig_officer")
     with _client(tmp_path) as c:
         _sign_in(c, "ian", "a long password 1")
-        assert "1 of 1 open pairs" in c.get("/review").text
+        assert "1 of 1 open pairs match" in c.get("/review").text
         _queue_warehouse(tmp_path / "next.duckdb", 3)
         os.replace(tmp_path / "next.duckdb", tmp_path / "w.duckdb")  # the nightly swap
-        assert "3 of 3 open pairs" in c.get("/review").text
+        assert "3 of 3 open pairs match" in c.get("/review").text
 
 
 def test_svoc_serve_serves_the_workspace(tmp_path):

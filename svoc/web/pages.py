@@ -37,6 +37,7 @@ from svoc.web.queue import AGE_BANDS, BANDS, SORTS, clusters, filter_pairs, load
 SEARCH_FIELDS = ("first_name", "last_name", "dob", "sex", "postcode", "nhs_number", "upn", "source", "record_id")
 READERS = ("practitioner", "ig_officer")
 IG = ("ig_officer",)
+QUEUE_PAGE = 200  # rows (or groups) shown at once: narrow the filters for the rest
 
 
 def _purpose(values: dict[str, str]) -> str:
@@ -120,9 +121,10 @@ async def review(request: Request) -> Response:
                                     age=flt["age"]), sort)
     options = {"reason": sorted({r["reason"] or "" for r in rows}), "band": [b for b, _ in BANDS],
                "pair": sorted({r["source_pair"] for r in rows}), "age": [a for a, _, _ in AGE_BANDS] + ["unknown"]}
-    return render(request, "review.html", {"rows": shown, "total": len(rows), "filters": flt, "sort": sort,
+    return render(request, "review.html", {"rows": shown[:QUEUE_PAGE], "matching": len(shown), "total": len(rows),
+                                           "filters": flt, "sort": sort, "page_size": QUEUE_PAGE,
                                            "sorts": list(SORTS), "options": options, "view": view,
-                                           "clusters": clusters(shown),
+                                           "clusters": clusters(shown)[:QUEUE_PAGE],
                                            "done": qp.get("done", "")})
 
 
