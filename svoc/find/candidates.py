@@ -2,8 +2,8 @@
 
 Each rule is an exact join (hash join in DuckDB), so a 1,000-row list costs a handful of scans of
 ``staging.identity_records``, not 1,000 × N comparisons. The rules are deliberately loose (the stored model
-does the judging): an identifier; the date of birth or its day/month transposition; both names; surname and
-postcode; surname and year of birth.
+does the judging): an identifier; the date of birth or its day/month transposition (with a first-name or surname
+initial in common when a name is given); both names; surname and postcode; surname, year of birth and initial.
 """
 
 from __future__ import annotations
@@ -13,17 +13,22 @@ import pandas as pd
 
 from svoc.find.query import Query, swapped_dob
 
+# A date of birth is shared by hundreds of children in a city: with a name given, a DOB candidate must share the
+# first letter of the first name or of the surname (Bill/William Jones keeps J; a typo rarely hits both).
+_INITIAL = ("((q.first_name IS NULL AND q.last_name IS NULL) OR left(r.fn, 1) = left(q.first_name, 1) "
+            "OR left(r.ln, 1) = left(q.last_name, 1))")
 # (rule name, join condition between the query row q and the record r). Fixed text: values come as a table.
 RULES: tuple[tuple[str, str], ...] = (
     ("source record", "r.source = q.source AND r.source_record_id = q.record_id"),
     ("NHS number", "r.nhs_number = q.nhs_number"),
     ("UPN", "r.upn = q.upn"),
     ("UPN", "r.former_upn = q.upn"),
-    ("date of birth", "r.d = q.dob"),
-    ("date of birth transposed", "r.d = q.dob_swapped"),
+    ("date of birth", f"r.d = q.dob AND {_INITIAL}"),
+    ("date of birth transposed", f"r.d = q.dob_swapped AND {_INITIAL}"),
     ("names", "r.fn = q.first_name AND r.ln = q.last_name"),
     ("surname and postcode", "r.ln = q.last_name AND r.postcode = q.postcode"),
-    ("surname and birth year", "r.ln = q.last_name AND year(r.d) = q.dob_year"),
+    ("surname and birth year", "r.ln = q.last_name AND year(r.d) = q.dob_year "
+                               "AND (q.first_name IS NULL OR left(r.fn, 1) = left(q.first_name, 1))"),
 )
 # One scan of the records keeps only those any rule could join (every rule needs one of these to agree).
 # The identity columns matching.features reads come along, so the candidates need no second scan.
