@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from pipelines.defs.sensors import run_failure_recording_sensor
-from pipelines.recovery import HOST_TAG, PID_TAG, process_tags, release_dead_runs, run_is_dead
+from pipelines.recovery import HOST_TAG, PID_TAG, STALE_AFTER, process_tags, release_dead_runs, run_is_dead
 from pipelines.resources import WarehouseResource
 from pipelines.runner import failure_cause
 from schemas.errors import SvocError
@@ -86,6 +87,11 @@ def test_a_dead_runs_record_and_pool_slot_are_released(tmp_path):
         assert storage.claim_concurrency_slot("svoc_warehouse", old.run_id, "published_warehouse").is_claimed
         assert release_dead_runs(instance, failing_job.name)["freed"] == [old.run_id]
         assert storage.get_concurrency_run_ids() == set()
+        # Runs without pid tags (daemon-launched) are judged by age: silent for longer than a night is dead.
+        assert instance.get_run_by_id(daemon.run_id).status == dg.DagsterRunStatus.STARTED
+        later = time.time() + STALE_AFTER.total_seconds() + 60
+        assert set(release_dead_runs(instance, failing_job.name, now=later)["failed"]) == {daemon.run_id, old.run_id}
+        assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED
     finally:
         instance.dispose()
 
