@@ -67,7 +67,7 @@ def run_pipeline(settings: Settings, *,
                  on_event: Callable[[str, str, float], None] | None = None,
                  on_log: Callable[[str, str], None] | None = None) -> RunOutcome:
     """Run the job on ``settings.drop`` into ``settings.warehouse`` (sources, thresholds, retrain all from settings)."""
-    from svoc.warehouse.build import private_files
+    from svoc.warehouse.files import private_files
 
     with private_files():
         return _run_pipeline(settings, on_event, on_log)

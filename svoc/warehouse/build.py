@@ -23,20 +23,19 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
 from schemas.errors import SvocError
 from svoc.warehouse.analytics import analytics_path
+from svoc.warehouse.files import PRIVATE_FILE, chmod_private, make_private_dir, private_files
 from svoc.warehouse.sql import ensure_tables, quote_ident
 
 log = logging.getLogger(__name__)
 
 BUILD_MARK = ".build-"
-PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
 
 _LOCKS: dict[str, tuple[str, int]] = {}  # target -> (run id, fd) for the locks this process holds
 _SWAP = threading.Lock()  # publish vs. cancel within one process
@@ -84,37 +83,6 @@ def leftovers(target: Path) -> list[Path]:
     found = [p for p in target.parent.glob(f".{target.stem}*") if pattern.match(p.name)]
     tmp_journal = journal_path(target).with_suffix(".tmp")
     return sorted(found + ([tmp_journal] if tmp_journal.exists() else []))
-
-
-# ---- private files -------------------------------------------------------------------------------------------
-
-def make_private_dir(path: Path) -> None:
-    """Create ``path`` and any missing parents with mode 0700 (existing folders are left as they are)."""
-    missing = []
-    p = Path(path)
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        with suppress(FileExistsError):
-            d.mkdir(mode=PRIVATE_DIR)
-        os.chmod(d, PRIVATE_DIR)
-
-
-@contextmanager
-def private_files() -> Iterator[None]:
-    """Files and folders created inside (by us, DuckDB, reports, Data Docs) are 0600/0700, whatever the umask."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _chmod_private(*paths: Path) -> None:
-    for p in paths:
-        if p.exists():
-            os.chmod(p, PRIVATE_FILE)
 
 
 # ---- the writer lock -----------------------------------------------------------------------------------------
@@ -367,7 +335,7 @@ def start_build(target: Path, run_id: str, **conn_kw) -> Path:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-    _chmod_private(tmp)
+    chmod_private(tmp)
     os.replace(tmp, path)
     log.info("build started run=%s seeded_from_published=%s", run_id, target.exists())
     return path
@@ -404,7 +372,7 @@ def publish(target: Path, run_id: str, *, analytics: bool = True,
         swaps.append((analytics_build_path(target, run_id), analytics_path(target)))
     for src, _dst in swaps:
         _checkpoint(src)
-        _chmod_private(src)
+        chmod_private(src)
     on_step("builds checkpointed")
     with _SWAP:
         if run_id in _CANCELLED or not holds_lock(target, run_id):

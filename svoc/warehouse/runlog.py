@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from svoc.warehouse.build import make_private_dir
+from svoc.warehouse.files import make_private_dir
 from svoc.warehouse.sql import write_frame
 
 
