@@ -108,13 +108,18 @@ def previous_results() -> dict:
     return {"machine": machine(), "scale": [], "accuracy": [], "throughput": []}
 
 
+def merged_accuracy(previous: list[dict], fresh: list[dict]) -> list[dict]:
+    """``previous`` accuracy rows not measured again (by dataset and linker), then the ``fresh`` ones."""
+    again = {(r["dataset"], r["linker"]) for r in fresh}
+    return [r for r in previous if (r.get("dataset"), r.get("linker")) not in again
+            and r.get("dataset") in EXTERNAL_DATASETS] + fresh
+
+
 def merge_accuracy(rows: list[dict], command: str) -> None:
     """Put freshly measured ``accuracy`` rows into the published results (replacing the same dataset and
     linker; everything else kept) and rewrite results.json and RESULTS.md: ``benchmarks.external`` alone."""
     results = previous_results()
-    fresh = {(r["dataset"], r["linker"]) for r in rows}
-    results["accuracy"] = [r for r in results["accuracy"] if (r.get("dataset"), r.get("linker")) not in fresh
-                           and r.get("dataset") in EXTERNAL_DATASETS] + rows
+    results["accuracy"] = merged_accuracy(results["accuracy"], rows)
     results["machine"] = {**results.get("machine", {}), "accuracy_command": command,
                           "load_average_after_accuracy": [round(x, 2) for x in os.getloadavg()]}
     write_results(results)
@@ -166,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import external
 
         print("[bench] accuracy through the public interface (benchmarks.external) …", flush=True)
-        results["accuracy"] = external.run_all([n.strip() for n in a.datasets.split(",") if n.strip()])
+        fresh = external.run_all([n.strip() for n in a.datasets.split(",") if n.strip()])
+        results["accuracy"] = merged_accuracy(previous["accuracy"], fresh)
     if a.peers_from:
         results["throughput"] = json.loads(a.peers_from.read_text())
     elif not a.no_peers:
