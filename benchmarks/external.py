@@ -51,7 +51,7 @@ class Dataset:
     name: str
     drop: Path
     sources: Path | None
-    truth: pd.DataFrame  # source, source_record_id, entity_id
+    truth: pd.DataFrame  # source, source_record_id, entity_id (+ twin_group where the data says)
     identifiers: dict[str, dict[str, str]] = field(default_factory=dict)
     link_only: bool = False
     support: data.SchemaSupport = field(default_factory=data.SchemaSupport)
@@ -165,6 +165,17 @@ def cross_pairwise(a: pd.DataFrame, b: pd.DataFrame) -> dict:
             "true_pairs": int(true), "predicted_pairs": int(predicted), "true_positive_pairs": int(tp)}
 
 
+def twin_pairs_merged(truth: pd.DataFrame, df: pd.DataFrame) -> int:
+    """Pairs of twins (two different entities of one ``twin_group``) that share a predicted cluster;
+    ``df``: ``labelled`` rows."""
+    keys = ["source", "source_record_id"]
+    groups = truth.loc[truth["twin_group"].astype(str).str.strip() != "", [*keys, "twin_group"]].astype(str)
+    cells = df.merge(groups, on=keys)[["twin_group", "entity_id", "cluster"]].drop_duplicates()
+    shared = cells.merge(cells, on=["twin_group", "cluster"], suffixes=("_a", "_b"))
+    shared = shared[shared["entity_id_a"] < shared["entity_id_b"]]
+    return int(shared[["twin_group", "entity_id_a", "entity_id_b"]].drop_duplicates().shape[0])
+
+
 def svoc_clusters(rc: pd.DataFrame) -> pd.DataFrame:
     return rc.rename(columns={"citizen_id": "cluster"})
 
@@ -200,7 +211,7 @@ def pseudopeople_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
 def generated_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
     drop = generate_drop(base / f"generated-{GENERATED_CHILDREN // 1000}k")
     t = pd.read_csv(drop / "truth.csv", dtype=str, keep_default_na=False)
-    truth = t.rename(columns={"child_id": "entity_id"})[data.TRUTH_COLUMNS]
+    truth = t.rename(columns={"child_id": "entity_id"})[[*data.TRUTH_COLUMNS, "twin_group"]]
     return Dataset("generated-20k", drop, None, truth, support=support)
 
 
@@ -247,7 +258,10 @@ def run_linker(ds: Dataset, linker: str, workdir: Path) -> dict:
         msg = str(exc).strip().splitlines()
         return {"dataset": ds.name, "linker": linker, "error": f"{type(exc).__name__}: {' | '.join(msg[-6:])}",
                 "seconds": round(time.perf_counter() - t0, 1)}
-    return {**row(ds, linker, labelled(ds.truth, clusters), seconds), **extra}
+    df = labelled(ds.truth, clusters)
+    if "twin_group" in ds.truth:
+        extra["twin_pairs_merged"] = twin_pairs_merged(ds.truth, df)
+    return {**row(ds, linker, df, seconds), **extra}
 
 
 def format_table(rows: list[dict]) -> str:
@@ -259,6 +273,8 @@ def format_table(rows: list[dict]) -> str:
             continue
         lines.append(f"{r['dataset']:<22} {r['linker']:<14} {r['precision']:>9.4f} {r['recall']:>8.4f} "
                      f"{r['f1']:>8.4f} {r['seconds']:>8.1f}")
+        if "twin_pairs_merged" in r:
+            lines.append(f"{'':<37} twin_pairs_merged={r['twin_pairs_merged']}")
         if "review_queue_pairs" in r:
             lines.append(f"{'':<37} review_queue_pairs={r['review_queue_pairs']} "
                          f"true_share={r['review_queue_true_share']} children={r['children']}")

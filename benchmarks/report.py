@@ -46,13 +46,15 @@ def accuracy_section(rows: list[dict]) -> list[str]:
     if not rows:
         return []
     lines = ["## Accuracy through the public interface (`benchmarks.external`)", "",
-             "| dataset | linker | precision | recall | F1 | seconds |", "|---|---|---|---|---|---|"]
+             "| dataset | linker | precision | recall | F1 | seconds | twin pairs merged |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("error"):
-            lines.append(f"| {r['dataset']} | {r['linker']} | error: {str(r['error'])[:100]} | | | {_fmt(r.get('seconds'))} |")
+            lines.append(f"| {r['dataset']} | {r['linker']} | error: {str(r['error'])[:100]} | | | "
+                         f"{_fmt(r.get('seconds'))} | |")
             continue
         lines.append(f"| {r['dataset']} | {r['linker']} | {r['precision']:.4f} | {r['recall']:.4f} | "
-                     f"{r['f1']:.4f} | {_fmt(r.get('seconds'))} |")
+                     f"{r['f1']:.4f} | {_fmt(r.get('seconds'))} | {_fmt(r.get('twin_pairs_merged'))} |")
     lines += ["", ACCURACY_NOTE, ""]
     for r in rows:
         if r.get("review_queue_pairs") is not None:

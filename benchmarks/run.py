@@ -36,7 +36,8 @@ RESULTS_MD = HERE / "RESULTS.md"
 EXTERNAL_DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k")
 SCALE_KEYS = ("identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons", "stages")
 ACCURACY_KEYS = ("dataset", "linker", "precision", "recall", "f1", "seconds")
-ACCURACY_EXTRA_KEYS = ("review_queue_pairs", "review_queue_true_share", "children", "by_source_pair", "error")
+ACCURACY_EXTRA_KEYS = ("twin_pairs_merged", "review_queue_pairs", "review_queue_true_share", "children",
+                       "by_source_pair", "error")
 THROUGHPUT_KEYS = ("dataset", "linker", "precision", "recall", "f1", "twin_pairs_merged", "seconds",
                    "comparisons_per_s")
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import run as bench_run
-from benchmarks.external import by_source_pair, labelled, pairwise, queue_stats
+from benchmarks.external import by_source_pair, labelled, pairwise, queue_stats, twin_pairs_merged
 from benchmarks.report import accuracy_section
 
 TRUTH = pd.DataFrame({"source": ["a", "a", "b", "b", "b"], "source_record_id": ["1", "2", "1", "2", "3"],
@@ -46,6 +46,16 @@ def test_by_source_pair_splits_within_and_across_sources() -> None:
     assert out["a-a"]["true_pairs"] == 0
 
 
+@pytest.mark.parametrize(("clusters", "expected"), [
+    ({"a:1": "c1", "b:1": "c1", "a:2": "c2", "b:2": "c2", "b:3": "c2"}, 0),  # twins x and y kept apart
+    ({"a:1": "c1", "b:1": "c2", "a:2": "c2", "b:2": "c2", "b:3": "c2"}, 1),  # b1 (x) joined y's cluster
+    ({"a:1": "c", "b:1": "c", "a:2": "c", "b:2": "c", "b:3": "c"}, 1),  # one pair however many records
+])
+def test_twin_pairs_merged(clusters: dict, expected: int) -> None:
+    truth = TRUTH.assign(twin_group=["T1", "T1", "T1", "T1", ""])
+    assert twin_pairs_merged(truth, labelled(truth, _clusters(clusters))) == expected
+
+
 @pytest.mark.parametrize(("pairs", "expected"), [
     ([("a:1", "b:1"), ("a:1", "b:2")], {"review_queue_pairs": 2, "review_queue_true_share": 0.5}),
     ([], {"review_queue_pairs": 0, "review_queue_true_share": None}),
@@ -68,7 +78,7 @@ ROWS = [
 
 def test_accuracy_section_lists_every_row_queue_and_source_pairs() -> None:
     text = "\n".join(accuracy_section(ROWS))
-    assert "| febrl4 | svoc | 1.0000 | 0.9900 | 0.9950 |" in text
+    assert "| febrl4 | svoc | 1.0000 | 0.9900 | 0.9950 | 30.0 | – |" in text
     assert "200 pairs (1.00% of 20,000 children), 60.0% of them true matches" in text
     assert "| pseudopeople-under18 | splink | census-ssa | 0.9000 |" in text
     assert "error: ValueError: boom" in text
