@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# PostgreSQL (for the SQL-reader tests) and Chromium (for the report test), from Debian's packages.
+# PostgreSQL (SQL-source and state-store tests) and Chromium (report and web workspace tests), from Debian's packages.
 system-deps:
 	@bash .ci/system-deps.sh
 
@@ -27,6 +27,7 @@ $(DAGSTER_HOME)/dagster.yaml: pipelines/dagster.yaml
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/svoc demo
+	@$(BIN)/svoc demo-account --warehouse warehouse/svoc.duckdb
 
 test: install system-deps $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/pytest -q
@@ -41,6 +42,7 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python -m benchmarks.run
