@@ -215,7 +215,9 @@ def partial_postcode_parts(raw: object) -> dict[str, str | None]:
         outward, sector = _postcode_compact(raw), None
     else:
         return dict(_NO_PARTS)
-    area = re.match(r"^[A-Z]+", outward).group(0)
+    letters = re.match(r"^[A-Z]+", outward)
+    assert letters is not None, "both outward patterns start with a letter"
+    area = letters.group(0)
     return {"postcode_area": area, "postcode_district": outward, "postcode_sector": sector}
 
 
@@ -246,6 +248,7 @@ def map_distinct(series: pd.Series, func: Callable[[object], object], missing: o
 
 
 _NHS_WEIGHTS = np.arange(10, 0, -1, dtype=np.int64)
+_NULL = np.array(None, dtype=object)  # "no value" as an array, for np.where (a bare None is not array-like)
 
 
 def _check_nhs_vectorised(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -264,8 +267,8 @@ def _check_nhs_vectorised(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         ok = (digits.astype(np.int64) @ _NHS_WEIGHTS) % 11 == 0
         ok &= (digits != digits[:, :1]).any(axis=1)  # repeated-digit filler
         bad_format = (digits == digits[:, :1]).all(axis=1)
-        values[compact] = np.where(ok, strings, None)
-        flags[compact] = np.where(ok, None, np.where(bad_format, "nhs_number_invalid_format",
+        values[compact] = np.where(ok, strings, _NULL)
+        flags[compact] = np.where(ok, _NULL, np.where(bad_format, "nhs_number_invalid_format",
                                                      "nhs_number_invalid_check_digit"))
     rest = ~compact
     if rest.any():
@@ -305,10 +308,10 @@ def _check_upn_vectorised(series: pd.Series, field: str) -> tuple[pd.Series, pd.
         )
         ok = known_chars & la_ok & check_ok
         temporary = chars[:, 12] >= ord("A")
-        values[compact] = np.where(ok, strings, None)
+        values[compact] = np.where(ok, strings, _NULL)
         flags[compact] = np.where(
             ok,
-            np.where(temporary, f"{field}_temporary", None),
+            np.where(temporary, f"{field}_temporary", _NULL),
             np.where(known_chars & la_ok, f"{field}_invalid_check_digit", f"{field}_invalid_format"),
         )
     rest = ~compact
