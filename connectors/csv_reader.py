@@ -159,6 +159,8 @@ def iter_csv_items(feed: _LineFeed) -> Iterator[tuple[list[str] | None, list, st
 
 
 class CsvStream(RawStream):
+    encoding: str  # detected when not given, so never None here
+
     def __init__(self, path: Path, label: str, encoding: str | None = None, fallback: str = "cp1252",
                  chunk_rows: int | None = None, max_record_lines: int | None = None) -> None:
         self.path, self.label, self._file = str(path), label, path
@@ -188,6 +190,7 @@ class CsvStream(RawStream):
         if bad:
             raise UnusableInputError(self.path, f"the header line cannot be read: {bad.split(' (')[0]}",
                                      ENCODING_HINT)
+        assert row is not None, "a record without fields always comes with a reason"
         if not [c for c in row if c.strip()]:
             raise UnusableInputError(self.path, "the first line is blank; expected a header line")
         self.header = dedupe_header([c.strip().lstrip("\ufeff") for c in row])

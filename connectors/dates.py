@@ -9,7 +9,6 @@ nanosecond range (e.g. ``9999-12-31``) are parsed with ``datetime.strptime``.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,7 +19,7 @@ import pandas as pd
 from schemas.rules import MISSING_TOKENS
 
 ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f")
-_MIDNIGHT = re.compile(r"[ T]00:00(?::00(?:\.0+)?)?$")
+_MIDNIGHT = r"[ T]00:00(?::00(?:\.0+)?)?$"  # a trailing midnight time, dropped before parsing
 _MISSING_UPPER = frozenset(MISSING_TOKENS)
 
 

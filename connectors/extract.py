@@ -99,7 +99,7 @@ def resolve_columns(stream: RawStream, cfg: FileConfig, required: list[str]) -> 
     Raises ``UnusableInputError`` naming the first missing column of a required field.
     """
     exact = set(stream.header)
-    loose = {}
+    loose: dict[str, str] = {}
     for h in stream.header:
         loose.setdefault("".join(h.split()).lower(), h)
     wanted = ({c for cols in cfg.concat.values() for c in cols} | set(cfg.columns.values())
@@ -247,7 +247,7 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
                 for i in _nul_rows(raw):
                     keep[i], reasons[i] = False, NUL_VALUE_REASON
             rid = blank_to_none(field_series(raw, cfg, fcol, "source_record_id"))
-            for i in np.flatnonzero(rid.isna().to_numpy()):
+            for i in np.flatnonzero(rid.isna().to_numpy()).tolist():
                 keep[i], reasons[i] = False, f"{rid_name} is missing"
             if identity:
                 key, key_name = rid, rid_name
@@ -257,7 +257,7 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
                 key_name = "/".join(_key_name(cfg, f) for f in ("source_record_id", "academic_year", "term"))
             elif "event_id" in fcol:
                 key, key_name = blank_to_none(raw[fcol["event_id"]]), _key_name(cfg, "event_id")
-                for i in np.flatnonzero((key.isna() & rid.notna()).to_numpy()):
+                for i in np.flatnonzero((key.isna() & rid.notna()).to_numpy()).tolist():
                     keep[i], reasons[i] = False, f"{key_name} is missing"
             else:
                 key, key_name = _hash_ids(raw, fcol, rid.fillna("")), None
@@ -285,6 +285,7 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
                 frames.append(standardise_identity(good, cfg, fcol, reference_date=reference_date,
                                                    dob_from=dob_from, **common))
             else:
+                assert isinstance(cfg, InteractionFileConfig), "identity=False only for interaction files"
                 terms = (_kept(year, keep), _kept(term, keep)) if attendance else None
                 frames.append(standardise_interactions(good, cfg, fcol, event_ids=_kept(key, keep), terms=terms,
                                                        **common))
@@ -330,7 +331,11 @@ def extract_source(source_dir: Path, config: SourceConfig, run_id: str | None = 
     """
     source_dir = Path(source_dir)
     reference_date = reference_date or dt.date.today()
-    identity_frames, interaction_frames, quarantine, accounts, notices = [], [], [], [], []
+    identity_frames: list[pd.DataFrame] = []
+    interaction_frames: list[pd.DataFrame] = []
+    quarantine: list[dict] = []
+    accounts: list[FileAccount] = []
+    notices: list[InputNotice] = []
     for cfg, is_identity in [(config.identity, True), *((c, False) for c in config.interactions)]:
         result = extract_file(source_dir, config.name, cfg, identity=is_identity, run_id=run_id,
                               reference_date=reference_date, dob_from=dob_from, drop=drop)

@@ -36,6 +36,7 @@ class RawChunk:
         if self.raw is not None:
             value = self.raw[i]
             if isinstance(value, bytes):
+                assert self.encoding is not None, "undecoded lines come with their encoding"
                 value = value.decode(self.encoding)
             return value.rstrip("\r\n")
         buf = io.StringIO()

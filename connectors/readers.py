@@ -79,13 +79,13 @@ def xlsx_data_sheets(path: Path) -> list[tuple[int, str, list[str]]]:
     with _Workbook(path) as wb:
         for index, ws in enumerate(wb.worksheets):
             rows = ws.iter_rows(values_only=True)
-            header = _cells(next(rows, None) or ())
-            if not header:
+            cells = _cells(next(rows, None) or ())
+            if not cells:
                 if any(_cells(row) for row in rows):
                     raise UnusableInputError(path, f"sheet '{ws.title}' holds rows but has no header in row 1",
                                              "put the column names in row 1 of every sheet, or delete the sheet")
                 continue
-            header = dedupe_header([(h or "").strip() for h in header])
+            header = dedupe_header([(h or "").strip() for h in cells])
             if sheets and header != sheets[0][2]:
                 raise UnusableInputError(
                     path, f"sheet '{ws.title}' has a different header from sheet '{sheets[0][1]}', so its rows "

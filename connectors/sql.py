@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,10 +93,12 @@ class SqlStream(RawStream):
         self._var = var
         self.chunk_rows = chunk_rows
         self.header_lines = 0
+        self._stmt: sa.Select[Any] | sa.TextClause
         if table:
             schema, _, name = table.rpartition(".")
             self._stmt = sa.select(sa.text("*")).select_from(sa.table(name, schema=schema or None))
         else:
+            assert query is not None, "exactly one of table or query (checked above)"
             self._stmt = sa.text(query)
         try:
             self._engine = engine_for(self._url)
@@ -131,7 +134,7 @@ class SqlStream(RawStream):
                                      f"{_scrub(str(getattr(err, 'orig', None) or err), self._url)}",
                                      "check the table or query in sources.yaml") from None
 
-    def _stmt_limited(self):
+    def _stmt_limited(self) -> sa.Select[Any]:
         if isinstance(self._stmt, sa.TextClause):
             return sa.select(sa.text("*")).select_from(self._stmt.columns().subquery("q")).limit(0)
         return self._stmt.limit(0)
