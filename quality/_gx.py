@@ -26,6 +26,7 @@ from great_expectations.data_context.types.base import (  # noqa: E402
 )
 from great_expectations.execution_engine import pandas_execution_engine as _pandas_engine  # noqa: E402
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration  # noqa: E402
+from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: E402
 
 from quality.suites import CheckSpec  # noqa: E402
 
@@ -38,7 +39,7 @@ if hasattr(_pandas_engine, "HASH_THRESHOLD"):
 
 # No unexpected values in results: they would be names, DOBs or identifiers.
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
-SEVERITY_TO_GX = {"blocking": "critical", "warning": "warning"}
+SEVERITY_TO_GX = {"blocking": FailureSeverity.CRITICAL, "warning": FailureSeverity.WARNING}
 
 _LOCK = threading.RLock()
 _STATE: dict = {}

@@ -131,6 +131,7 @@ def _describe(spec: CheckSpec, res: dict, batch: pd.DataFrame) -> str:
     if spec.kind == "compound_unique":
         return f"{unexpected:,} of {n:,} interactions share a (source_record_id, event_id) with another row"
     if spec.kind in ("not_all_null", "mostly_present"):
+        assert spec.column is not None, "column checks name their column"
         have = int(batch[spec.column].notna().sum())
         what = label(spec.column)
         text = f"{have:,} of {n:,} rows have {'an' if what[0] in 'aeiou' else 'a'} {what}"
@@ -144,6 +145,7 @@ def _describe(spec: CheckSpec, res: dict, batch: pd.DataFrame) -> str:
             f"fall outside {low}..{high}"
         )
     if spec.kind == "in_set":
+        assert spec.column is not None, "column checks name their column"
         return (
             f"{unexpected:,} of {non_missing:,} non-blank {label(spec.column)}s "
             f"({_pct(unexpected, non_missing)}) are not in the allowed list"
