@@ -239,10 +239,10 @@ class ConstraintIndex:
 
     def distinct_names(self, i: int, j: int) -> bool:
         """Two given names, not one name written two ways: both usable, not a nickname group, an initial or a
-        short form of the other, and either clearly different in spelling or - when one letter apart
-        (Leo/Leon, Luca/Lucas vs Riley/Riely) - both established names (in the name lexicon or held by at
-        least ``ESTABLISHED_NAME_COUNT`` records) of comparable frequency (a typo is rare beside the name it
-        mistypes)."""
+        short form of the other, both established names (in the name lexicon or held by at least
+        ``ESTABLISHED_NAME_COUNT`` records: a one-off spelling such as Jacb is a typo), and, when one letter
+        apart (Leo/Leon, Luca/Lucas vs Riley/Riely), of comparable frequency (a typo is rare beside the name
+        it mistypes)."""
         fi, fj = self.first[i], self.first[j]
         if not first_names_clearly_different(fi, self.name_groups(i), fj, self.name_groups(j)):
             if is_placeholder_first_name(fi) or is_placeholder_first_name(fj) or fi == fj:
@@ -255,7 +255,8 @@ class ConstraintIndex:
             return self.comparable_names(i, j)
         if DamerauLevenshtein.distance(fi, fj) <= 1:  # short names: Amy/Amt is "clearly different" by JW
             return self.comparable_names(i, j)
-        return True
+        # a one-off spelling (Jacb, Frderick) is a typo of some name, not a second child's given name
+        return bool(self.established[i] and self.established[j])
 
     def comparable_names(self, i: int, j: int) -> bool:
         ci, cj = self.name_count[i], self.name_count[j]

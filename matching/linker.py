@@ -39,11 +39,16 @@ EVIDENCE_BASE_COLUMNS = [
 # Targets the link and review thresholds are set from (docs/matching.md): links are made down to the lowest
 # probability at which the model's own expected precision of all links is still TARGET_PRECISION; below that,
 # pairs are queued down to the probability at which the expected share of true pairs in the queue is still
-# TARGET_REVIEW_TRUE_SHARE. A link is never made below MIN_LINK_PROBABILITY (the model must think "same child"
-# more likely than not).
+# TARGET_REVIEW_TRUE_SHARE. No single link is made below MIN_LINK_PROBABILITY: each link on its own must be at
+# least nine to one (a pair the model gives 1 chance in 2 to 10 of being two children goes to a person instead,
+# even when the links as a whole would still meet the precision target).
 TARGET_PRECISION = 0.999
 TARGET_REVIEW_TRUE_SHARE = 0.5
-MIN_LINK_PROBABILITY = 0.5
+MIN_LINK_PROBABILITY = 0.9
+# Nor is a pair queued that the model thinks more likely two children than one: the review band's share target
+# is met by the pairs as a whole, and each must also be at least even odds on its own (measured: without this
+# floor the band reached down to p = 0.01 and held 13-36% true pairs).
+MIN_REVIEW_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,9 @@ def thresholds_from_model(probabilities: np.ndarray, *, target_precision: float 
 
     Sorted high to low, the expected precision of linking the top k pairs is ``1 - sum(1 - p) / k``; the link
     threshold is the lowest p that keeps it at or above ``target_precision`` (never below
-    ``MIN_LINK_PROBABILITY``). The review band runs down from there to the lowest p that keeps the expected
-    share of true pairs in the band at or above ``review_true_share`` (``review_low`` overrides it).
+    ``MIN_LINK_PROBABILITY``: each link must also be likely on its own). The review band runs down from there
+    to the lowest p that keeps the expected share of true pairs in the band at or above ``review_true_share``,
+    never below ``MIN_REVIEW_PROBABILITY`` (``review_low`` overrides both).
     """
     p = np.sort(np.asarray(probabilities, dtype=float))[::-1]
     p = p[p >= floor]
@@ -110,6 +116,7 @@ def thresholds_from_model(probabilities: np.ndarray, *, target_precision: float 
             ok = np.flatnonzero((share >= review_true_share) & np.append(below[:-1] > below[1:], True))
             if ok.size:
                 review_low = float(below[ok[-1]])
+        review_low = max(review_low, MIN_REVIEW_PROBABILITY)
     return Thresholds(link=round(link, 6), review=(round(min(review_low, link), 6), round(link, 6)), floor=floor,
                       source="model")
 
