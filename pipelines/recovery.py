@@ -87,8 +87,8 @@ def release_dead_runs(instance: dg.DagsterInstance, job_name: str, now: float | 
         info = storage.get_concurrency_info(pool)
         legacy |= info.active_run_ids | {step.run_id for step in info.pending_steps}
     for run_id in sorted(storage.get_concurrency_run_ids() | legacy):
-        run = instance.get_run_by_id(run_id)
-        if run is None or run_id in legacy or run_is_dead(run):
+        holder = instance.get_run_by_id(run_id)
+        if holder is None or run_id in legacy or run_is_dead(holder):
             storage.free_concurrency_slots_for_run(run_id)
             freed.append(run_id)
     if failed or freed:

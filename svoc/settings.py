@@ -90,5 +90,6 @@ def legacy_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
 def get_settings(**overrides: Any) -> Settings:
     """The settings: explicit overrides, then ``SVOC_*``, then legacy ``CHILDVIEW_*``, then defaults."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    legacy = {k: v for k, v in legacy_environment().items() if k not in given}
+    # Raw environment text, validated and converted by pydantic like any SVOC_* variable.
+    legacy: dict[str, Any] = {k: v for k, v in legacy_environment().items() if k not in given}
     return Settings(**legacy, **given)

@@ -1,5 +1,6 @@
 """Sensors: launch a run when a complete dated drop lands; record failed runs for audit.runs."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -38,12 +39,22 @@ def drop_arrival_sensor(context: dg.SensorEvaluationContext, landing: LandingRes
         context.update_cursor(newest)
 
 
+def configured_warehouse(run_config: Mapping[str, object]) -> str | None:
+    """The warehouse path a run was configured with (``resources.warehouse.config.path``), if any."""
+    node: object = run_config
+    for key in ("resources", "warehouse", "config", "path"):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, str) else None
+
+
 @dg.run_failure_sensor(name="run_failure_recording_sensor", monitored_jobs=[svoc_run_job],
                        default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Records every failed run, so the next published warehouse lists it in audit.runs.")
 def run_failure_recording_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
-    configured = run.run_config.get("resources", {}).get("warehouse", {}).get("config", {}).get("path")
+    configured = configured_warehouse(run.run_config)
     target = Path(configured) if configured else warehouse.target
     # The first failed step's own message, not Dagster's "Steps failed: [...]".
     message = failure_cause(context.instance, run.run_id) or context.failure_event.message or "run failed"

@@ -33,6 +33,8 @@ console = Console(stderr=False)
 def _summary(warehouse: Path, run_id: str) -> None:
     import duckdb
 
+    from svoc.warehouse.sql import one_row
+
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         t = Table(title="Rows per source")
@@ -52,8 +54,7 @@ def _summary(warehouse: Path, run_id: str) -> None:
             console.print(line, highlight=False, soft_wrap=True)
         linked = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='linked'").fetchall()}
         if "record_citizen" in linked:
-            n_cit, n_rec = con.execute(
-                "SELECT count(DISTINCT citizen_id), count(*) FROM linked.record_citizen").fetchone()
+            n_cit, n_rec = one_row(con, "SELECT count(DISTINCT citizen_id), count(*) FROM linked.record_citizen")
             console.print(f"[bold]{n_rec:,}[/] records linked into [bold]{n_cit:,}[/] children.")
     finally:
         con.close()
@@ -167,11 +168,12 @@ def evaluate(
 
     from matching.evaluate import evaluate as run_evaluation
     from matching.evaluate import format_report
+    from svoc.warehouse.sql import one_row
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         predicted = con.execute("SELECT source, source_record_id, citizen_id FROM linked.record_citizen").df()
-        as_of = con.execute("SELECT max(drop_date) FROM audit.runs WHERE status = 'success'").fetchone()[0]
+        as_of = one_row(con, "SELECT max(drop_date) FROM audit.runs WHERE status = 'success'")[0]
     finally:
         con.close()
     metrics = run_evaluation(predicted, pd.read_csv(truth, dtype=str, keep_default_na=False), reference_date=as_of)

@@ -8,6 +8,8 @@ import duckdb
 from rich.markup import escape
 from rich.table import Table
 
+from svoc.warehouse.sql import one_row
+
 
 def lines_table(con: duckdb.DuckDBPyConnection, run_id: str) -> Table:
     """Lines per file, where the numbers add up: rows in = records + quarantined. Lines in also counts the
@@ -26,8 +28,8 @@ def lines_table(con: duckdb.DuckDBPyConnection, run_id: str) -> Table:
 
 def notice_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     """One warning line per input notice of the run (``audit.input_notices``), source and file first."""
-    has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'audit' "
-                      "AND table_name = 'input_notices'").fetchone()[0]
+    has = one_row(con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'audit' "
+                       "AND table_name = 'input_notices'")[0]
     if not has:
         return []
     rows = con.execute("SELECT source, file, message FROM audit.input_notices WHERE run_id = ? "

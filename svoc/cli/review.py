@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from matching.review import reason_text
@@ -49,7 +49,9 @@ def print_waterfall(prior: float, evidence: list[dict]) -> None:
     steps = [("starting point (prior)", prior), *items]
     scale = max((abs(v) for _, v in steps), default=1.0) or 1.0
     t = Table(title="How the evidence adds up (match weights)")
-    for col, just in (("evidence", "left"), ("weight", "right"), ("running total", "right"), ("", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("evidence", "left"), ("weight", "right"), ("running total", "right"), ("", "left"))
+    for col, just in columns:
         t.add_column(col, justify=just)
     running = 0.0
     for label, v in steps:

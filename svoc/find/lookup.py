@@ -34,6 +34,7 @@ from svoc.find.query import FIELD_LABELS, Query
 from svoc.report.data import Warehouse
 from svoc.review.access import ig_session
 from svoc.state import StateStore
+from svoc.warehouse.sql import one_row
 
 Band = Literal["matched", "possible", "none"]
 MATCH_AT = 0.95  # when the warehouse records no thresholds (the nightly run's own are used when it does)
@@ -140,17 +141,19 @@ class Finder:
         scored = self.scorer(con).score(qf, cf, tf, evidence_from=0.0 if len(qids) == 1 else 0.01)
         by_key = {(int(r.qid), r.unique_id): r for r in scored}
         out: dict[int, dict[str, Candidate]] = {}
-        for row in found.itertuples(index=False):
-            key = f"{row.source}:{row.source_record_id}"
-            s = by_key.get((int(row.qid), key))
+        columns = ("qid", "source", "source_record_id", "citizen_id", "exact")
+        for qid, source, record_id, citizen_id, exact_hit in zip(*(found[c].tolist() for c in columns),
+                                                                 strict=True):
+            key = f"{source}:{record_id}"
+            s = by_key.get((int(qid), key))
             prob = s.match_probability if s else 0.0
-            exact = row.exact if isinstance(row.exact, str) else None
-            per = out.setdefault(int(row.qid), {})
-            best = per.get(row.citizen_id)
+            exact = exact_hit if isinstance(exact_hit, str) else None
+            per = out.setdefault(int(qid), {})
+            best = per.get(citizen_id)
             if best is None or (bool(exact), prob) > (bool(best.exact), best.probability):
                 exact = exact or (best.exact if best else None)  # the child keeps an exact hit on any record
-                per[row.citizen_id] = Candidate(
-                    citizen_id=row.citizen_id, probability=prob, band=band_of(prob, exact, self.match_at,
+                per[citizen_id] = Candidate(
+                    citizen_id=citizen_id, probability=prob, band=band_of(prob, exact, self.match_at,
                                                                               self.possible_at),
                     exact=exact, record=key, agencies=[], evidence=s.evidence if s else [])
         return out
@@ -199,7 +202,7 @@ NAME_COUNTS = (  # (feature column, its count over the warehouse by lower-cased 
 def name_frequencies(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
     """Share of all warehouse records holding each first name and surname (the term frequencies the model's
     name comparisons adjust by). One scan per column; ``Finder`` keeps it until the warehouse is republished."""
-    total = con.execute("SELECT count(*) FROM staging.identity_records").fetchone()[0] or 1
+    total = one_row(con, "SELECT count(*) FROM staging.identity_records")[0] or 1
     return {col: {v: n / total for v, n in con.execute(sql).fetchall()} for col, sql in NAME_COUNTS}
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from svoc.warehouse.sql import one_row
+
 QUEUE_CAP = 200
 EVENT_CAP = 500
 RECORD_FIELDS = ("first_name", "middle_names", "last_name", "dob", "sex", "address_line", "postcode",
@@ -140,8 +142,8 @@ def sources(w: Warehouse, run_id: str | None) -> dict:
 def linkage(w: Warehouse, run_id: str | None) -> dict:
     out: dict[str, Any] = {"citizens": 0, "records": 0, "by_method": [], "histogram": [], "multi_source": []}
     if w.has("linked.record_citizen"):
-        out["records"], out["citizens"] = w.con.execute(
-            "SELECT count(*), count(DISTINCT citizen_id) FROM linked.record_citizen").fetchone()
+        out["records"], out["citizens"] = one_row(
+            w.con, "SELECT count(*), count(DISTINCT citizen_id) FROM linked.record_citizen")
         out["by_method"] = w.rows("SELECT link_method, count(*) AS records FROM linked.record_citizen "
                                   "GROUP BY 1 ORDER BY 2 DESC")
         out["by_size"] = w.rows("SELECT n AS records_per_child, count(*) AS children FROM (SELECT citizen_id, "

@@ -16,7 +16,7 @@ _PAIR_ID_SQL = ("substr(sha256(least(unique_id_l, unique_id_r) || chr(31) || gre
 
 def resolve_pair(w: Warehouse, pair: str) -> dict[str, Any]:
     """A pair by its 16-hex id (review queue first, then this warehouse's match evidence), or as ``KEY_A,KEY_B``."""
-    named = None
+    named: dict[str, Any] | None = None
     if "," in pair:
         a, b = (p.strip() for p in pair.split(",", 1))
         lo, hi = sorted((a, b))
@@ -92,7 +92,8 @@ def queue_page(w: Warehouse, decided: set[str] | None = None, *, reason: str | N
         else "NULL::TIMESTAMP"
     pair_sql = ("split_part(least(unique_id_l, unique_id_r), ':', 1) || ' – ' || "
                 "split_part(greatest(unique_id_l, unique_id_r), ':', 1)")
-    conds, params = ["coalesce(status, 'open') = 'open'", "NOT list_contains(?, pair_id)"], [sorted(decided or ())]
+    conds = ["coalesce(status, 'open') = 'open'", "NOT list_contains(?, pair_id)"]
+    params: list[object] = [sorted(decided or ())]
     if reason:
         conds.append("contains(reason, ?)")
         params.append(reason)

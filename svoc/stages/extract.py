@@ -15,7 +15,7 @@ import pandas as pd
 
 from schemas.config import SourceConfig
 from schemas.rules import DOB_FROM_DEFAULT
-from svoc.warehouse.sql import write_frame
+from svoc.warehouse.sql import one_row, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     # The last published run's count, read before this run replaces it (kept across a retried step).
     earlier = con.execute("SELECT previous_identity_records FROM audit.source_runs WHERE run_id = ? AND source = ?",
                           [run_id, config.name]).fetchone()
-    previous = earlier[0] if earlier else con.execute(
-        "SELECT count(*) FROM staging.identity_records WHERE source = ?", params).fetchone()[0]
+    previous = earlier[0] if earlier else one_row(
+        con, "SELECT count(*) FROM staging.identity_records WHERE source = ?", params)[0]
     for frame in (extract.identity, extract.interactions):
         frame["run_id"] = run_id
     extract.quarantine["run_id"] = run_id

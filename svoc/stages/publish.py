@@ -15,7 +15,7 @@ from svoc.stages.marts import analytics_marts
 from svoc.warehouse.analytics import build_analytics
 from svoc.warehouse.build import analytics_build_path, build_path, connect, publish, stamp
 from svoc.warehouse.runlog import fold_failures, record_run
-from svoc.warehouse.sql import table_counts
+from svoc.warehouse.sql import one_row, table_counts
 
 BUILD_CHECKS = {
     "every staged record has a citizen id": """
@@ -39,7 +39,7 @@ def check_build(con: duckdb.DuckDBPyConnection) -> None:
     if "linked.single_view" not in present:
         return
     for name, sql in BUILD_CHECKS.items():
-        if not con.execute(sql).fetchone()[0]:
+        if not one_row(con, sql)[0]:
             raise SvocError(f"build check failed: {name}; not publishing")
 
 

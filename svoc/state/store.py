@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,14 +256,14 @@ class StateStore:
                                                      value=utcnow().isoformat()))
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+def _plain(row: Mapping[Hashable, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for k, v in row.items():
         if isinstance(v, pd.Timestamp):
             v = v.to_pydatetime()
         elif v is not None and not isinstance(v, str | dt.datetime) and pd.isna(v):
             v = None
-        out[k] = v
+        out[str(k)] = v
     return out
 
 

@@ -64,8 +64,8 @@ def _era(year: np.ndarray, rng) -> np.ndarray:
 def _draw_names(rng, groups: np.ndarray, sexes: np.ndarray, eras: np.ndarray, pools) -> np.ndarray:
     out = np.empty(len(groups), dtype=object)
     keys = pd.DataFrame({"g": groups, "s": sexes, "e": eras})
-    for (g, s, e), idx in keys.groupby(["g", "s", "e"], sort=True).indices.items():
-        names = pools[(g, s, e)]
+    for group_sex_era, idx in keys.groupby(["g", "s", "e"], sort=True).indices.items():
+        names = pools[group_sex_era]  # the (group, sex, era) tuple
         out[idx] = np.array(names, dtype=object)[zipf_choice(rng, len(names), len(idx))]
     return out
 

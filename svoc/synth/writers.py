@@ -8,6 +8,7 @@ import re
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -39,8 +40,8 @@ def format_dates(values: np.ndarray, fmt: str) -> np.ndarray:
     v = np.asarray(values)
     if v.dtype == object:
         v = pd.to_datetime(pd.Series(v)).to_numpy()
-    unit = "m" if fmt == "mon_hm" else "D"
-    iso = pd.Series(np.datetime_as_string(v.astype(f"datetime64[{unit}]"), unit=unit))
+    unit: Literal["m", "D"] = "m" if fmt == "mon_hm" else "D"
+    iso: pd.Series[str] = pd.Series(np.datetime_as_string(v.astype(f"datetime64[{unit}]"), unit=unit))
     nat = iso.str.startswith("NaT").to_numpy()
     y, m, d = iso.str[0:4], iso.str[5:7], iso.str[8:10]
     if fmt == "iso":
@@ -52,9 +53,9 @@ def format_dates(values: np.ndarray, fmt: str) -> np.ndarray:
         out = d + "-" + mon + "-" + y
         if fmt == "mon_hm":
             out = out + " " + iso.str[11:16]
-    out = out.to_numpy(dtype=object)
-    out[nat] = ""
-    return out
+    text = out.to_numpy(dtype=object)
+    text[nat] = ""
+    return text
 
 
 def to_text(name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -134,6 +135,7 @@ def write_csv(path: Path, name: str, text: pd.DataFrame, broken: list[dict], rng
             raw = _line(vals, lt).encode(base_enc)
         else:
             vals[id_i] = fresh_id(name, vals[id_i])
+            assert name_col is not None, "undecodable bytes go only into identity files, which have a name column"
             vals[cols.index(name_col)] = "\x00MOJIBAKE\x00"
             bad = MOJIBAKE[int(rng.integers(len(MOJIBAKE)))].encode("cp1252")
             raw = _line(vals, lt).encode(base_enc).replace(b"\x00MOJIBAKE\x00", bad)

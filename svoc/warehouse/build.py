@@ -31,7 +31,7 @@ import duckdb
 from schemas.errors import SvocError
 from svoc.warehouse.analytics import analytics_path
 from svoc.warehouse.files import PRIVATE_FILE, chmod_private, make_private_dir, private_files
-from svoc.warehouse.sql import ensure_tables, quote_ident
+from svoc.warehouse.sql import ensure_tables, one_row, quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def release_lock(target: Path, run_id: str | None = None) -> None:
 
 def connect(path: Path, *, memory_limit: str = "4GB", threads: int = 2, spill_dir: Path | None = None,
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    config: dict[str, str | int] = {"memory_limit": memory_limit, "threads": threads}
+    config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit, "threads": threads}
     if spill_dir:
         make_private_dir(Path(spill_dir))
         config["temp_directory"] = str(spill_dir)
@@ -328,7 +328,7 @@ def start_build(target: Path, run_id: str, **conn_kw) -> Path:
                     attach(con, target, "published", read_only=True)
                 except duckdb.IOException:
                     raise SvocError(_busy_message(target)) from None
-                own = con.execute("SELECT current_database()").fetchone()[0]
+                own = one_row(con, "SELECT current_database()")[0]
                 con.execute(f"COPY FROM DATABASE published TO {quote_ident(own)}")
                 con.execute("DETACH published")
             ensure_tables(con)

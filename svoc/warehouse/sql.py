@@ -7,6 +7,9 @@ analyst named ``"Weekly summary"`` or a path with an apostrophe cannot break or 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import duckdb
 import pandas as pd
 
@@ -58,10 +61,18 @@ def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *,
     return arrow.num_rows
 
 
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...]:
+    """The row of a query that always returns one, such as an aggregate (``SELECT count(*) ...``).
+    Fetched whole, so no unfinished result is left on the connection."""
+    rows = con.execute(sql, list(params)).fetchall()
+    assert rows, "an aggregate query returns one row"
+    return rows[0]
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rows in every table of the database, by ``schema.table``."""
     names = con.execute("SELECT schema_name, table_name FROM duckdb_tables() ORDER BY 1, 2").fetchall()
-    return {f"{s}.{t}": con.execute(f"SELECT count(*) FROM {quote_ident(s)}.{quote_ident(t)}").fetchone()[0]
+    return {f"{s}.{t}": one_row(con, f"SELECT count(*) FROM {quote_ident(s)}.{quote_ident(t)}")[0]
             for s, t in names}
 
 
