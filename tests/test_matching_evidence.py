@@ -335,3 +335,16 @@ def test_steward_decisions_measure_the_link_threshold():
     assert acc["labels"] == len(rows)
     assert acc["labels_precision_at_link"] > 0.95 and 0.5 < acc["labels_recall_at_link"] <= 1.0
     assert label_accuracy(features, model, decisions.head(5), 0.9) == {}
+
+
+def test_a_pair_between_two_children_already_explained_is_not_queued():
+    from matching.linker import cluster_scored
+
+    f = frame(rec("a:1", "AMELIA", dob=dt.date(2015, 1, 2)), rec("b:1", "AMELIA", dob=dt.date(2015, 1, 2)),
+              rec("a:2", "ISLA", dob=dt.date(2016, 5, 6)), rec("b:2", "ISLA", dob=dt.date(2016, 5, 6)),
+              rec("c:9", "ISLA", dob=dt.date(2017, 8, 9)))
+    scored = pairs(("a:1", "b:1", 0.999), ("a:2", "b:2", 0.999), ("a:1", "a:2", 0.7), ("b:2", "c:9", 0.7))
+    result = cluster_scored(f, scored, None, {"link": 0.9, "review": (0.5, 0.9)})
+    queued = set(zip(result.review["unique_id_l"], result.review["unique_id_r"], strict=True))
+    assert queued == {("b:2", "c:9")}  # c:9 is on its own: a person should look
+    assert result.stats["explained_pairs_not_queued"] == 1
