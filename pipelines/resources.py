@@ -124,7 +124,7 @@ def _state_url(settings: Settings) -> str | None:
     """The state store URL may hold a password: read from the environment at run time, never put in config."""
     env = settings.env_name("state_url")
     if env in os.environ:
-        return dg.EnvVar(env)  # type: ignore[return-value]
+        return dg.EnvVar(env)
     return settings.state_url.get_secret_value() if settings.state_url else None
 
 
@@ -141,7 +141,7 @@ def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "privacy": PrivacyResource(
             profile=settings.profile,
             # Read from the environment at run time, so the key never appears in run config or the UI.
-            pseudonym_key=dg.EnvVar(key_env) if key_env in os.environ else None,  # type: ignore[arg-type]
+            pseudonym_key=dg.EnvVar(key_env) if key_env in os.environ else None,
             pseudonym_key_file=str(settings.pseudonym_key_file),
             small_cell_threshold=settings.small_cell_threshold),
     }

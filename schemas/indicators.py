@@ -64,7 +64,7 @@ class Indicator(BaseModel):
 
 
 def _ind(name: str, measure: Measure, description: str, **kw: object) -> Indicator:
-    return Indicator(name=name, measure=measure, description=description, **kw)  # type: ignore[arg-type]
+    return Indicator(name=name, measure=measure, description=description, **kw)
 
 
 INDICATORS: dict[str, Indicator] = {i.name: i for i in (

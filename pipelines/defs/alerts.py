@@ -34,7 +34,7 @@ def alert_defs(settings: Settings) -> dg.Definitions:
     if settings.alert_webhook_url is not None:
         sensors.append(webhook_on_run_failure)
         resources["alert_webhook"] = AlertWebhookResource(
-            url=dg.EnvVar(settings.env_name("alert_webhook_url")),  # type: ignore[arg-type]
+            url=dg.EnvVar(settings.env_name("alert_webhook_url")),
             kind=settings.alert_webhook_kind)
     if settings.alert_email_from and settings.alert_email_to.strip() and settings.alert_email_smtp_host:
         sensors.append(email_sensor(settings))

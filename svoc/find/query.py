@@ -67,7 +67,7 @@ class Query:
         clean = {k: _text(v) for k, v in values.items() if k != "dob"}
         sex = (clean.get("sex") or "").upper()[:1]
         clean["sex"] = sex if sex in ("M", "F") else None
-        return cls(**clean, dob=parse_dob(values.get("dob")))  # type: ignore[arg-type]
+        return cls(**clean, dob=parse_dob(values.get("dob")))
 
     def given(self) -> list[str]:
         """The fields given, in a fixed order (for the access log: names of fields, never values)."""

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from schemas.errors import SvocError
 from svoc.state import open_store
 from svoc.web import lists, pages
-from svoc.web.accounts import Accounts
+from svoc.web.accounts import Accounts, User
 from svoc.web.config import WebConfig
 from svoc.web.context import (
     CsrfFailed,
@@ -78,11 +78,11 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def _signed_in(request: Request, user: object) -> Response:
+def _signed_in(request: Request, user: User) -> Response:
     st = web_state(request)
-    token, _ = st.accounts.start_session(user)  # type: ignore[arg-type]
-    resp = RedirectResponse(HOME.get(user.role, "/find"), status_code=303)  # type: ignore[attr-defined]
-    resp.set_cookie(SESSION_COOKIE, token, **cookie_options(st.config.web.cookie_secure))  # type: ignore[arg-type]
+    token, _ = st.accounts.start_session(user)
+    resp = RedirectResponse(HOME.get(user.role, "/find"), status_code=303)
+    resp.set_cookie(SESSION_COOKIE, token, **cookie_options(st.config.web.cookie_secure))
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return resp
 
@@ -94,7 +94,7 @@ def _login_page(request: Request, message: str = "", status: int = 200) -> Respo
     resp = render(request, "login.html", {"login_csrf": token, "message": message, "expired": expired,
                                           "oidc": st.oidc is not None, "oidc_label": st.config.oidc.label},
                   status=status)
-    resp.set_cookie(LOGIN_CSRF_COOKIE, token, **cookie_options(st.config.web.cookie_secure, 3600))  # type: ignore[arg-type]
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, **cookie_options(st.config.web.cookie_secure, 3600))
     return resp
 
 
@@ -152,8 +152,6 @@ async def oidc_callback(request: Request) -> Response:
     local = st.accounts.get(name)
     if local is None and name in {a["username"] for a in st.accounts.list()}:
         return _login_page(request, "Your account is disabled.", 403)
-    from svoc.web.accounts import User
-
     return _signed_in(request, User(name, role))
 
 
@@ -234,5 +232,5 @@ def create_app(config: WebConfig) -> Starlette:
     handlers = {NeedsSignIn: on_sign_in, Forbidden: on_forbidden, CsrfFailed: on_csrf, RateLimited: on_rate,
                 SvocError: on_svoc_error, HTTPException: on_http, Exception: on_unexpected}
     middleware = [Middleware(SecurityHeaders), *oidc_middleware(config.oidc, config.web.cookie_secure)]
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers,  # type: ignore[arg-type]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers,
                      lifespan=lifespan, max_body_size=lists.MAX_LIST_BYTES + 1024 * 1024)

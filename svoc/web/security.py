@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Literal, TypedDict
 
 SESSION_COOKIE = "svoc_session"
 LOGIN_CSRF_COOKIE = "svoc_login_csrf"
@@ -33,9 +34,19 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def cookie_options(secure: bool, max_age: int | None = None) -> dict[str, object]:
+class CookieOptions(TypedDict, total=False):
+    """Keyword arguments of Starlette's ``Response.set_cookie``."""
+
+    httponly: bool
+    samesite: Literal["lax", "strict", "none"]
+    secure: bool
+    path: str
+    max_age: int
+
+
+def cookie_options(secure: bool, max_age: int | None = None) -> CookieOptions:
     """HttpOnly, SameSite=Strict, Secure unless turned off for http://localhost."""
-    opts: dict[str, object] = {"httponly": True, "samesite": "strict", "secure": secure, "path": "/"}
+    opts: CookieOptions = {"httponly": True, "samesite": "strict", "secure": secure, "path": "/"}
     if max_age is not None:
         opts["max_age"] = max_age
     return opts
