@@ -216,14 +216,17 @@ class StateStore:
         if not rows:
             return 0
         name = self.engine.dialect.name
+        statement: sa.Insert
         if name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            statement = sqlite_insert(table).on_conflict_do_nothing()
         elif name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+            statement = postgresql_insert(table).on_conflict_do_nothing()
         else:  # pragma: no cover - only SQLite and PostgreSQL are supported
             raise SvocError(f"{self.description}: unsupported database {name}; use SQLite or PostgreSQL")
         with self.engine.begin() as c:
-            result = c.execute(insert(table).on_conflict_do_nothing(), rows)
+            result = c.execute(statement, rows)
         return max(int(result.rowcount or 0), 0)
 
     def migrate_from_warehouse(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
