@@ -16,8 +16,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.errors import SvocError
 
 ENV_PREFIX = "SVOC_"
 LEGACY_ENV_PREFIX = "CHILDVIEW_"
@@ -92,4 +94,10 @@ def get_settings(**overrides: Any) -> Settings:
     given = {k: v for k, v in overrides.items() if v is not None}
     # Raw environment text, validated and converted by pydantic like any SVOC_* variable.
     legacy: dict[str, Any] = {k: v for k, v in legacy_environment().items() if k not in given}
-    return Settings(**legacy, **given)
+    try:
+        return Settings(**legacy, **given)
+    except ValidationError as err:  # one line naming the setting; the value is not repeated (it may be secret)
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        where = f"{field} ({Settings.model_construct().env_name(field)})" if field in Settings.model_fields else field
+        raise SvocError(f"setting {where}: {first['msg']}; fix the environment variable or option") from None

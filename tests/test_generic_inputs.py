@@ -352,3 +352,36 @@ def test_a_bad_sources_yaml_stops_the_run_with_one_line(tmp_path: Path, old: str
     errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and message in errors[0] and "sources.yaml" in errors[0]
     assert not (tmp_path / "w.duckdb").exists()
+
+
+# ------------------------------------------------------------------------------------------- settings
+@pytest.mark.parametrize(("value", "expected"), [("1850-01-01", dt.date(1850, 1, 1)), (None, None)])
+def test_svoc_dob_from_setting(monkeypatch: pytest.MonkeyPatch, value: str | None, expected: dt.date | None) -> None:
+    from svoc.settings import get_settings
+
+    monkeypatch.delenv("SVOC_DOB_FROM", raising=False)
+    monkeypatch.delenv("CHILDVIEW_DOB_FROM", raising=False)
+    if value is not None:
+        monkeypatch.setenv("SVOC_DOB_FROM", value)
+    assert get_settings().dob_from == expected
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemas.errors import SvocError
+    from svoc.settings import get_settings
+
+    monkeypatch.setenv("SVOC_DOB_FROM", "not-a-date-secret")
+    with pytest.raises(SvocError) as err:
+        get_settings()
+    message = str(err.value)
+    assert "SVOC_DOB_FROM" in message and "\n" not in message
+    assert "not-a-date-secret" not in message  # a value is never repeated: it could be a secret
+
+
+def test_a_bad_setting_stops_the_cli_with_one_line(tmp_path: Path) -> None:
+    drop = _e2e_drop(tmp_path)
+    proc = run_cli("run", "--drop", str(drop), "--warehouse", str(tmp_path / "w.duckdb"), tmp=tmp_path,
+                   check=False, SVOC_DOB_FROM="someday")
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "SVOC_DOB_FROM" in errors[0]
