@@ -149,7 +149,9 @@ def test_report_in_headless_chromium(demo_report, tmp_path):
     files = query(wh, "SELECT source, file, lines_in, records_out, quarantined FROM audit.file_accounts "
                       "WHERE run_id = (SELECT run_id FROM audit.runs ORDER BY finished_at DESC LIMIT 1) "
                       "ORDER BY source, file")
-    assert [(s, f, int(a), int(b), int(c)) for s, f, a, b, c in v["files"]] == files
+    # columns: source, file, lines in, rows in (= records + quarantined), records out, quarantined
+    assert [(s, f, int(a), int(b), int(c)) for s, f, a, _rows_in, b, c in v["files"]] == files
+    assert all(int(r) == int(b) + int(c) for _s, _f, _a, r, b, c in v["files"])
     methods = dict(query(wh, "SELECT link_method, count(*) FROM linked.record_citizen GROUP BY 1"))
     assert {m: int(n) for m, n in v["methods"]} == methods
     assert v["svgs"] >= 1 + 8  # histogram + one chart per comparison (+ waterfalls)

@@ -330,12 +330,21 @@ def errors(w: Warehouse, truth: Path | None, drop_date: dt.date | None) -> dict 
             "by_age_band": metrics["by_age_band"].to_dict("records"), "groups": groups}
 
 
+def disclosure(w: Warehouse, run_id: str | None) -> list[dict]:
+    """Re-identification risk measured on the analytics file's quasi-identifiers, before and after coarsening."""
+    if not w.has("audit.disclosure"):
+        return []
+    return w.rows("SELECT measure, quasi_identifiers, threshold, children, classes, unique_children, "
+                  "children_below_threshold FROM audit.disclosure WHERE run_id IS NOT DISTINCT FROM ? "
+                  "ORDER BY measure", [run_id])
+
+
 def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None, truth: Path | None = None) -> dict:
     w = Warehouse(con)
     run_id = pick_run(w, run_id)
     info = run_info(w, run_id)
     mdl = model(w, info.get("model_version"))
     return {"run": info, "sources": sources(w, run_id), "linkage": linkage(w, run_id), "model": mdl,
-            "changes": changes(w, run_id), "queue": review_queue(w), "decisions": decisions(w, info),
+            "changes": changes(w, run_id), "queue": review_queue(w), "disclosure": disclosure(w, run_id), "decisions": decisions(w, info),
             "errors": errors(w, truth, info.get("drop_date")), "prior_weight": prior_weight(mdl.get("prior")),
             "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)}

@@ -119,6 +119,16 @@ pairs waiting for review (orange) sit in the uncertain middle.</div>
 {{ histogram|safe }}
 </section>
 
+{% if disclosure %}<section id="disclosure"><h2>Disclosure risk in the analytics file</h2>
+<div class="explain">How many children could be singled out by the quasi-identifiers the analytics file publishes
+(and, for comparison, by date-of-birth month, sex and postcode district before coarsening). The target is no child
+unique, and none in a group smaller than the small-cell threshold.</div>
+<table id="disclosure-table"><tr><th>measured</th><th>quasi-identifiers</th><th>children</th><th>groups</th>
+<th>unique children</th><th>children in groups below {{ disclosure[0].threshold }}</th></tr>
+{% for d in disclosure %}<tr><td>{{ d.measure }}</td><td>{{ d.quasi_identifiers }}</td><td class="n">{{ d.children|n }}</td>
+<td class="n">{{ d.classes|n }}</td><td class="n">{{ d.unique_children|n }}</td><td class="n">{{ d.children_below_threshold|n }}</td></tr>{% endfor %}
+</table></section>
+{% endif %}
 <section id="model"><h2>4. The matching model</h2>
 <div class="explain">The model compares names, date of birth, sex, address and identifiers. For each kind of agreement it
 has learned <i>m</i> (how often the same child's records agree this way) and <i>u</i> (how often two different
