@@ -214,13 +214,13 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
     assignments = _assignments_frame(uids, cluster_key, links, link_l, link_r)
 
     # review: (b) held apart by a constraint, (a) in the review band and not linked, (c) identifier conflicts
-    reason = np.full(len(scored), None, dtype=object)
+    reasons = np.full(len(scored), None, dtype=object)
     lo, hi = review_band
-    reason[(~decided & (prob >= lo) & (prob <= hi)) & (roots[sli] != roots[sri])] = "review_band"
+    reasons[(~decided & (prob >= lo) & (prob <= hi)) & (roots[sli] != roots[sri])] = "review_band"
     if blocked_rows:
-        reason[np.asarray(blocked_rows)] = [f"held_apart:{r}" for r in blocked_reason]
-    queued = np.flatnonzero(reason != None)  # noqa: E711 - elementwise
-    review = scored.iloc[queued][SCORED_COLUMNS].assign(reason=reason[queued], _l=sli[queued], _r=sri[queued])
+        reasons[np.asarray(blocked_rows)] = [f"held_apart:{r}" for r in blocked_reason]
+    queued = np.flatnonzero(reasons != None)  # noqa: E711 - elementwise
+    review = scored.iloc[queued][SCORED_COLUMNS].assign(reason=reasons[queued], _l=sli[queued], _r=sri[queued])
     conflicts = _identifier_conflicts(cidx, roots, uids, scored, pair_key)
     if not conflicts.empty:
         if not latest.empty:

@@ -65,12 +65,11 @@ def as_list(value: object) -> list[str]:
         return []
     if isinstance(value, float) and math.isnan(value):
         return []
-    if isinstance(value, str):
-        items: Iterable[object] = [value]
-    else:
+    items: Iterable[object] = [value]
+    if isinstance(value, Iterable) and not isinstance(value, str):
         try:
-            items = list(value)  # type: ignore[call-overload]
-        except TypeError:
+            items = list(value)
+        except TypeError:  # a 0-d numpy array has __iter__ but cannot be iterated
             items = [value]
     out = [clean_str(v) for v in items]
     return [v for v in out if v]
@@ -94,9 +93,9 @@ def _names_clearly_different(a: str, b: str) -> bool:
 def first_names_clearly_different(a: str | None, groups_a: Sequence[str], b: str | None,
                                   groups_b: Sequence[str]) -> bool:
     """True only when both names are usable and differ by spelling *and* share no nickname group."""
-    if is_placeholder_first_name(a) or is_placeholder_first_name(b):
+    if a is None or b is None or is_placeholder_first_name(a) or is_placeholder_first_name(b):
         return False
-    a_u, b_u = a.upper(), b.upper()  # type: ignore[union-attr]
+    a_u, b_u = a.upper(), b.upper()
     ga = set(groups_a) or {a_u}
     gb = set(groups_b) or {b_u}
     if ga & gb:
@@ -158,6 +157,7 @@ class ConstraintIndex:
         usable = (first_u.notna() & ~first_u.isin(placeholders)).to_numpy(dtype=bool)
         if "is_placeholder_first_name" in features:  # the feature stage also reads quality flags
             usable &= ~features["is_placeholder_first_name"].fillna(False).astype(bool).to_numpy()
+        self.src: list[str] | list[int]
         if "source" in features:
             self.src = features["source"].astype(str).tolist()
         elif "unique_id" in features:
@@ -321,6 +321,7 @@ class ConstraintIndex:
         if ma is None:
             na, nb = self.nhs_root[ra], self.nhs_root[rb]
         else:
+            assert mb is not None, "member tuples come for both clusters or neither"
             na, nb = self.nhs[ma[0]], self.nhs[mb[0]]
         if na is not None and nb is not None and (na != nb or na is _MULTI):
             return "nhs_number"

@@ -57,11 +57,14 @@ def placeholder_patterns(source: pd.Series, dob: pd.Series) -> dict[str, list[st
     return out
 
 
+_NULL = np.array(None, dtype=object)  # "no value" as an array, for np.where (a bare None is not array-like)
+
+
 def dob_precision(source: pd.Series, dob: pd.Series) -> np.ndarray:
     """Per record: ``day``, ``month`` or ``year`` (a source placeholder), or ``None`` when there is no usable DOB."""
     src = source.reset_index(drop=True).astype(str)
     dob = pd.to_datetime(dob, errors="coerce").reset_index(drop=True)
-    precision = np.where(dob.notna().to_numpy(), "day", None).astype(object)
+    precision = np.where(dob.notna().to_numpy(), "day", _NULL).astype(object)
     patterns = placeholder_patterns(src, dob)
     if not patterns:
         return precision

@@ -46,7 +46,7 @@ def age_band(dob: pd.Series, reference_date: dt.date) -> pd.Series:
 def _by_source_pair(df: pd.DataFrame) -> pd.DataFrame:
     """Predicted, true and true-positive pair counts per (source_a, source_b)."""
 
-    def pair_counts(group_cols: list[str], name: str) -> pd.DataFrame:
+    def pair_counts(group_cols: list[str], name: str) -> pd.Series:
         cnt = df.groupby([*group_cols, "source"], sort=False).size().rename("n").reset_index()
         same = cnt.assign(source_a=cnt["source"], source_b=cnt["source"], v=cnt["n"] * (cnt["n"] - 1) / 2)
         cross = cnt.merge(cnt, on=group_cols, suffixes=("_a", "_b"))

@@ -134,6 +134,9 @@ def _nonempty(values: pd.Series) -> np.ndarray:
     return np.flatnonzero([isinstance(v, (list, tuple, np.ndarray)) and len(v) > 0 for v in values])
 
 
+_NULL = np.array(None, dtype=object)  # "no value" as an array, for np.where (a bare None is not array-like)
+
+
 def _object_array(items) -> np.ndarray:
     """Object ndarray of arbitrary items (lists stay lists: never broadcast into a 2-D array)."""
     arr = np.empty(len(items), dtype=object)
@@ -252,14 +255,14 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     dob = _usable_dob(identity, reference_date, dob_flagged, dob_from)
     ok = dob.notna().to_numpy()
     days = dob.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    cols["dob"] = np.where(ok, days.astype(object), None)  # datetime.date objects
+    cols["dob"] = np.where(ok, days.astype(object), _NULL)  # datetime.date objects
     cols["dob_year"] = dob.dt.year.astype("Int64").array
     cols["dob_month"] = dob.dt.month.astype("Int64").array
     cols["dob_day"] = dob.dt.day.astype("Int64").array
-    cols["dob_str"] = np.where(ok, days.astype(str).astype(object), None)
+    cols["dob_str"] = np.where(ok, days.astype(str).astype(object), _NULL)
     cols["dob_precision"] = dob_precision(pd.Series(source), dob)
     sex = _col(identity, "sex").to_numpy(dtype=object)
-    cols["sex"] = np.where(np.isin(sex, ["M", "F"]), sex, None)
+    cols["sex"] = np.where(np.isin(sex, ["M", "F"]), sex, _NULL)
 
     postcode = pd.Series(map_distinct(_col(identity, "postcode"), lambda v: check_postcode(v).value), dtype=object)
     raw_pc = pd.Series(_col(identity, "postcode_raw").to_numpy(dtype=object)).where(postcode.isna(), postcode)
@@ -280,7 +283,7 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
         upn_any[i] = [u for u in dict.fromkeys((upn[i], former_upn[i])) if u is not None]
     cols["upn_any"] = upn_any
     ethnicity = _col(identity, "ethnicity").to_numpy(dtype=object)
-    cols["ethnicity"] = np.where(pd.notna(ethnicity), ethnicity, None)
+    cols["ethnicity"] = np.where(pd.notna(ethnicity), ethnicity, _NULL)
     cols["is_placeholder_first_name"] = (
         map_distinct(first_raw, is_placeholder_first_name, missing=False).astype(bool) | placeholder_flagged
     )

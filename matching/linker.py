@@ -68,7 +68,8 @@ class Thresholds:
             return cls()
         if isinstance(value, Thresholds):
             return value
-        link = float(value.get("link") if value.get("link") is not None else cls.link)
+        given = value.get("link")
+        link = float(given if given is not None else cls.link)
         review = tuple(value.get("review", (value.get("review_low", 0.5), link)))
         low = 0.5 if review[0] is None else float(review[0])
         high = link if review[1] is None else float(review[1])
@@ -178,6 +179,7 @@ def link_records(
         if con is not None:
             save_model(con, model, run_id)
     else:
+        assert stored_model is not None, "a model is reused only when there is one"
         model = stored_model
     log.info("model %s (%s)", model.model_version, "trained" if trained else "reused")
     clock.lap("train")
@@ -256,15 +258,15 @@ def cluster_scored(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.D
     from matching.review import drop_decided
 
     th = Thresholds.coerce(thresholds)
-    ok = scored["auto_link_eligible"].astype(bool) if "auto_link_eligible" in scored else True
-    result = cluster_records(features, scored[ok] if ok is not True else scored, decisions, th.link, th.review,
+    ok = scored["auto_link_eligible"].astype(bool) if "auto_link_eligible" in scored else None
+    result = cluster_records(features, scored if ok is None else scored[ok], decisions, th.link, th.review,
                              cannot_link_identifiers=cannot_link_identifiers)
     firm = result.review["reason"].astype(str).str.startswith(FIRM_HOLDS)
     if firm.any():  # two valid identifiers disagree: decided, not a question for a person
         result.review = result.review[~firm].reset_index(drop=True)
         result.stats["firm_holds"] = int(firm.sum())
         result.stats["review_pairs"] = len(result.review)
-    if ok is True:
+    if ok is None:
         return _explained_pairs_dropped(result)
     weak = scored[~ok & (scored["match_probability"] >= th.review[0])]
     if "evidence_gap" in weak.columns:

@@ -261,8 +261,11 @@ def _add_level_columns(out: pd.DataFrame, labels: dict[str, dict[int, str]]) -> 
         lut = np.full(max(gammas) + 2, -1, dtype=np.int64)
         lut[np.asarray(gammas) + 1] = np.arange(len(gammas))
         gamma = out[f"gamma_{name}"].to_numpy(dtype=np.int64)
-        level = pd.Categorical.from_codes(lut[gamma + 1], categories=[by_gamma[g] for g in gammas])
-        out.insert(out.columns.get_loc(f"mw_{name}"), f"level_{name}", level)
+        level = pd.Categorical.from_codes(lut[gamma + 1], categories=pd.Index([by_gamma[g] for g in gammas]))
+        at = out.columns.get_loc(f"mw_{name}")
+        assert isinstance(at, int), "column names are unique"
+        # pandas-stubs: insert's value omits ExtensionArray (a Categorical), which pandas takes
+        out.insert(at, f"level_{name}", level)  # type: ignore[arg-type]
     return out
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
+from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 UNIQUE_ID = "unique_id"
 
@@ -65,7 +67,7 @@ def _level(sql: str, label: str) -> cll.CustomLevel:
     return cll.CustomLevel(sql, label_for_charts=label)
 
 
-def _null(sql: str, label: str) -> cll.ComparisonLevelCreator:
+def _null(sql: str, label: str) -> ComparisonLevelCreator:
     return cll.CustomLevel(sql, label_for_charts=label).configure(is_null_level=True)
 
 
@@ -356,7 +358,7 @@ def build_settings(
     """
     if blocking_rules is None:
         blocking_rules = prediction_rules(extra_id_columns)
-    comparisons = [
+    comparisons: list[ComparisonCreator | dict[str, Any]] = [
         _first_name(),
         _middle_names(),
         _last_name(),

@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 from splink import block_on
 from splink.internals.exceptions import EMTrainingException
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from matching import settings as S
 from matching.model import ModelArtifact, load_features, make_artifact, make_linker, scoped_connection
@@ -133,7 +134,7 @@ def train_model(
             tr.estimate_probability_two_random_records_match(
                 list(S.deterministic_rules(extra_id_columns)), recall=prior_recall
             )
-        except (ValueError, SplinkErrors) as exc:  # rules inconsistent with recall, or found nothing
+        except (ValueError, EMTrainingException) as exc:  # rules inconsistent with recall, or found nothing
             prior_note = f"default ({type(exc).__name__})"
         tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
         sessions, skipped = _run_em(tr, n, em_max_pairs)
@@ -166,9 +167,6 @@ def train_model(
             "splink_version": _splink_version(),
         }
         return make_artifact(model_dict, summary)
-
-
-SplinkErrors = (EMTrainingException,)
 
 
 def _run_em(tr: Any, n: int, em_max_pairs: float | None) -> tuple[list[str], list[str]]:
@@ -223,8 +221,10 @@ def label_accuracy(features: pd.DataFrame, artifact: ModelArtifact, decisions: p
         import json
 
         linker = make_linker(con, table, json.loads(artifact.settings_json))
-        table_df = linker.evaluation.accuracy_analysis_from_labels_table(
-            "cv_acc_labels", output_type="table", match_weight_round_to_nearest=0.1).as_pandas_dataframe()
+        analysis = linker.evaluation.accuracy_analysis_from_labels_table(
+            "cv_acc_labels", output_type="table", match_weight_round_to_nearest=0.1)
+        assert isinstance(analysis, SplinkDataFrame), "output_type='table' gives a table"
+        table_df = analysis.as_pandas_dataframe()
     at = table_df[table_df["match_probability"] >= link_threshold].sort_values("match_probability")
     row = at.iloc[0] if not at.empty else table_df.sort_values("match_probability").iloc[-1]
     return {"labels": n, "labels_precision_at_link": float(row["precision"]),
