@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 
@@ -115,7 +115,7 @@ def field_series(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], fie
     return series if series.dtype == object else series.astype(object)
 
 
-def map_codes(clean: pd.Series, mapping: dict[str, str]) -> pd.Series:
+def map_codes(clean: pd.Series, mapping: Mapping[str, object]) -> pd.Series:
     """Case-insensitive code lookup (object Series); unmapped values and nulls are NaN, '' maps to None."""
     upper = {str(k).strip().upper(): v for k, v in mapping.items()}
     codes, uniques = factorize(clean.to_numpy(dtype=object))
@@ -207,7 +207,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
             series = mapped.where(mapped.notna(), series).replace("", None).astype(object)
         out[field] = series.to_numpy(dtype=object)
     for field in ("first_name", "last_name"):
-        flags.add(pd.isna(out[field]), f"{field}_missing")
+        flags.add(pd.isna(np.asarray(out[field])), f"{field}_missing")
     placeholder = map_distinct(pd.Series(out["first_name"], dtype=object), is_placeholder_first_name)
     flags.add(placeholder.to_numpy(dtype=object) == True, "first_name_placeholder")  # noqa: E712
     sep = cfg.split.get("alternative_names")
@@ -296,7 +296,8 @@ def attendance_keys(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str]) 
         return f"{start}/{(start + 1) % 100:02d}"
 
     cache = {v: norm(v) for v in pd.unique(year)}
-    return year.map(cache).astype(object), term.astype(object)
+    # pandas-stubs: map's result type excludes None, which a dict value may be (pandas keeps it)
+    return year.map(cache).astype(object), term.astype(object)  # type: ignore[type-var]
 
 
 def _term_start(year: pd.Series, term: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:

@@ -266,7 +266,7 @@ class SourcesOptions(BaseModel):
 
 
 class SourcesFile(SourcesOptions):
-    sources: list[SourceConfig]  # type: ignore[assignment]
+    sources: list[SourceConfig]
 
 
 def read_sources_yaml(path: Path) -> dict:

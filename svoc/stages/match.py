@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -60,7 +61,7 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
     write_frame(con, "audit.match_evidence", result.match_evidence, replace_where="run_id = ?", params=[run_id])
     queue = carry_forward(previous_queue, result.review_queue)
     write_frame(con, "audit.review_queue", queue, replace_where="true")
-    stats = {k: v for k, v in result.stats.items() if isinstance(v, int | float)}
+    stats: dict[str, Any] = {k: v for k, v in result.stats.items() if isinstance(v, int | float)}
     stats.update({"model_version": result.model.model_version, "model_trained": result.model_trained,
                   "records": len(rc), "citizens": int(rc["citizen_id"].nunique()),
                   "review_queue": len(queue), "events": len(result.events),
