@@ -9,7 +9,7 @@ nanosecond range (e.g. ``9999-12-31``) are parsed with ``datetime.strptime``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -44,7 +44,7 @@ def _key(values: np.ndarray) -> tuple:
     return values.__array_interface__["data"][0], values.shape, values.strides
 
 
-def factorize(values) -> tuple[np.ndarray, np.ndarray]:
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(values, use_na_sentinel=True)`` of an object array, as (codes, uniques array).
 
     Inside ``shared_factorize`` the result is remembered, and so is the output of ``map_distinct``, whose
@@ -68,7 +68,7 @@ def factorize(values) -> tuple[np.ndarray, np.ndarray]:
     return hit[1], hit[2]
 
 
-def map_distinct(series: pd.Series, fn) -> pd.Series:
+def map_distinct(series: pd.Series, fn: Callable[..., object]) -> pd.Series:
     """Apply ``fn`` once per distinct non-null value; nulls stay None. Returns an object Series."""
     codes, uniques = factorize(series.to_numpy(dtype=object))
     mapped = np.empty(len(uniques) + 1, dtype=object)

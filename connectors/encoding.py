@@ -20,6 +20,7 @@ quarantined as well.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -67,7 +68,7 @@ def _decodes_as_utf8(path: Path) -> bool:
     return True
 
 
-def utf8_line_votes(lines) -> tuple[int, int]:
+def utf8_line_votes(lines: Iterable[bytes]) -> tuple[int, int]:
     """(non-ASCII lines that decode as UTF-8, non-ASCII lines that do not), over a bounded sample."""
     ok = bad = 0
     for line in lines:

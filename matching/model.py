@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +105,8 @@ def matching_connection(threads: int | None = None, memory_limit: str | None = N
 
 
 @contextlib.contextmanager
-def scoped_connection(con: duckdb.DuckDBPyConnection | None, threads: int | None, memory_limit: str | None):
+def scoped_connection(con: duckdb.DuckDBPyConnection | None, threads: int | None, memory_limit: str | None
+                      ) -> Iterator[duckdb.DuckDBPyConnection]:
     """``con`` as given, else a private matching connection that is closed (its memory freed) on exit."""
     if con is not None:
         yield con

@@ -26,8 +26,10 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jellyfish
 import pandas as pd
@@ -199,7 +201,7 @@ def phonetic(s: object) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ vectorised
-def _series(values: pd.Series, func) -> pd.Series:
+def _series(values: pd.Series, func: Callable[[Any], object]) -> pd.Series:
     return pd.Series(map_distinct(values, func), index=values.index, dtype=object)
 
 

@@ -10,6 +10,7 @@ or Data Docs build. ``GX_ANALYTICS_ENABLED`` is set to ``"False"`` before anythi
 """
 
 import os
+from typing import Any
 
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
@@ -24,7 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

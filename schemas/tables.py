@@ -30,7 +30,7 @@ _ARROW = {
 }
 
 
-def _duck_type(annotation) -> str:
+def _duck_type(annotation: typing.Any) -> str:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):

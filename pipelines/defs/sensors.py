@@ -1,6 +1,6 @@
 """Sensors: launch a run when a complete dated drop lands; record failed runs for audit.runs."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -23,7 +23,7 @@ def drop_run_request(drop: Path) -> dg.RunRequest:
 @dg.sensor(name="drop_arrival_sensor", job=svoc_run_job, minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.STOPPED,
            description="Starts a run for each new <landing>/<YYYY-MM-DD>/ folder once its manifest or _SUCCESS exists.")
-def drop_arrival_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+def drop_arrival_sensor(context: dg.SensorEvaluationContext, landing: LandingResource) -> Iterator[dg.RunRequest]:
     landing_dir = landing.dir
     last = context.cursor or ""
     newest = last
@@ -52,7 +52,7 @@ def configured_warehouse(run_config: Mapping[str, object]) -> str | None:
 @dg.run_failure_sensor(name="run_failure_recording_sensor", monitored_jobs=[svoc_run_job],
                        default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Records every failed run, so the next published warehouse lists it in audit.runs.")
-def run_failure_recording_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
+def run_failure_recording_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
     run = context.dagster_run
     configured = configured_warehouse(run.run_config)
     target = Path(configured) if configured else warehouse.target

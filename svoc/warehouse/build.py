@@ -25,6 +25,7 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -311,7 +312,7 @@ def recover(target: Path, run_id: str) -> dict[str, object]:
     return {"rolled_forward": finished, "removed": removed, "mismatch": mismatch}
 
 
-def start_build(target: Path, run_id: str, **conn_kw) -> Path:
+def start_build(target: Path, run_id: str, **conn_kw: Any) -> Path:
     """Take the writer lock, recover from dead runs, then create this run's build seeded from the published file."""
     acquire_lock(target, run_id)
     path = build_path(target, run_id)
