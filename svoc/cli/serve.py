@@ -123,8 +123,20 @@ def demo_account(warehouse: Path = typer.Option(Path("warehouse/svoc.duckdb"), "
     password = secrets.token_urlsafe(12)
     with open_store(warehouse, state_url()) as store:
         Accounts(store.engine).add(DEMO_USER, "ig_officer", password, replace=True)
-    cmd = f"svoc serve --warehouse {shlex.quote(str(warehouse))} --port {port} --insecure-cookies"
+    program = _program()
+    cmd = f"{program} serve --warehouse {shlex.quote(str(warehouse))} --port {port} --insecure-cookies"
     console.print("Web workspace: run", highlight=False)
     console.print(f"  {cmd}", highlight=False, soft_wrap=True)
     console.print(f"then open http://127.0.0.1:{port}/ and sign in as {DEMO_USER} with password {password}",
                   highlight=False, soft_wrap=True)
+
+
+def _program() -> str:
+    """How to call this svoc again: ``.venv/bin/svoc`` when run from the checkout's venv, else ``svoc``."""
+    exe = Path(sys.argv[0]).absolute()
+    if exe.name != "svoc":
+        return "svoc"
+    try:
+        return str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        return str(exe)
