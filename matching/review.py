@@ -15,7 +15,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from matching.constraints import DECISION_COLUMNS, canonical_pairs, clean_str, latest_decisions
+from matching.constraints import DECISION_COLUMNS, canonical_pairs, latest_decisions
+from matching.twin_guard import clean_str
 
 QUEUE_COLUMNS = ["pair_id", "unique_id_l", "unique_id_r", "match_probability", "match_weight", "reason",
                  "evidence", "status", "queued_run_id"]

@@ -13,10 +13,10 @@ from matching.cluster import cluster_records
 from matching.constraints import (
     ConstraintIndex,
     deterministic_links,
-    first_names_clearly_different,
     latest_decisions,
     records_conflict,
 )
+from matching.twin_guard import first_names_clearly_different
 
 DOB = dt.date(2015, 3, 14)
 TWIN_GROUPS = {"AMELIA": ["AMELIA"], "MILLIE": ["AMELIA", "MILDRED", "CAMILLA"], "ISLA": ["ISLA"]}
