@@ -87,3 +87,10 @@ def serving(warehouse: Path, **web: object) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def tiny_warehouse(path: Path, value: str) -> None:
+    """A warehouse holding one table ``t`` with one value: enough to open, swap and keep accounts in."""
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t AS SELECT ? AS v", [value])
+    con.close()
