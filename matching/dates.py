@@ -36,11 +36,17 @@ def _pattern_masks(dob: pd.Series) -> dict[str, np.ndarray]:
     }
 
 
+def _aligned(source: pd.Series, dob: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return source.reset_index(drop=True).astype(str), pd.to_datetime(dob, errors="coerce").reset_index(drop=True)
+
+
 def placeholder_patterns(source: pd.Series, dob: pd.Series) -> dict[str, list[str]]:
     """``{source: [pattern, ...]}``: the DOB placeholder patterns each source shows (see module docstring)."""
-    src = source.reset_index(drop=True).astype(str)
-    dob = pd.to_datetime(dob, errors="coerce").reset_index(drop=True)
-    masks = _pattern_masks(dob)
+    src, dob = _aligned(source, dob)
+    return _found_patterns(src, dob, _pattern_masks(dob))
+
+
+def _found_patterns(src: pd.Series, dob: pd.Series, masks: dict[str, np.ndarray]) -> dict[str, list[str]]:
     known = dob.notna().to_numpy()
     out: dict[str, list[str]] = {}
     for name in pd.unique(src):
@@ -62,13 +68,10 @@ _NULL = np.array(None, dtype=object)  # "no value" as an array, for np.where (a 
 
 def dob_precision(source: pd.Series, dob: pd.Series) -> np.ndarray:
     """Per record: ``day``, ``month`` or ``year`` (a source placeholder), or ``None`` when there is no usable DOB."""
-    src = source.reset_index(drop=True).astype(str)
-    dob = pd.to_datetime(dob, errors="coerce").reset_index(drop=True)
+    src, dob = _aligned(source, dob)
     precision = np.where(dob.notna().to_numpy(), "day", _NULL).astype(object)
-    patterns = placeholder_patterns(src, dob)
-    if not patterns:
-        return precision
     masks = _pattern_masks(dob)
+    patterns = _found_patterns(src, dob, masks)
     for name, found in patterns.items():
         in_src = (src == name).to_numpy()
         # coarsest first: a 1 January placeholder is a year, even though it is also "the 1st"

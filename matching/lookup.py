@@ -18,7 +18,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from matching.model import SPLINK_LOG_LEVEL, ModelArtifact, level_labels, load_features, matching_connection
+from matching.model import (
+    SPLINK_LOG_LEVEL,
+    ModelArtifact,
+    _extra_ids,
+    level_labels,
+    load_features,
+    matching_connection,
+)
 
 TF_COLUMNS = ("first_name_std", "last_name_std")
 QUERY_PREFIX = "query:"
@@ -33,11 +40,6 @@ class ScoredCandidate:
     match_probability: float
     match_weight: float
     evidence: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
-    base = {"first_name", "middle_names", "last_name", "dob", "sex", "location", "nhs_number", "upn"}
-    return tuple(c["output_column_name"] for c in settings["comparisons"] if c["output_column_name"] not in base)
 
 
 def _table(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, extra: tuple[str, ...], name: str,

@@ -233,10 +233,6 @@ class TwinGuard:
                 return True
         return False
 
-    def distinct_given_names(self, i: int, j: int) -> bool:
-        """Kept for callers: the twin guard's name test (``distinct_names``)."""
-        return self.distinct_names(i, j)
-
     # -- between groups of records ------------------------------------------------------------
     def _twin_conflict_between(self, ta: Sequence[int], tb: Sequence[int], records_only: bool) -> str | None:
         """Twin checks between two groups of twin-eligible records (usable DOB and first name): a record pair
