@@ -132,6 +132,10 @@ def pairwise(df: pd.DataFrame) -> dict:
     predicted = _pairs(df.groupby("cluster").size())
     true = _pairs(df.groupby("entity_id").size())
     tp = _pairs(df.groupby(["entity_id", "cluster"]).size())
+    return _scores(tp, predicted, true)
+
+
+def _scores(tp: float, predicted: float, true: float) -> dict:
     p = tp / predicted if predicted else 1.0
     r = tp / true if true else 1.0
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
@@ -158,11 +162,7 @@ def cross_pairwise(a: pd.DataFrame, b: pd.DataFrame) -> dict:
         na, nb = a.groupby(col).size(), b.groupby(col).size()
         return float((na * nb.reindex(na.index, fill_value=0)).sum())
 
-    predicted, true, tp = cross(["cluster"]), cross(["entity_id"]), cross(["entity_id", "cluster"])
-    p = tp / predicted if predicted else 1.0
-    r = tp / true if true else 1.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "true_pairs": int(true), "predicted_pairs": int(predicted), "true_positive_pairs": int(tp)}
+    return _scores(cross(["entity_id", "cluster"]), cross(["cluster"]), cross(["entity_id"]))
 
 
 def twin_pairs_merged(truth: pd.DataFrame, df: pd.DataFrame) -> int:

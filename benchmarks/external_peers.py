@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from benchmarks import peers as throughput_peers
 
 SEED = 7
 THREADS = 2
@@ -101,15 +102,9 @@ def present(records: pd.DataFrame, col: str) -> bool:
 
 
 def components(ids: pd.Series, left: pd.Series, right: pd.Series) -> pd.DataFrame:
-    """Connected components of matched pairs over all ``ids`` (singletons included)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    codes = pd.Index(ids.to_numpy())
-    li, ri = codes.get_indexer(left), codes.get_indexer(right)
-    g = coo_matrix((np.ones(len(li)), (li, ri)), shape=(len(codes), len(codes)))
-    _, labels = connected_components(g, directed=False)
-    return pd.DataFrame({"unique_id": codes, "cluster_id": labels.astype(str)})
+    """Connected components of matched pairs over all ``ids`` (``benchmarks.peers.components``), string ids."""
+    out = throughput_peers.components(ids, left, right)
+    return out.assign(cluster_id=out["cluster_id"].astype(str))
 
 
 # ------------------------------------------------------------------------------------------------ Splink
