@@ -21,6 +21,7 @@ from svoc.find.query import FIELD_LABELS
 from svoc.report.charts import waterfall
 from svoc.report.data import Warehouse
 from svoc.review.pairs import decide_group, pair_view, record, record_decision, resolve_pair
+from svoc.web.accounts import Session
 from svoc.web.child import child_page
 from svoc.web.config import ROLES
 from svoc.web.context import (
@@ -45,6 +46,14 @@ def _purpose(values: dict[str, str]) -> str:
     if not purpose:
         raise SvocError("say why you need this record: a purpose is required and is written to the access log")
     return purpose[:500]
+
+
+async def _opened(request: Request, *roles: str) -> tuple[Session, dict[str, str], str, WebState]:
+    """The preamble of a page that shows records: the signed-in user in one of ``roles``, the form (its token
+    checked), the purpose it gives, and the app's state."""
+    session = require(request, *roles)
+    values = await checked_form(request, session)
+    return session, values, _purpose(values), web_state(request)
 
 
 def _evidence(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -88,10 +97,8 @@ async def child_form(request: Request) -> Response:
 
 
 async def child(request: Request) -> Response:
-    session = require(request, *READERS)
-    values = await checked_form(request, session)
-    purpose, cid = _purpose(values), request.path_params["cid"]
-    st = web_state(request)
+    session, _, purpose, st = await _opened(request, *READERS)
+    cid = request.path_params["cid"]
 
     def load() -> Any:
         st.store.log_access(session.user.username, "web child", f"citizen {cid}", purpose)
@@ -133,10 +140,8 @@ def _seen_digest(view: dict[str, Any]) -> str:
 
 
 async def pair(request: Request) -> Response:
-    session = require(request, *IG)
-    values = await checked_form(request, session)
-    purpose, pid = _purpose(values), request.path_params["pid"]
-    st = web_state(request)
+    session, _, purpose, st = await _opened(request, *IG)
+    pid = request.path_params["pid"]
 
     def load() -> dict[str, Any]:
         with st.live.reader() as w:
@@ -151,11 +156,9 @@ async def pair(request: Request) -> Response:
 
 
 async def pair_decide(request: Request) -> Response:
-    session = require(request, *IG)
-    values = await checked_form(request, session)
-    purpose, pid = _purpose(values), request.path_params["pid"]
+    session, values, purpose, st = await _opened(request, *IG)
+    pid = request.path_params["pid"]
     decision, reason = values.get("decision", ""), (values.get("reason") or "").strip()
-    st = web_state(request)
 
     def decide() -> dict[str, Any]:
         with st.live.reader() as w:
@@ -181,10 +184,8 @@ def _cluster(w: Warehouse, st: WebState, cid: str) -> dict[str, Any]:
 
 
 async def cluster(request: Request) -> Response:
-    session = require(request, *IG)
-    values = await checked_form(request, session)
-    purpose, cid = _purpose(values), request.path_params["cid"]
-    st = web_state(request)
+    session, _, purpose, st = await _opened(request, *IG)
+    cid = request.path_params["cid"]
 
     def load() -> dict[str, Any]:
         with st.live.reader() as w:
