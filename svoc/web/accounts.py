@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.engine import Engine
 
 from schemas.errors import SvocError
+from svoc.state.store import utcnow
 from svoc.web.config import ROLES
 
 META = sa.MetaData()
@@ -65,10 +66,6 @@ class Session:
     csrf: str
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -99,7 +96,7 @@ class Accounts:
         check_role(role)
         if password is not None and len(password) < MIN_PASSWORD:
             raise SvocError(f"a password needs at least {MIN_PASSWORD} characters")
-        row = {"username": username, "role": role, "created_at": _now(), "disabled": False,
+        row = {"username": username, "role": role, "created_at": utcnow(), "disabled": False,
                "password_hash": _HASHER.hash(password) if password is not None else None}
         with self.engine.begin() as c:
             exists = c.execute(sa.select(ACCOUNTS.c.username).where(ACCOUNTS.c.username == username)).first()
@@ -153,7 +150,7 @@ class Accounts:
     # ------------------------------------------------------------------ sessions
     def start_session(self, user: User) -> tuple[str, Session]:
         """A new session: the cookie token (returned once, never stored) and the session."""
-        token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), _now()
+        token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), utcnow()
         with self.engine.begin() as c:
             c.execute(SESSIONS.insert().values(token_hash=_digest(token), username=user.username, role=user.role,
                                                csrf=csrf, created_at=now, last_seen=now))
@@ -165,7 +162,7 @@ class Accounts:
         (an expired session is deleted)."""
         if not token:
             return None
-        now = now or _now()
+        now = now or utcnow()
         key = _digest(token)
         with self.engine.begin() as c:
             row = c.execute(sa.select(SESSIONS).where(SESSIONS.c.token_hash == key)).mappings().first()
@@ -183,7 +180,7 @@ class Accounts:
                 c.execute(SESSIONS.delete().where(SESSIONS.c.token_hash == _digest(token)))
 
     def purge_expired(self, *, idle: dt.timedelta, lifetime: dt.timedelta) -> int:
-        now = _now()
+        now = utcnow()
         with self.engine.begin() as c:
             return int(c.execute(SESSIONS.delete().where(sa.or_(
                 SESSIONS.c.last_seen < now - idle, SESSIONS.c.created_at < now - lifetime))).rowcount or 0)
