@@ -8,6 +8,7 @@ Nothing here logs names, dates of birth or identifiers.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -218,8 +219,6 @@ def label_accuracy(features: pd.DataFrame, artifact: ModelArtifact, decisions: p
         n, same = int(counts[0]), float(counts[1] or 0)
         if n < MIN_STEWARD_LABELS or same in (0, n):
             return {}
-        import json
-
         linker = make_linker(con, table, json.loads(artifact.settings_json))
         analysis = linker.evaluation.accuracy_analysis_from_labels_table(
             "cv_acc_labels", output_type="table", match_weight_round_to_nearest=0.1)
