@@ -150,26 +150,26 @@ def test_bad_top_level_keys_stop_with_one_line(tmp_path: Path, text: str, messag
     assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
 
 
-SOURCES = """
-sources:
-  - name: people_a
+def _sources_yaml(*registers: tuple[str, str, str]) -> str:
+    """A sources.yaml of people registers, each ``(name, identifiers, extra identity lines)``, all alike but for
+    these, with ``soc_sec_id`` as a top-level cannot-link and ``dob_from`` 1850-01-01."""
+    body = "".join(f"""
+  - name: {name}
     identity:
       file: people
       date_formats: ["%Y%m%d"]
-      columns: {source_record_id: rec_id, first_name: given_name, last_name: surname, dob: date_of_birth,
-                postcode: postcode}
-      identifiers: {soc_sec_id: soc_sec_id, email: Email}
-      cannot_link_identifiers: [email]
-  - name: people_b
-    identity:
-      file: people
-      date_formats: ["%Y%m%d"]
-      columns: {source_record_id: rec_id, first_name: given_name, last_name: surname, dob: date_of_birth,
-                postcode: postcode}
-      identifiers: {soc_sec_id: SSN}
+      columns: {{source_record_id: rec_id, first_name: given_name, last_name: surname, dob: date_of_birth,
+                postcode: postcode}}
+      identifiers: {identifiers}{extra}""" for name, identifiers, extra in registers)
+    return f"""
+sources:{body}
 cannot_link_identifiers: [soc_sec_id]
-matching: {dob_from: 1850-01-01}
+matching: {{dob_from: 1850-01-01}}
 """
+
+
+SOURCES = _sources_yaml(("people_a", "{soc_sec_id: soc_sec_id, email: Email}", "\n      cannot_link_identifiers: [email]"),
+                        ("people_b", "{soc_sec_id: SSN}", ""))
 
 
 def test_cannot_link_names_from_top_level_and_sources(tmp_path: Path) -> None:
@@ -266,25 +266,7 @@ def test_an_older_warehouse_gains_the_identifiers_column(tmp_path: Path) -> None
 
 
 # ---------------------------------------------------------------------------------------- end to end
-E2E_SOURCES = """
-sources:
-  - name: register_a
-    identity:
-      file: people
-      date_formats: ["%Y%m%d"]
-      columns: {source_record_id: rec_id, first_name: given_name, last_name: surname, dob: date_of_birth,
-                postcode: postcode}
-      identifiers: {soc_sec_id: soc_sec_id}
-  - name: register_b
-    identity:
-      file: people
-      date_formats: ["%Y%m%d"]
-      columns: {source_record_id: rec_id, first_name: given_name, last_name: surname, dob: date_of_birth,
-                postcode: postcode}
-      identifiers: {soc_sec_id: SSN}
-cannot_link_identifiers: [soc_sec_id]
-matching: {dob_from: 1850-01-01}
-"""
+E2E_SOURCES = _sources_yaml(("register_a", "{soc_sec_id: soc_sec_id}", ""), ("register_b", "{soc_sec_id: SSN}", ""))
 
 
 def _e2e_drop(root: Path) -> Path:

@@ -15,6 +15,7 @@ import duckdb
 
 from pipelines.resources import WarehouseResource
 from pipelines.scope import current_settings
+from svoc.warehouse.sql import file_value
 
 PUBLISHED = dg.AssetKey(["published_warehouse"])
 CHECK_NAME = "published_within_freshness_window"
@@ -22,16 +23,8 @@ CHECK_NAME = "published_within_freshness_window"
 
 def last_published(target: Path) -> dt.datetime | None:
     """When the published warehouse's latest successful run finished (``None``: no warehouse, or no such run)."""
-    if not target.exists():
-        return None
-    con = duckdb.connect(str(target), read_only=True)
-    try:
-        row = con.execute("SELECT max(finished_at) FROM audit.runs WHERE status = 'success'").fetchone()
-    except duckdb.CatalogException:
-        return None
-    finally:
-        con.close()
-    return row[0] if row else None
+    return file_value(target, "SELECT max(finished_at) FROM audit.runs WHERE status = 'success'",
+                      unreadable=duckdb.CatalogException)
 
 
 def freshness(last: dt.datetime | None, now: dt.datetime, max_age: dt.timedelta) -> tuple[bool, str]:

@@ -32,7 +32,7 @@ import duckdb
 from schemas.errors import SvocError
 from svoc.warehouse.analytics import analytics_path
 from svoc.warehouse.files import PRIVATE_FILE, chmod_private, make_private_dir, private_files
-from svoc.warehouse.sql import ensure_tables, one_row, quote_ident
+from svoc.warehouse.sql import ensure_tables, file_value, one_row, quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -234,19 +234,7 @@ def stamp(path: Path, run_id: str) -> None:
 
 def stamped_run(path: Path) -> str | None:
     """The run id a published file was built by (None when it has no stamp or cannot be read)."""
-    if not Path(path).exists():
-        return None
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
-        return None
-    try:
-        row = con.execute("SELECT run_id FROM audit.publication LIMIT 1").fetchone()
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-    return row[0] if row else None
+    return file_value(path, "SELECT run_id FROM audit.publication LIMIT 1")
 
 
 def published_pair(target: Path) -> tuple[str | None, str | None]:

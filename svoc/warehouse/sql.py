@@ -8,6 +8,7 @@ analyst named ``"Weekly summary"`` or a path with an apostrophe cannot break or 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -80,3 +81,22 @@ def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
     """Rows in ``schema.table`` (quoted through ``qualified``)."""
     row = con.execute(f"SELECT count(*) FROM {qualified(table)}").fetchone()
     return int(row[0]) if row else 0
+
+
+def file_value(path: Path, sql: str, *,
+               unreadable: type[Exception] | tuple[type[Exception], ...] = duckdb.Error) -> Any:
+    """The first value of ``sql``'s first row in the DuckDB file at ``path``, opened read-only and closed again.
+    None when the file is absent, the query returns no row, or opening or querying raises ``unreadable``."""
+    if not Path(path).exists():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except unreadable:
+        return None
+    try:
+        row = con.execute(sql).fetchone()
+    except unreadable:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
