@@ -81,7 +81,6 @@ class Finder:
         """``match_at``/``possible_at``: band thresholds; None: the link and review thresholds the warehouse's
         last successful run used (``audit.runs.thresholds``), so "matched" means what the nightly run would do."""
         self.given = (match_at, possible_at)
-        self.match_at, self.possible_at = match_at or MATCH_AT, possible_at or POSSIBLE_AT
         self.max_candidates, self.max_records = max_candidates, max_records_per_query
         self._scorer: LookupScorer | None = None
         self._names: tuple[str | None, dict[str, dict[str, float]]] | None = None
@@ -110,12 +109,13 @@ class Finder:
     # ------------------------------------------------------------------ scoring many queries at once
     def rank(self, w: Warehouse, queries: list[Query]) -> list[LookupResult]:
         """One result per query (no access logging: callers log first)."""
-        self.match_at, self.possible_at = run_thresholds(w, *self.given)
+        # Local, not on self: one Finder serves the web app's concurrent requests.
+        thresholds = run_thresholds(w, *self.given)
         weak = {i for i, q in enumerate(queries) if not q.strong_enough()}
         usable = [q if i not in weak else Query() for i, q in enumerate(queries)]
         found, overflowing, identity = find_candidates(w.con, usable, max_per_query=self.max_records)
         found = found[~found["qid"].isin(weak)]
-        scored = self._score(w, usable, found, identity) if not found.empty else {}
+        scored = self._score(w, usable, found, identity, thresholds) if not found.empty else {}
         agencies = _agencies(w, {c for per in scored.values() for c in per})
         out = []
         for i, q in enumerate(queries):
@@ -125,8 +125,8 @@ class Finder:
             out.append(self._result(scored.get(i, {}), agencies))
         return out
 
-    def _score(self, w: Warehouse, queries: list[Query], found: pd.DataFrame, identity: pd.DataFrame
-               ) -> dict[int, dict[str, Candidate]]:
+    def _score(self, w: Warehouse, queries: list[Query], found: pd.DataFrame, identity: pd.DataFrame,
+               thresholds: tuple[float, float]) -> dict[int, dict[str, Candidate]]:
         today = dt.date.today()
         qids = sorted(int(q) for q in found["qid"].unique())
         qf = build_features(pd.DataFrame([queries[i].identity_row(i) for i in qids]), today)
@@ -153,8 +153,7 @@ class Finder:
             if best is None or (bool(exact), prob) > (bool(best.exact), best.probability):
                 exact = exact or (best.exact if best else None)  # the child keeps an exact hit on any record
                 per[citizen_id] = Candidate(
-                    citizen_id=citizen_id, probability=prob, band=band_of(prob, exact, self.match_at,
-                                                                              self.possible_at),
+                    citizen_id=citizen_id, probability=prob, band=band_of(prob, exact, *thresholds),
                     exact=exact, record=key, agencies=[], evidence=s.evidence if s else [])
         return out
 
