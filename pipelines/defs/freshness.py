@@ -46,9 +46,9 @@ def freshness_check(max_hours: float) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=PUBLISHED, name=CHECK_NAME, blocking=True,
                     description=f"The published warehouse holds a successful run from the last {max_hours:g} hours")
     def _fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        last = last_published(warehouse.target)
-        passed, text = freshness(last, dt.datetime.now(), max_age)
-        age = (dt.datetime.now() - last).total_seconds() / 3600 if last else None
+        last, now = last_published(warehouse.target), dt.datetime.now()
+        passed, text = freshness(last, now, max_age)
+        age = (now - last).total_seconds() / 3600 if last else None
         return dg.AssetCheckResult(passed=passed, description=text, severity=dg.AssetCheckSeverity.ERROR,
                                    metadata={"age_hours": round(age, 2) if age is not None else -1.0,
                                              "limit_hours": max_hours})
