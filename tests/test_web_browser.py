@@ -1,10 +1,13 @@
 """The web workspace in a real headless Chromium (Playwright driving Debian's chromium) against a copy of the
 demo warehouse: sign-in, find, child page and the access log; roles; CSRF; wrong password; expired session;
-an IG officer's decision honoured by the next run. Saves a screenshot of each page under docs/img/."""
+an IG officer's decision honoured by the next run. Saves a screenshot of each page: under docs/img/ (the README's
+pictures) when SVOC_SCREENSHOTS=1, else in a temporary folder, so a test run does not rewrite tracked files."""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from tests.e2e import DEMO, ROOT, query, run_cli
 from tests.web_helpers import PASSWORDS, add_accounts, copy_warehouse, queue_some_pairs, serving
 
 pytestmark = pytest.mark.skipif(chromium() is None, reason="chromium is not installed (.ci/system-deps.sh)")
-IMG = ROOT / "docs" / "img"
+IMG = ROOT / "docs" / "img" if os.environ.get("SVOC_SCREENSHOTS") == "1" else Path(tempfile.mkdtemp(prefix="svoc-shots-"))
 
 
 @pytest.fixture(scope="module")
