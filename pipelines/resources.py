@@ -90,6 +90,8 @@ class MatchingResource(dg.ConfigurableResource):
     link_threshold: float | None = None  # None: set from the model (docs/matching.md)
     review_lower: float | None = None
     retrain: bool = False
+    full: bool = False  # True: re-link every record; False: an incremental night when the last run allows it
+    engine: str = "duckdb"  # "duckdb" | "spark" (docs/scale.md)
     dob_from: str = DOB_FROM_DEFAULT.isoformat()
     cannot_link_identifiers: list[str] = []
 
@@ -116,6 +118,7 @@ def matching_resource(settings: Settings) -> MatchingResource:
     options = load_sources_options(settings.sources_file)
     return MatchingResource(
         link_threshold=settings.link_threshold, review_lower=settings.review_lower, retrain=settings.retrain,
+        full=settings.full, engine=settings.engine,
         dob_from=resolve_dob_from(settings.dob_from, options).isoformat(),
         cannot_link_identifiers=cannot_link_names(options, configured_sources(settings), settings.sources_file))
 

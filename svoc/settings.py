@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     dob_from: dt.date | None = Field(
         default=None, description="earliest plausible DOB; wins over sources.yaml matching.dob_from")
     retrain: bool = False
+    full: bool = Field(default=False, description="re-link every record (svoc run --full); else an incremental "
+                       "night re-links only new and changed records (docs/scale.md)")
+    engine: Literal["duckdb", "spark"] = Field(default="duckdb", description="the matching engine (docs/scale.md)")
+    spark_master: str = Field(default="local[*]", description="Spark master URL when engine is spark")
+    spark_conf: dict[str, str] = Field(default_factory=dict, description="extra Spark configuration (JSON object)")
     chunk_size: int = 200_000
     dagster_log_level: str = "CRITICAL"
     # Operations (pipelines/defs/alerts.py, freshness.py): how old the published warehouse may get, and who

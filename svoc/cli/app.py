@@ -117,12 +117,14 @@ def run(
     drop: Path = typer.Option(..., "--drop", help="Drop folder: one subfolder per source"),
     warehouse: Path = typer.Option(..., "--warehouse", help="Warehouse file to publish"),
     retrain: bool = typer.Option(False, "--retrain", help="Train a new matching model instead of reusing the stored one"),
+    full: bool = typer.Option(False, "--full", help="Re-link every record instead of only new and changed ones"),
     sources: Path | None = typer.Option(None, "--sources", help="sources.yaml for non-standard layouts"),
 ) -> None:
     """Run the whole pipeline on one drop and publish the warehouse."""
     from svoc.settings import get_settings
 
-    _run(get_settings(drop=drop, warehouse=warehouse, retrain=retrain or None, sources_file=sources))
+    _run(get_settings(drop=drop, warehouse=warehouse, retrain=retrain or None, full=full or None,
+                      sources_file=sources))
 
 
 @app.command()

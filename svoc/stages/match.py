@@ -36,9 +36,12 @@ def build_record_features(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
 
 def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.date, retrain: bool,
                   link_threshold: float | None, review_lower: float | None, threads: int, memory_limit: str,
-                  dob_from: dt.date = DOB_FROM_DEFAULT, cannot_link_identifiers: Sequence[str] = ()) -> dict:
+                  dob_from: dt.date = DOB_FROM_DEFAULT, cannot_link_identifiers: Sequence[str] = (),
+                  full: bool = True, engine: str = "duckdb", spark: Any = None) -> dict:
     """Link the staged records. ``dob_from``: the earliest plausible DOB; ``cannot_link_identifiers``: the
-    named identifiers (sources.yaml ``identifiers:``) whose two different values keep two records apart."""
+    named identifiers (sources.yaml ``identifiers:``) whose two different values keep two records apart.
+    ``full``: re-link every record (else only new and changed ones, when the last run allows it);
+    ``engine``: ``duckdb`` or ``spark`` (``spark``: the SparkSession to use)."""
     from matching.linker import link_records
     from matching.review import carry_forward
 

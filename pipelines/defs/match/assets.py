@@ -29,7 +29,8 @@ def record_citizen_asset(sources: list[str]) -> dg.AssetsDefinition:
                 link_threshold=config.link_threshold or matching.link_threshold,
                 review_lower=config.review_lower or matching.review_lower,
                 threads=warehouse.threads, memory_limit=warehouse.memory_limit, dob_from=matching.earliest_dob,
-                cannot_link_identifiers=matching.cannot_link_identifiers)
+                cannot_link_identifiers=matching.cannot_link_identifiers, full=matching.full,
+                engine=matching.engine)
             metadata = table_metadata(con, "linked.record_citizen", rows=stats["records"], extra=stats)
         return dg.MaterializeResult(metadata=metadata)
 
