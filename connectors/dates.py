@@ -4,6 +4,12 @@ Parsing works on distinct strings (``pd.factorize``), so a 1M-row file with a fe
 costs a few thousand parses. Each distinct value is tried against the file's own formats, then ISO
 ``YYYY-MM-DD`` and ISO date-times; a trailing ``00:00``/``00:00:00`` is ignored. Dates outside pandas'
 nanosecond range (e.g. ``9999-12-31``) are parsed with ``datetime.strptime``.
+
+A value that no format fits is given two repairs before it is called unparseable (``repair_candidates``):
+letters that scanning and keying put for digits (``O`` for 0, ``l`` or ``|`` for 1, ``Z`` for 2, ``S`` for
+5, ``B`` for 8) are read as those digits, and a day and month written the other way round than the file's format
+says (``27/12/2010`` in a month-first file) are read the other way. Either repair only ever turns a value that
+could not be read into the one date it can be; the record is flagged ``<field>_repaired``.
 """
 
 from __future__ import annotations
@@ -93,7 +99,51 @@ def blank_to_none(series: pd.Series) -> pd.Series:
     return map_distinct(series, _blank)
 
 
-def _parse_uniques(uniques: pd.Index, formats: Sequence[str]) -> list[dt.date | None]:
+# Characters that optical character recognition and keying put for digits.
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "|": "1",
+                                   "i": "1", "!": "1", "Z": "2", "z": "2", "S": "5", "s": "5", "B": "8",
+                                   "G": "6", "b": "6", "g": "9", "q": "9"})
+MAX_LOOKALIKES = 2  # more letters than this in a date is not a misread date
+
+
+def _day_month_swapped(fmt: str) -> str | None:
+    """``fmt`` with its day and month directives exchanged (None when it lacks either)."""
+    if "%d" not in fmt or "%m" not in fmt:
+        return None
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def repair_candidates(text: str) -> list[str]:
+    """The digit-lookalike reading of ``text`` (when it has 1-``MAX_LOOKALIKES`` such letters and is otherwise
+    digits and separators), else nothing."""
+    changed = sum(ch in "OoQDIl|i!ZzSsBGbgq" for ch in text)
+    if not 0 < changed <= MAX_LOOKALIKES:
+        return []
+    fixed = text.translate(_DIGIT_LOOKALIKES)
+    return [fixed] if all(ch.isdigit() or ch in "/-. " for ch in fixed) else []
+
+
+def _strptime_any(texts: Sequence[str], fmts: Sequence[str]) -> dt.date | None:
+    for text in texts:
+        for fmt in fmts:
+            try:
+                return dt.datetime.strptime(text, fmt).date()
+            except ValueError:
+                continue
+    return None
+
+
+def _repair(text: str, formats: Sequence[str]) -> dt.date | None:
+    """The one date an unreadable ``text`` can be read as: digit lookalikes, then day and month swapped."""
+    own = [f for f in formats if f]
+    swapped = [s for s in (_day_month_swapped(f) for f in own) if s]
+    read = _strptime_any(repair_candidates(text), own)
+    if read is None:
+        read = _strptime_any([text, *repair_candidates(text)], swapped)
+    return read
+
+
+def _parse_uniques_repaired(uniques: pd.Index, formats: Sequence[str]) -> list[tuple[dt.date | None, bool]]:
     originals = pd.Series(uniques.astype(str), dtype=object)
     trimmed = originals.str.replace(_MIDNIGHT, "", regex=True)
     result = pd.Series(pd.NaT, index=originals.index, dtype="datetime64[ns]")
@@ -104,31 +154,33 @@ def _parse_uniques(uniques: pd.Index, formats: Sequence[str]) -> list[dt.date | 
             if not todo.any():
                 break
             result[todo] = pd.to_datetime(candidates[todo], format=fmt, errors="coerce")
-    out: list[dt.date | None] = [None if pd.isna(ts) else ts.date() for ts in result]
+    out: list[tuple[dt.date | None, bool]] = [(None if pd.isna(ts) else ts.date(), False) for ts in result]
     for i in np.flatnonzero(result.isna().to_numpy()):  # out of pandas' range: plain strptime
-        for text in (trimmed.iat[i], originals.iat[i]):
-            for fmt in fmts:
-                try:
-                    out[i] = dt.datetime.strptime(text, fmt).date()
-                    break
-                except ValueError:
-                    continue
-            if out[i] is not None:
-                break
-    return out
+        read = _strptime_any([trimmed.iat[i], originals.iat[i]], fmts)
+        out[i] = (read, False) if read is not None else (_repair(trimmed.iat[i], fmts), True)
+    return [(d, repaired and d is not None) for d, repaired in out]
 
 
 def parse_dates(series: pd.Series, formats: Sequence[str] = ()) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse text dates. Returns ``(dates, missing, unparseable)``.
 
     ``dates`` holds ``datetime.date`` or None; ``missing`` is True where the raw value was blank;
-    ``unparseable`` is True where a value was given but no format fits.
+    ``unparseable`` is True where a value was given but no format fits (even after the repairs).
     """
+    dates, missing, unparseable, _ = parse_dates_repaired(series, formats)
+    return dates, missing, unparseable
+
+
+def parse_dates_repaired(series: pd.Series, formats: Sequence[str] = ()
+                         ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """``parse_dates`` plus ``repaired``: True where the date was read only after a repair (module docstring)."""
     clean = blank_to_none(series)
     missing = clean.isna()
     codes, uniques = factorize(clean.to_numpy(dtype=object))
-    parsed = np.array([*_parse_uniques(pd.Index(uniques), formats), None], dtype=object) if len(uniques) else \
-        np.array([None], dtype=object)
+    pairs = _parse_uniques_repaired(pd.Index(uniques), formats) if len(uniques) else []
+    parsed = np.array([*(d for d, _ in pairs), None], dtype=object)
+    fixed = np.array([*(r for _, r in pairs), False], dtype=bool)
     dates = pd.Series(parsed[codes], index=series.index, dtype=object)
+    repaired = pd.Series(fixed[codes], index=series.index, dtype=bool)
     unparseable = dates.isna() & ~missing
-    return dates, missing, unparseable
+    return dates, missing, unparseable, repaired

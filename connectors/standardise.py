@@ -17,7 +17,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates
+from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates_repaired
 from schemas.config import FileConfig, InteractionFileConfig
 from schemas.identifiers import (
     check_nhs_number,
@@ -186,8 +186,9 @@ def identifier_lists(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str])
 
 def _dates(raw, cfg, colmap, field, flags: Flags) -> tuple[pd.Series, pd.Series]:
     series = field_series(raw, cfg, colmap, field)
-    dates, missing, unparseable = parse_dates(series, cfg.date_formats)
+    dates, missing, unparseable, repaired = parse_dates_repaired(series, cfg.date_formats)
     flags.add(unparseable, f"{field}_unparseable")
+    flags.add(repaired, f"{field}_repaired")
     return dates, missing
 
 

@@ -291,7 +291,7 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     Minimum identity evidence for an automatic probabilistic link, the same within one source and across
     sources: an identifier agrees; or first name AND date of birth agree; or identical middle names, DOB and
     surname; or, when one record has no usable DOB, first name AND surname AND an address or postcode; or, when
-    one record has no usable first name, the exact DOB AND surname AND an address or postcode. Household evidence alone (surname + address) never suffices. ``evidence_gap`` names what
+    one record has no usable first name, the exact DOB AND surname AND an address, postcode or middle name (in full, or its initial). Household evidence alone (surname + address) never suffices. ``evidence_gap`` names what
     an ineligible pair lacks (``matching.review.REASON_TEXT`` words it for people)."""
     names = [c.output_column_name for c in linker._settings_obj.comparisons]
 
@@ -310,7 +310,7 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
         f"({agree('first_name')} AND {agree('dob')})",
         f"({exact_middle} AND {agree('dob')} AND {agree('last_name')})",
         f"({agree('first_name')} AND {agree('last_name')} AND {missing('dob')} AND {place})",
-        f"({missing('first_name')} AND {dob_exact} AND {agree('last_name')} AND {place})",
+        f"({missing('first_name')} AND {dob_exact} AND {agree('last_name')} AND ({place} OR {agree('middle_names')}))",
     ]
     eligible = "(" + " OR ".join([*ids, *core]) + ")"
     gap = (

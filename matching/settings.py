@@ -126,6 +126,9 @@ def _middle_names() -> cl.CustomComparison:
             _null(f"{ml} IS NULL OR {mr} IS NULL", "middle names missing on one or both records"),
             _level(f"{ml} = {mr}", "middle names exact match"),
             _level(f"jaro_winkler_similarity({ml}, {mr}) >= 0.88", "middle names similar (JW >= 0.88)"),
+            # One system keeps only the initial: "N" against "Nicole" agrees as far as the initial goes.
+            _level(f"(length({ml}) = 1 OR length({mr}) = 1) AND left({ml}, 1) = left({mr}, 1)",
+                   "middle initial matches the other record's middle name"),
             cll.ElseLevel().configure(label_for_charts="middle names different"),
         ],
     )

@@ -34,7 +34,12 @@ PLACEHOLDER_PREFIXES = ("b o ", "child of ", "son of ", "daughter of ")
 # A value made only of these words is a placeholder (Female Twin, Baby Girl, Male Child).
 PLACEHOLDER_WORDS = frozenset({"baby", "boy", "girl", "male", "female", "twin", "triplet", "child", "infant",
                                "unborn", "unknown", "newborn", "of", "one", "two", "three", "first", "second",
-                               "not", "known", "nk", "unnamed"})
+                               "not", "known", "nk", "unnamed",
+                               # who the person is to someone, or a title, written where the name was not known
+                               "son", "daughter", "mother", "father", "husband", "wife", "brother", "sister",
+                               "grandson", "granddaughter", "grandchild", "kid", "person", "occupant", "occupier",
+                               "resident", "inmate", "patient", "client", "lady", "mr", "mrs", "ms", "miss",
+                               "master", "the"})
 _NOT_LETTER = re.compile(r"[^a-z]+")
 
 

@@ -1,0 +1,115 @@
+"""Evidence from partly recorded fields (issue 12): a middle initial against a full middle name, a first name
+that is only a relationship word, and a date of birth misread or written day-first in a month-first file."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.dates import parse_dates, parse_dates_repaired, repair_candidates
+from matching import settings as S
+from matching.model import ModelArtifact, predict_pairs
+from matching.training import train_model
+from schemas.rules import is_placeholder_first_name
+from tests.test_model import _row, synthetic_features
+
+
+# ------------------------------------------------------------------------------------ dates
+@pytest.mark.parametrize(("raw", "fmt", "expected"), [
+    ("200906Z5", "%Y%m%d", dt.date(2009, 6, 25)),       # Z read for 2
+    ("20O9o930", "%Y%m%d", dt.date(2009, 9, 30)),       # O and o read for 0
+    ("04/08/20|3", "%m/%d/%Y", dt.date(2013, 4, 8)),    # | read for 1
+    ("27/12/2010", "%m/%d/%Y", dt.date(2010, 12, 27)),  # day first in a month-first file
+    ("20162410", "%Y%m%d", dt.date(2016, 10, 24)),      # YYYYDDMM in a YYYYMMDD file
+    ("o4/12/Z014", "%m/%d/%Y", dt.date(2014, 4, 12)),   # both repairs' first: lookalikes
+])
+def test_an_unreadable_date_is_read_as_the_one_date_it_can_be(raw, fmt, expected):
+    dates, missing, bad, repaired = parse_dates_repaired(pd.Series([raw], dtype=object), [fmt])
+    assert dates.iat[0] == expected and bool(repaired.iat[0]) and not bad.iat[0] and not missing.iat[0]
+
+
+@pytest.mark.parametrize(("raw", "fmt"), [
+    ("2007R26", "%Y%m%d"),        # R is no digit
+    ("53/05/2014", "%m/%d/%Y"),   # neither way round a date
+    ("20100439", "%Y%m%d"),       # 39th of April, 4th of the 39th month
+    ("OSZBOSZB", "%Y%m%d"),       # too many letters to be a misread date
+    ("Not a date", "%Y%m%d"),
+])
+def test_a_value_no_repair_makes_a_date_stays_unparseable(raw, fmt):
+    dates, _, bad, repaired = parse_dates_repaired(pd.Series([raw], dtype=object), [fmt])
+    assert dates.iat[0] is None and bool(bad.iat[0]) and not repaired.iat[0]
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)),
+       st.sampled_from(["%Y%m%d", "%m/%d/%Y", "%d/%m/%Y", "%Y-%m-%d"]))
+def test_a_readable_date_is_never_repaired(day, fmt):
+    dates, _, bad, repaired = parse_dates_repaired(pd.Series([day.strftime(fmt)], dtype=object), [fmt])
+    assert dates.iat[0] == day and not bad.iat[0] and not repaired.iat[0]
+
+
+@given(st.text(max_size=12))
+def test_repairs_only_ever_yield_digits_and_separators(text):
+    for candidate in repair_candidates(text):
+        assert all(ch.isdigit() or ch in "/-. " for ch in candidate)
+
+
+def test_parse_dates_keeps_its_three_results():
+    dates, missing, bad = parse_dates(pd.Series(["2009-06-25", None, "junk"], dtype=object))
+    assert dates.tolist() == [dt.date(2009, 6, 25), None, None]
+    assert missing.tolist() == [False, True, False] and bad.tolist() == [False, False, True]
+
+
+# ------------------------------------------------------------------------------------ first names
+@pytest.mark.parametrize(("value", "placeholder"), [
+    ("Husband", True), ("Granddaughter", True), ("Person", True), ("Occupant", True), ("Mr", True),
+    ("Baby Boy", True), ("Son Of", True),
+    ("Sonny", False), ("Madison", False), ("Sister Mary", False), ("Ladybird", False),
+])
+def test_a_relationship_word_is_not_a_first_name(value, placeholder):
+    assert is_placeholder_first_name(value) is placeholder
+
+
+# ------------------------------------------------------------------------------------ middle initials
+def test_the_middle_name_comparison_has_an_initial_level():
+    comp = next(c for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
+                if c["output_column_name"] == "middle_names")
+    labels = [lvl.get("label_for_charts") for lvl in comp["comparison_levels"]]
+    assert labels.index("middle initial matches the other record's middle name") < labels.index(
+        "middle names different")
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[pd.DataFrame, ModelArtifact]:
+    base = synthetic_features()
+    return base, train_model(base, seed=11, u_max_pairs=2e5, threads=1)
+
+
+def _pair(first_r: str | None, middle_l: str | None, middle_r: str | None, postcode_r: str) -> pd.DataFrame:
+    dob = dt.date(2012, 3, 18)
+    left = _row("census:X1", "emmanuel", "gaspard", dob, "M", "LS6 2AB", "4", "elm road")
+    right = _row("ssa:X2", first_r or "x", "gaspard", dob, "M", postcode_r, "9", "oak road")
+    left["middle_names_std"], right["middle_names_std"] = middle_l, middle_r
+    if first_r is None:
+        right.update(first_name_std=None, first_name_groups=[], first_name_phonetic=None)
+    return pd.DataFrame([left, right])
+
+
+@pytest.mark.parametrize(("middle_l", "middle_r", "eligible"), [
+    ("m", "mateo", True),       # the initial agrees with the full middle name
+    ("mateo", "mateo", True),
+    ("m", "kayla", False),      # the initial disagrees: surname and DOB alone are a household, not a child
+    (None, None, False),
+])
+def test_no_first_name_links_on_exact_dob_surname_and_a_middle_name(trained, middle_l, middle_r, eligible):
+    base, model = trained
+    scored = predict_pairs(pd.concat([base, _pair(None, middle_l, middle_r, "BD1 1AA")], ignore_index=True),
+                           model, 0.0, threads=1)
+    pair = scored[(scored["unique_id_l"] == "census:X1") & (scored["unique_id_r"] == "ssa:X2")]
+    assert len(pair) == 1
+    assert bool(pair["auto_link_eligible"].iat[0]) is eligible
+    if not eligible:
+        assert pair["evidence_gap"].iat[0] == "first_name_missing"
