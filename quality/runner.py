@@ -63,6 +63,16 @@ def _as_datetime(series: pd.Series) -> pd.Series:
     return out
 
 
+def identity_columns(rules: SourceRules) -> frozenset[str]:
+    """Every staged identity column ``identity_batch`` (and ``interactions_batch``) reads for these rules:
+    the stage loads only these, not the whole table."""
+    ids = {c for f in rules.id_validity for c in (f, f"{f}_raw")}
+    return frozenset({*_IDENTITY_BATCH_COLUMNS, *rules.required, *rules.present, "dob", *ids})
+
+
+INTERACTION_COLUMNS = frozenset(_INTERACTION_BATCH_COLUMNS)
+
+
 def identity_batch(identity: pd.DataFrame, rules: SourceRules) -> pd.DataFrame:
     """The columns the identity suite reads, plus derived ones. Absent input columns stay absent."""
     wanted = set(_IDENTITY_BATCH_COLUMNS) | set(rules.required) | set(rules.present)
@@ -238,4 +248,5 @@ def write_data_docs(
     return index
 
 
-__all__ = ["ID_FIELDS", "data_docs_dir", "run_source_suite", "write_data_docs"]
+__all__ = ["ID_FIELDS", "INTERACTION_COLUMNS", "data_docs_dir", "identity_columns", "run_source_suite",
+           "write_data_docs"]

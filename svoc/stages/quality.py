@@ -11,10 +11,11 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from schemas.rules import DOB_FROM_DEFAULT
 from schemas.source_rules import QualityRules
-from svoc.warehouse.sql import write_frame
+from svoc.warehouse.sql import qualified, quote_ident, write_frame
 
 
 def previous_identity_count(con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> int | None:
@@ -29,17 +30,29 @@ def check_source_quality(con: duckdb.DuckDBPyConnection, source: str, run_id: st
                          rules: QualityRules | None = None) -> list:
     """``rules``: the source's ``quality:`` thresholds (its config); the generic rules when None."""
     from quality import results_frame, run_source_suite, write_data_docs
-    from quality.runner import data_docs_dir
+    from quality.runner import INTERACTION_COLUMNS, data_docs_dir, identity_columns
     from quality.suites import rules_for
 
-    identity = con.execute("SELECT * FROM staging.identity_records WHERE source = ?", [source]).df()
-    interactions = con.execute("SELECT * FROM staging.interactions WHERE source = ?", [source]).df()
+    rules = (rules or rules_for(source)).model_copy(update={"dob_from": dob_from})
+    identity = _staged(con, "staging.identity_records", identity_columns(rules), source)
+    interactions = _staged(con, "staging.interactions", INTERACTION_COLUMNS, source)
     results = run_source_suite(source, identity, interactions, previous_identity_count(con, source, run_id),
-                               drop_date, rules=(rules or rules_for(source)).model_copy(update={"dob_from": dob_from}))
+                               drop_date, rules=rules)
     write_frame(con, "audit.quality_results", results_frame(results, run_id),
                 replace_where="run_id = ? AND source = ?", params=[run_id, source])
     write_data_docs(run_results(con, run_id), data_docs_dir(warehouse), run_id=run_id)
     return results
+
+
+def _staged(con: duckdb.DuckDBPyConnection, table: str, wanted: frozenset[str], source: str) -> pd.DataFrame:
+    """The source's rows of a staging table, only the ``wanted`` columns the table has (in table order):
+    the checks read a handful of columns, so the rest is never converted to pandas."""
+    schema, _, name = table.partition(".")
+    have = [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+        "AND database_name = current_database() ORDER BY column_index", [schema, name]).fetchall()]
+    cols = ", ".join(quote_ident(c) for c in have if c in wanted)
+    return con.execute(f"SELECT {cols} FROM {qualified(table)} WHERE source = ?", [source]).df()
 
 
 def run_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list:
