@@ -221,26 +221,104 @@ def large_run_env(label: str = "run") -> dict:
             "SVOC_SPILL_DIR": str(spill)}
 
 
-def scale_point(label: str, children: int | None = None, seed: int = SEED, timeout: float | None = None) -> dict:
-    """One row of ``results.json["scale"]``."""
+# the keys of a ``results.json`` scale row (the rest of a measured row is detail)
+ROW_KEYS = ("identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons", "stages",
+            "splink_dedupe_s", "splink_peak_rss_mb")
+
+
+def splink_dedupe(warehouse: Path, drop: Path) -> dict:
+    """Plain Splink 5's dedupe (``benchmarks.peers.run_splink``: EM training, prediction, clustering) of the
+    identity records the run staged in ``warehouse``, from the same feature frame. In-process: call it
+    through ``splink_reference`` so its memory is measured on its own."""
+    import duckdb
+
+    from benchmarks.peers import run_splink
+    from matching.features import build_features
+    from svoc.drops import drop_date
+
+    t0 = time.perf_counter()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        identity = con.execute("SELECT * FROM staging.identity_records ORDER BY source, source_record_id").df()
+    finally:
+        con.close()
+    feats = build_features(identity, drop_date(drop))
+    del identity
+    prep = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    clusters, comparisons, predict_s = run_splink(feats)
+    return {"splink_dedupe_s": round(time.perf_counter() - t0, 1), "splink_predict_s": round(predict_s, 1),
+            "splink_features_s": round(prep, 1), "splink_comparisons": comparisons,
+            "splink_clusters": int(clusters["cluster_id"].nunique())}
+
+
+def splink_reference(warehouse: Path, drop: Path, timeout: float | None = None) -> dict:
+    """``splink_dedupe`` in a subprocess (same thread count as the run): its figures plus peak RSS."""
+    code = ("import json, sys; from pathlib import Path; from benchmarks.scale import splink_dedupe; "
+            "print('@@splink ' + json.dumps(splink_dedupe(Path(sys.argv[1]), Path(sys.argv[2]))))")
+    cmd = [sys.executable, "-c", code, str(warehouse), str(drop)]
+    gnu_time = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    if gnu_time:
+        cmd = [gnu_time, "-v", *cmd]
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"splink_error": f"timed out after {timeout} s"}
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("@@splink ")), None)
+    if line is None:
+        return {"splink_error": "\n".join(proc.stderr.splitlines()[-5:])}
+    out = json.loads(line.removeprefix("@@splink "))
+    m = GNU_TIME_RSS.search(proc.stderr)
+    if m:
+        out["splink_peak_rss_mb"] = round(int(m.group(1)) / 1024, 1)
+    return out
+
+
+def scale_point(label: str, children: int | None = None, seed: int = SEED, timeout: float | None = None,
+                splink: bool = True) -> dict:
+    """One row of ``results.json["scale"]``; with ``splink``, plain Splink's dedupe of the same records too
+    (``splink_dedupe_s``, run after the night, never at the same time)."""
     children = children or SIZES[label]
     t0 = time.perf_counter()
     drop = drop_for(children, seed)
     gen_s = time.perf_counter() - t0
     identity, interactions = drop_counts(drop)
-    run = run_pipeline(drop, DATA / "warehouses" / f"scale-{label}.duckdb", large_run_env(label), timeout)
+    warehouse = DATA / "warehouses" / f"scale-{label}.duckdb"
+    run = run_pipeline(drop, warehouse, large_run_env(label), timeout)
+    reference = splink_reference(warehouse, drop, timeout) if splink and run["returncode"] == 0 else {}
     return {"identity_records": identity, "interactions": interactions, "wall_s": run["wall_s"],
             "peak_rss_mb": run["peak_rss_mb"], "comparisons": run.get("comparisons"),
-            "stages": run["stages"], "label": label, "children": children, "seed": seed,
+            "stages": run["stages"], **reference, "label": label, "children": children, "seed": seed,
             "generate_s_or_cached": round(gen_s, 1),
             **{k: v for k, v in run.items() if k not in ("wall_s", "peak_rss_mb", "comparisons", "stages")}}
 
 
-def main(argv: list[str] | None = None) -> None:
-    labels = (argv or sys.argv[1:]) or ["10k"]
+def run(labels: tuple[str, ...] = ("10k", "100k", "1M"), splink: bool = True) -> dict:
+    """``{"scale": [rows]}`` for ``labels`` (smallest first, so the full night is the largest row)."""
     (DATA / "warehouses").mkdir(parents=True, exist_ok=True)
-    for label in labels:
-        print(json.dumps(scale_point(label), indent=1), flush=True)
+    return {"scale": [scale_point(label, splink=splink) for label in labels]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale",
+                                     description="svoc run end to end on generated drops (and plain Splink's "
+                                                 "dedupe of the same records); prints one JSON row per size")
+    parser.add_argument("labels", nargs="*", default=["10k"], choices=sorted(SIZES), help="drop sizes")
+    parser.add_argument("--no-splink", action="store_true", help="skip plain Splink's reference dedupe")
+    parser.add_argument("--merge", action="store_true",
+                        help="write the rows as results.json's 'scale' key (other keys kept)")
+    args = parser.parse_args(argv)
+    result = run(tuple(args.labels), splink=not args.no_splink)
+    for row in result["scale"]:
+        print(json.dumps({k: v for k, v in row.items() if k != "steps"}, indent=1), flush=True)
+    if args.merge:
+        path = ROOT / "benchmarks" / "results.json"
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data["scale"] = [{k: row.get(k) for k in ROW_KEYS} for row in result["scale"]]
+        path.write_text(json.dumps(data, indent=1) + "\n")
 
 
 if __name__ == "__main__":
