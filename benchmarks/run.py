@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
 EXTERNAL_DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k")
-SCALE_KEYS = ("identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons", "stages")
+SCALE_KEYS = ("identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons", "stages", "splink_dedupe_s")
 ACCURACY_KEYS = ("dataset", "linker", "precision", "recall", "f1", "seconds")
 ACCURACY_EXTRA_KEYS = ("twin_pairs_merged", "review_queue_pairs", "review_queue_true_share", "children",
                        "by_source_pair", "error")
