@@ -42,7 +42,7 @@ from schemas.identifiers import (
     map_distinct,
     partial_postcode_parts,
 )
-from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, NOT_EVIDENCE_DOB_FLAGS
+from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, NOT_EVIDENCE_DOB_FLAGS, PROVISIONAL_DOB_FLAGS
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "unique_id", "source", "source_record_id",
@@ -52,6 +52,12 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "postcode", "postcode_sector", "postcode_district", "address_std", "house_number",
     "nhs_number", "upn", "former_upn", "upn_any", "ethnicity", "is_placeholder_first_name",
     "dob_precision", "postcode_token", "identifier_keys", "identifier_names",
+)
+# The staged identity columns ``build_features`` reads (a caller may load only these; absent ones count as NULL).
+FEATURE_INPUT_COLUMNS: tuple[str, ...] = (
+    "source", "source_record_id", "first_name", "middle_names", "last_name", "preferred_surname",
+    "former_surname", "alternative_names", "dob", "sex", "address_line", "postcode", "postcode_raw",
+    "nhs_number", "upn", "former_upn", "identifiers", "date_of_death", "ethnicity", "quality_flags",
 )
 LIST_COLUMNS = ("first_name_groups", "last_name_parts", "other_surnames", "alt_first_names", "upn_any",
                 "identifier_keys", "identifier_names")
@@ -259,7 +265,13 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     cols["dob_year"] = dob.dt.year.astype("Int64").array
     cols["dob_month"] = dob.dt.month.astype("Int64").array
     cols["dob_day"] = dob.dt.day.astype("Int64").array
-    cols["dob_str"] = np.where(ok, days.astype(str).astype(object), _NULL)
+    # The DOB as typed, even when it cannot be a birth date (in the future, before the plausible range): a
+    # typed 2094 beside a 2014 is one digit apart. The model compares it only at its "one digit different"
+    # level; an unborn child's expected date is never compared.
+    typed = pd.to_datetime(_col(identity, "dob"), errors="coerce").reset_index(drop=True)
+    typed_ok = typed.notna().to_numpy() & ~_flag_masks(_col(identity, "quality_flags"), PROVISIONAL_DOB_FLAGS)[0]
+    typed_days = typed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    cols["dob_str"] = np.where(typed_ok, typed_days.astype(str).astype(object), _NULL)
     cols["dob_precision"] = dob_precision(pd.Series(source), dob)
     sex = _col(identity, "sex").to_numpy(dtype=object)
     cols["sex"] = np.where(np.isin(sex, ["M", "F"]), sex, _NULL)

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from schemas.rules import DOB_FROM_DEFAULT
-from svoc.warehouse.sql import write_frame
+from svoc.warehouse.sql import quote_ident, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,10 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
 
 def build_record_features(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
                           dob_from: dt.date = DOB_FROM_DEFAULT) -> pd.DataFrame:
-    from matching.features import build_features
+    from matching.features import FEATURE_INPUT_COLUMNS, build_features
 
-    identity = _frame(con, "SELECT * FROM staging.identity_records ORDER BY source, source_record_id")
+    cols = ", ".join(quote_ident(c) for c in FEATURE_INPUT_COLUMNS)  # only what features read: ~1 GB less at 1M
+    identity = _frame(con, f"SELECT {cols} FROM staging.identity_records ORDER BY source, source_record_id")
     return build_features(identity, drop_date, dob_from=dob_from)
 
 
