@@ -171,7 +171,9 @@ def _dob() -> cl.CustomComparison:
         output_column_name="dob",
         comparison_description="Date of birth",
         comparison_levels=[
-            _null("dob_l IS NULL OR dob_r IS NULL", "date of birth missing or unusable on one or both records"),
+            # A DOB that cannot be a birth date is still compared as typed, one digit from the other (below).
+            _null("(dob_l IS NULL OR dob_r IS NULL) AND NOT coalesce(levenshtein(dob_str_l, dob_str_r) = 1, false)",
+                  "date of birth missing or unusable on one or both records"),
             _level(f"dob_l = dob_r AND {both_day}", "date of birth exact match"),
             _level(
                 f"{both_day} AND dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",

@@ -113,3 +113,27 @@ def test_no_first_name_links_on_exact_dob_surname_and_a_middle_name(trained, mid
     assert bool(pair["auto_link_eligible"].iat[0]) is eligible
     if not eligible:
         assert pair["evidence_gap"].iat[0] == "first_name_missing"
+
+
+# ------------------------------------------------------------------------------------ DOBs that cannot be births
+@pytest.mark.parametrize(("dob", "flags", "usable", "typed"), [
+    (dt.date(2014, 2, 16), [], True, "2014-02-16"),
+    (dt.date(2094, 2, 16), ["dob_in_future"], False, "2094-02-16"),  # kept as typed: one digit from 2014
+    (dt.date(2026, 5, 1), ["dob_expected"], False, None),             # an unborn child's expected date: never
+    (None, ["dob_unparseable"], False, None),
+])
+def test_a_dob_that_cannot_be_a_birth_is_compared_only_as_typed(dob, flags, usable, typed):
+    from matching.features import build_features
+
+    identity = pd.DataFrame([{"source": "health", "source_record_id": "1", "first_name": "Luca",
+                              "last_name": "Romero", "dob": dob, "quality_flags": flags}])
+    row = build_features(identity, dt.date(2025, 6, 1)).iloc[0]
+    assert (row["dob"] is not None) is usable
+    assert row["dob_str"] == typed
+
+
+def test_a_typed_dob_one_digit_from_the_other_is_not_treated_as_missing():
+    comp = next(c for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
+                if c["output_column_name"] == "dob")
+    null = next(lvl for lvl in comp["comparison_levels"] if lvl.get("is_null_level"))
+    assert "levenshtein(dob_str_l, dob_str_r) = 1" in null["sql_condition"]

@@ -77,17 +77,19 @@ def test_placeholder_first_name_is_missing(features):
 
 
 @pytest.mark.parametrize(
-    "uid, usable",
-    [("education:p1", True), ("education:p2", False), ("education:p3", False), ("health:p4", False),
-     ("health:p5", False), ("education:p6", False)],
+    "uid, usable, typed",
+    [("education:p1", True, "2014-03-05"), ("education:p2", False, None), ("education:p3", False, "2030-01-01"),
+     ("health:p4", False, "2027-06-01"), ("health:p5", False, "2012-05-01"), ("education:p6", False, "1985-01-01")],
 )
-def test_only_usable_dob_is_evidence(features, uid, usable):
+def test_only_usable_dob_is_evidence(features, uid, usable, typed):
+    """An unusable DOB is no date evidence; only its typed digits stay (``dob_str``, compared one digit apart)."""
     row = features.loc[uid]
+    assert row.dob_str == typed
     if usable:
         assert row.dob == dt.date(2014, 3, 5) and isinstance(row.dob, dt.date)
-        assert (row.dob_year, row.dob_month, row.dob_day, row.dob_str) == (2014, 3, 5, "2014-03-05")
+        assert (row.dob_year, row.dob_month, row.dob_day) == (2014, 3, 5)
     else:
-        assert row.dob is None and row.dob_str is None
+        assert row.dob is None
         assert pd.isna(row.dob_year) and pd.isna(row.dob_month) and pd.isna(row.dob_day)
 
 
