@@ -216,6 +216,30 @@ def link_records(
                       analysis, th, scored, stats)
 
 
+def link_touched(features: pd.DataFrame, scored: pd.DataFrame, *, model: ModelArtifact, thresholds: Thresholds,
+                 decisions: pd.DataFrame | None, previous_registry: pd.DataFrame | None, known_ids: Any,
+                 previous_queue: pd.DataFrame | None, run_id: str,
+                 cannot_link_identifiers: set[str] | frozenset[str] | tuple[str, ...] = frozenset()) -> LinkResult:
+    """An incremental night's clustering (``matching.incremental``): cluster the touched records' ``features`` on
+    their ``scored`` pairs with the last run's ``thresholds`` and give the clusters citizen ids, as
+    ``link_records`` does for all records (``previous_registry``: the children those records belonged to;
+    ``known_ids``: every id ever issued)."""
+    from matching.registry import assign_citizen_ids
+
+    clock = _Clock()
+    clusters = cluster_scored(features, scored, decisions, thresholds, cannot_link_identifiers)
+    clock.lap("cluster")
+    registry, events, known_ids = assign_citizen_ids(clusters.assignments, previous_registry, known_ids, run_id)
+    record_citizen = _record_citizen(features, clusters.assignments, _uid_to_citizen(registry, clusters.assignments))
+    evidence = _evidence_rows(clusters.links, clusters.review, scored, run_id, model.model_version)
+    review_queue = _review_queue(clusters.review, decisions, run_id, model.model_version, previous_queue)
+    clock.lap("ids_and_evidence")
+    stats = {**clusters.stats, "scored_pairs": len(scored), "linked_pairs": len(clusters.links),
+             "review_pairs": len(review_queue), "seconds": clock.laps}
+    return LinkResult(record_citizen, evidence, review_queue, events, registry, known_ids, model, False, {},
+                      thresholds, scored, stats)
+
+
 class _Clock:
     """Wall seconds per matching step (``stats["seconds"]``: train, predict, cluster, ids_and_evidence)."""
 

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -340,29 +340,75 @@ def predict_pairs(
     memory_limit: str | None = None,
     num_chunks: int | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    new_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """Score candidate pairs; keep those with ``match_probability >= threshold_probability``."""
+    """Score candidate pairs; keep those with ``match_probability >= threshold_probability``.
+
+    ``new_ids`` (an incremental night, ``matching.incremental``): score only the pairs with at least one of
+    these records (new × the others and new × new), with the same blocking rules and with term frequencies
+    counted over all of ``features``, as a full scoring would."""
     with scoped_connection(con, threads, memory_limit) as con:
         extra = _extra_ids(artifact.settings)
         table = load_features(con, features, extra)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         linker = make_linker(con, table, json.loads(artifact.settings_json))
+        if new_ids is not None:
+            pairs, frames = _predict_new(con, linker, table, new_ids, threshold_probability)
+            out = shape_predictions(con, linker, pairs)
+            for frame in frames:
+                frame.drop_table_from_database_and_remove_from_cache()
+            log.info("scored %d pairs above p=%.3g for %d new or changed of %d records", len(out),
+                     threshold_probability, len(new_ids), n)
+            return out
         pred = linker.inference.predict(
             threshold_match_probability=threshold_probability,
             num_chunks_left=num_chunks or max(1, math.ceil(n / PREDICT_CHUNK_RECORDS)),
             num_chunks_right=1,
             warning_mode="never",
         )
-        cols, evidence = _evidence_select(linker)
-        eligible, gap = _evidence_sql(linker)
-        sql = (
-            "SELECT unique_id_l, unique_id_r, match_probability, match_weight, match_key, "
-            f"{eligible} AS auto_link_eligible, {gap} AS evidence_gap, "
-            f"{evidence} AS evidence, {', '.join(cols)} FROM {pred.physical_name} "
-            "ORDER BY unique_id_l, unique_id_r"
-        )
-        out = _add_level_columns(con.execute(sql).df(), level_labels(linker))
+        out = shape_predictions(con, linker, pred.physical_name)
         pred.drop_table_from_database_and_remove_from_cache()
-    out["match_key"] = out["match_key"].astype(int)
     log.info("scored %d pairs above p=%.3g from %d records", len(out), threshold_probability, n)
+    return out
+
+
+def _predict_new(con: duckdb.DuckDBPyConnection, linker: Linker, table: str, new_ids: Collection[str],
+                 threshold_probability: float) -> tuple[str, list[Any]]:
+    """Splink 5's incremental primitives: ``predict_between`` (the other records × the new ones) and
+    ``predict_within`` (new × new), term frequencies computed on the whole table first. Returns the name of a
+    view of both with each pair ordered ``unique_id_l < unique_id_r``, and the Splink frames to drop after."""
+    con.register("__cv_new_ids", pd.DataFrame({"unique_id": pd.Series(list(new_ids), dtype=object)}))
+    con.execute(f"CREATE OR REPLACE TABLE cv_features_new AS SELECT * FROM {table} "
+                "WHERE unique_id IN (SELECT unique_id FROM __cv_new_ids)")
+    con.execute(f"CREATE OR REPLACE TABLE cv_features_old AS SELECT * FROM {table} "
+                "WHERE unique_id NOT IN (SELECT unique_id FROM __cv_new_ids)")
+    con.unregister("__cv_new_ids")
+    for tf in linker._settings_obj._term_frequency_columns:
+        linker.table_management.compute_tf_table(tf.name)
+    db_api = linker._db_api
+    new, old = db_api.register("cv_features_new"), db_api.register("cv_features_old")
+    between = linker.inference.predict_between(old, new, threshold_match_probability=threshold_probability,
+                                               warning_mode="never")
+    within = linker.inference.predict_within(new, threshold_match_probability=threshold_probability,
+                                             warning_mode="never")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW cv_new_pairs AS SELECT * REPLACE ("
+        "least(unique_id_l, unique_id_r) AS unique_id_l, greatest(unique_id_l, unique_id_r) AS unique_id_r) "
+        f"FROM (SELECT * FROM {between.physical_name} UNION ALL BY NAME SELECT * FROM {within.physical_name})")
+    return "cv_new_pairs", [between, within]
+
+
+def shape_predictions(con: duckdb.DuckDBPyConnection, linker: Linker, table: str) -> pd.DataFrame:
+    """The scored pairs ``predict_pairs`` returns, from a table of Splink predictions in ``con`` (``linker``:
+    a DuckDB linker with the same settings; the Spark engine collects its predictions into such a table)."""
+    cols, evidence = _evidence_select(linker)
+    eligible, gap = _evidence_sql(linker)
+    sql = (
+        "SELECT unique_id_l, unique_id_r, match_probability, match_weight, match_key, "
+        f"{eligible} AS auto_link_eligible, {gap} AS evidence_gap, "
+        f"{evidence} AS evidence, {', '.join(cols)} FROM {table} "
+        "ORDER BY unique_id_l, unique_id_r"
+    )
+    out = _add_level_columns(con.execute(sql).df(), level_labels(linker))
+    out["match_key"] = out["match_key"].astype(int)
     return out

@@ -116,6 +116,28 @@ TABLES.update({
     ],
 })
 
+# Matching state an incremental night starts from (matching.incremental): each record's feature row and identity
+# hash, and the scored pairs that can still change a cluster or the review queue. Identifiable, like staging.
+_FEATURE_ROW = [
+    ("unique_id", "VARCHAR"), ("source", "VARCHAR"), ("source_record_id", "VARCHAR"), ("first_name_std", "VARCHAR"),
+    ("first_name_groups", "VARCHAR[]"), ("first_name_phonetic", "VARCHAR"), ("middle_names_std", "VARCHAR"),
+    ("last_name_std", "VARCHAR"), ("last_name_parts", "VARCHAR[]"), ("last_name_phonetic", "VARCHAR"),
+    ("other_surnames", "VARCHAR[]"), ("alt_first_names", "VARCHAR[]"), ("dob", "DATE"), ("dob_year", "BIGINT"),
+    ("dob_month", "BIGINT"), ("dob_day", "BIGINT"), ("dob_str", "VARCHAR"), ("sex", "VARCHAR"),
+    ("postcode", "VARCHAR"), ("postcode_sector", "VARCHAR"), ("postcode_district", "VARCHAR"),
+    ("address_std", "VARCHAR"), ("house_number", "VARCHAR"), ("nhs_number", "VARCHAR"), ("upn", "VARCHAR"),
+    ("former_upn", "VARCHAR"), ("upn_any", "VARCHAR[]"), ("ethnicity", "VARCHAR"),
+    ("is_placeholder_first_name", "BOOLEAN"), ("dob_precision", "VARCHAR"), ("postcode_token", "VARCHAR"),
+    ("identifier_keys", "VARCHAR[]"), ("identifier_names", "VARCHAR[]"),
+]
+TABLES.update({
+    "matching.record_features": [*_FEATURE_ROW, ("identity_hash", "VARCHAR"), ("run_id", "VARCHAR")],
+    "matching.scored_pairs": [
+        *_PAIR, ("match_probability", "DOUBLE"), ("match_weight", "DOUBLE"), ("match_key", "BIGINT"),
+        ("auto_link_eligible", "BOOLEAN"), ("evidence_gap", "VARCHAR"), ("evidence", "VARCHAR"), ("run_id", "VARCHAR"),
+    ],
+})
+
 SCHEMAS = ("staging", "quarantine", "matching", "linked", "marts", "audit")
 
 

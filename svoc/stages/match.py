@@ -8,6 +8,7 @@ State carried from the last published run (already copied into the build): the r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from schemas.errors import SvocError
 from schemas.rules import DOB_FROM_DEFAULT
 from svoc.warehouse.sql import quote_ident, write_frame
 
@@ -43,16 +45,70 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
     named identifiers (sources.yaml ``identifiers:``) whose two different values keep two records apart.
     ``full``: re-link every record (else only new and changed ones, when the last run allows it);
     ``engine``: ``duckdb`` or ``spark`` (``spark``: the SparkSession to use)."""
+    from matching.incremental import feature_version, full_night_reason
+    from matching.model import load_latest_model
+    from svoc.stages.incremental import previous_state, relink_incremental
+
+    decisions = _frame(con, "SELECT * FROM audit.review_decisions ORDER BY decided_at")
+    previous = previous_state(con)
+    stored_model = None if retrain else load_latest_model(con)
+    version = feature_version(dob_from)
+    reason = full_night_reason(
+        full=full, retrain=retrain, engine=engine, previous=previous,
+        model_version=stored_model.model_version if stored_model else None, version=version,
+        thresholds={"link": link_threshold, "review_lower": review_lower},
+        cannot_link_identifiers=cannot_link_identifiers)
+    if reason is None:
+        assert previous is not None and stored_model is not None, "checked by full_night_reason"
+        inc = relink_incremental(con, run_id=run_id, drop_date=drop_date, previous=previous, model=stored_model,
+                                 decisions=decisions, dob_from=dob_from,
+                                 cannot_link_identifiers=cannot_link_identifiers, threads=threads,
+                                 memory_limit=memory_limit)
+        if not isinstance(inc, str):
+            rc = inc.record_citizen.assign(run_id=run_id)
+            write_frame(con, "linked.record_citizen", rc, replace_where="true")
+            write_frame(con, "audit.citizen_ids", pd.DataFrame(inc.known_ids), replace_where="true")
+            write_frame(con, "audit.citizen_events", inc.events.assign(run_id=run_id), replace_where="run_id = ?",
+                        params=[run_id])
+            write_frame(con, "audit.review_queue", inc.review_queue, replace_where="true")
+            stats = {**inc.stats, "mode": "incremental", "model_version": stored_model.model_version,
+                     "model_trained": False, "records": len(rc), "citizens": int(rc["citizen_id"].nunique()),
+                     "review_queue": len(inc.review_queue), "events": len(inc.events)}
+            thresholds = previous["thresholds"]
+            return _record_run(con, run_id, stats, thresholds, {"from_stored_model": True}, version,
+                               cannot_link_identifiers, drop_date)
+        reason = inc
+    log.info("full re-link: %s", reason)
+    stats = _full_night(con, run_id=run_id, drop_date=drop_date, retrain=retrain, link_threshold=link_threshold,
+                        review_lower=review_lower, threads=threads, memory_limit=memory_limit, dob_from=dob_from,
+                        cannot_link_identifiers=cannot_link_identifiers, decisions=decisions, engine=engine, spark=spark)
+    thresholds, analysis = stats.pop("_thresholds"), stats.pop("_blocking_analysis")
+    return _record_run(con, run_id, {**stats, "mode": "full", "full_reason": reason}, thresholds, analysis, version,
+                       cannot_link_identifiers, drop_date)
+
+
+def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.date, retrain: bool,
+                link_threshold: float | None, review_lower: float | None, threads: int, memory_limit: str,
+                dob_from: dt.date, cannot_link_identifiers: Sequence[str], decisions: pd.DataFrame,
+                engine: str = "duckdb", spark: Any = None) -> dict:
+    """Re-link every record, then store the state the next incremental night starts from."""
     from matching.linker import link_records
     from matching.review import carry_forward
+    from svoc.stages.incremental import store_full_state
 
     features = build_record_features(con, drop_date, dob_from)
     previous = _frame(con, "SELECT source || ':' || source_record_id AS record_key, citizen_id "
                            "FROM linked.record_citizen")
     known = _frame(con, "SELECT * FROM audit.citizen_ids")
-    decisions = _frame(con, "SELECT * FROM audit.review_decisions ORDER BY decided_at")
     previous_queue = _frame(con, "SELECT * FROM audit.review_queue")
-    result = link_records(
+    link: Any = link_records
+    if engine == "spark":  # the same linking on Splink's Spark backend (matching.spark)
+        from matching.spark.linker import link_records_spark
+
+        if spark is None:
+            raise SvocError("the spark engine needs a Spark session: run through the pipeline (svoc run) or pass one")
+        link = functools.partial(link_records_spark, spark=spark)
+    result = link(
         features, con=con, previous_registry=previous, known_ids=known, decisions=decisions, retrain=retrain,
         run_id=run_id, thresholds={"link": link_threshold, "review": (review_lower, link_threshold)},
         threads=threads, memory_limit=memory_limit, cannot_link_identifiers=tuple(cannot_link_identifiers),
@@ -65,14 +121,27 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
     write_frame(con, "audit.match_evidence", result.match_evidence, replace_where="run_id = ?", params=[run_id])
     queue = carry_forward(previous_queue, result.review_queue)
     write_frame(con, "audit.review_queue", queue, replace_where="true")
+    store_full_state(con, features, result.scored_pairs, result.match_evidence, result.thresholds.as_dict(), run_id)
     stats: dict[str, Any] = {k: v for k, v in result.stats.items() if isinstance(v, int | float)}
     stats.update({"model_version": result.model.model_version, "model_trained": result.model_trained,
                   "records": len(rc), "citizens": int(rc["citizen_id"].nunique()),
                   "review_queue": len(queue), "events": len(result.events),
-                  "seconds": result.stats.get("seconds", {})})
+                  "seconds": result.stats.get("seconds", {}),
+                  "_thresholds": result.thresholds.as_dict(), "_blocking_analysis": result.blocking_analysis})
+    return stats
+
+
+def _record_run(con: duckdb.DuckDBPyConnection, run_id: str, stats: dict[str, Any], thresholds: dict[str, Any],
+                analysis: dict[str, Any], version: str, cannot_link_identifiers: Sequence[str],
+                drop_date: dt.date) -> dict:
+    """``audit.run_matching``: thresholds, blocking counts and stats, with what the next night checks (mode,
+    feature version, cannot-link identifiers, drop date)."""
+    stats = {**stats, "feature_version": version, "cannot_link_identifiers": sorted(cannot_link_identifiers),
+             "drop_date": drop_date.isoformat()}
     con.execute("DELETE FROM audit.run_matching WHERE run_id = ?", [run_id])
     con.execute("INSERT INTO audit.run_matching VALUES (?, ?, ?, ?, ?)",
-                [run_id, result.model.model_version, json.dumps(result.thresholds.as_dict()),
-                 json.dumps(result.blocking_analysis, default=str), json.dumps(stats, default=str)])
-    log.info("matched run=%s records=%d citizens=%d review=%d", run_id, len(rc), stats["citizens"], len(queue))
+                [run_id, stats["model_version"], json.dumps(thresholds), json.dumps(analysis, default=str),
+                 json.dumps(stats, default=str)])
+    log.info("matched run=%s mode=%s records=%d citizens=%d review=%d", run_id, stats["mode"], stats["records"],
+             stats["citizens"], stats["review_queue"])
     return stats

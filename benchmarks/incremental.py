@@ -1,0 +1,192 @@
+"""Incremental-night benchmark: a full night, then the same drop with ~1% of identity records new, changed or
+removed, linked incrementally and (from a copy of the same published warehouse) by a full re-link (``--full``).
+
+Reports the wall time of both (whole ``svoc run``, plus its stages), ``pair_agreement``: of the record pairs that
+either run puts in one child, the share both do; and ``unchanged_ids_kept``: of the children whose records did not
+change (and whom the full re-link leaves as they were), the share that keep their citizen id on the incremental
+night. ``python -m benchmarks.incremental [--records N] [--merge]``; ``--merge`` writes ``results.json``'s
+``"incremental"`` key (other keys kept).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from benchmarks.scale import DATA, RECORDS_PER_CHILD, ROOT, SEED, drop_for, large_run_env, stage_seconds
+
+IDENTITY_FILES = {  # file -> (record id column, first name column, DOB column)
+    "education/pupils.csv": ("PupilID", "Forename", "DOB"),
+    "health/patients.csv": ("PatientID", "GivenName", "DateOfBirth"),
+    "police/nominals.csv": ("NominalID", "Forename1", "DateOfBirth"),
+    "social_care/persons.csv": ("PersonID", "FirstName", "DOB"),
+}
+
+
+def changed_drop(drop: Path, out: Path, share: float = 0.01, seed: int = 15) -> dict[str, int]:
+    """Copy ``drop`` to ``out`` with ``share`` of each identity file's records touched: half edited (a first name
+    or DOB), three tenths added (a second record of the same person, new id, no identifiers), a fifth removed."""
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(drop, out)
+    rng = np.random.default_rng(seed)
+    counts = {"edited": 0, "added": 0, "removed": 0}
+    for rel, (id_col, first_col, dob_col) in IDENTITY_FILES.items():
+        path = out / rel
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            fields, rows = list(reader.fieldnames or []), list(reader)
+        n = len(rows)
+        picks = rng.permutation(n)[: max(1, round(n * share))]
+        edit, add, remove = np.split(picks, [round(len(picks) * 0.5), round(len(picks) * 0.8)])
+        for i in edit:
+            row = rows[i]
+            if i % 2 and row.get(first_col):
+                row[first_col] = row[first_col][:-1] + ("e" if row[first_col][-1:] != "e" else "a")
+            elif row.get(dob_col):
+                row[dob_col] = row[dob_col][:-1] + ("1" if row[dob_col][-1:] != "1" else "2")
+        added = []
+        for k, i in enumerate(add):
+            twin = {c: ("" if c in ("NHSNumber", "UPN", "PNCID", "FormerUPN") else v) for c, v in rows[i].items()}
+            twin[id_col] = f"{rows[i][id_col]}N{k}"
+            added.append(twin)
+        gone = set(remove.tolist())
+        rows = [r for j, r in enumerate(rows) if j not in gone] + added
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        counts["edited"] += len(edit)
+        counts["added"] += len(add)
+        counts["removed"] += len(remove)
+    return counts
+
+
+def _svoc_run(drop: Path, warehouse: Path, *extra: str, label: str) -> dict:
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **large_run_env(label)}
+    env.setdefault("DAGSTER_HOME", str(DATA / "dagster_home"))
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    if not (Path(env["DAGSTER_HOME"]) / "dagster.yaml").exists():
+        shutil.copy(ROOT / "pipelines" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    cmd = [sys.executable, "-m", "benchmarks._timed_cli", "run", "--drop", str(drop), "--warehouse", str(warehouse),
+           *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tail = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines()[-15:] if "@@t" not in line)
+        raise RuntimeError(f"svoc run {' '.join(extra)} failed:\n{tail}")
+    stages, _ = stage_seconds(proc.stdout)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        run = con.execute("SELECT any_value(run_id) FROM linked.record_citizen").fetchall()[0][0]
+        stats = json.loads(con.execute("SELECT stats FROM audit.run_matching WHERE run_id = ?", [run]).fetchall()[0][0])
+    finally:
+        con.close()
+    return {"wall_s": round(wall, 1), "stages": stages, "mode": stats.get("mode"),
+            "match_seconds": stats.get("seconds"), "stats": stats}
+
+
+def _state(warehouse: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(record -> citizen id, record -> identity hash)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        ids = dict(con.execute("SELECT source || ':' || source_record_id, citizen_id FROM linked.record_citizen")
+                   .fetchall())
+        hashes = dict(con.execute("SELECT unique_id, identity_hash FROM matching.record_features").fetchall())
+    finally:
+        con.close()
+    return ids, hashes
+
+
+def _co_clustered(ids: dict[str, str]) -> set[tuple[str, str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for k, c in ids.items():
+        groups[c].append(k)
+    return {p for members in groups.values() for p in itertools.combinations(sorted(members), 2)}
+
+
+def compare(before: Path, incremental: Path, full: Path) -> dict:
+    """``pair_agreement`` and ``unchanged_ids_kept`` (see the module docstring), with their counts."""
+    (ids0, hash0), (ids_inc, hash_inc), (ids_full, _) = _state(before), _state(incremental), _state(full)
+    a, b = _co_clustered(ids_inc), _co_clustered(ids_full)
+    union = a | b
+    unchanged = {k for k, h in hash0.items() if hash_inc.get(k) == h}
+    children: dict[str, set[str]] = defaultdict(set)
+    for k, c in ids0.items():
+        children[c].add(k)
+    full_members: dict[str, set[str]] = defaultdict(set)
+    for k, c in ids_full.items():
+        full_members[c].add(k)
+    steady = [c for c, recs in children.items()
+              if recs <= unchanged and full_members.get(ids_full.get(next(iter(recs)), ""), set()) == recs]
+    kept = sum(all(ids_inc.get(k) == c for k in children[c]) for c in steady)
+    return {"pair_agreement": round(len(a & b) / len(union), 6) if union else 1.0,
+            "pairs_differing": len(a ^ b), "unchanged_children": len(steady),
+            "unchanged_ids_kept": round(kept / len(steady), 6) if steady else 1.0,
+            "unchanged_children_keeping_id": kept}
+
+
+def run(records: int = 100_000, share: float = 0.01, seed: int = SEED) -> dict:
+    """``{"incremental": {...}}`` on the cached drop of ~``records`` identity records."""
+    children = round(records / RECORDS_PER_CHILD / 5) * 5
+    drop = drop_for(children, seed)
+    work = DATA / "warehouses" / f"incremental-{children}"
+    shutil.rmtree(work, ignore_errors=True)
+    first = work / "first" / "svoc.duckdb"
+    first.parent.mkdir(parents=True)
+    night1 = _svoc_run(drop, first, label="incremental-first")
+    tonight = changed_drop(drop, DATA / f"{drop.name}-changed", share)
+    for name in ("incremental", "full"):
+        shutil.copytree(first.parent, work / name)
+    inc = _svoc_run(tonight, work / "incremental" / "svoc.duckdb", label="incremental-inc")
+    full = _svoc_run(tonight, work / "full" / "svoc.duckdb", "--full", label="incremental-full")
+    manifest = json.loads((drop / "manifest.json").read_text())
+    row = {"identity_records": int(manifest["truth_rows"]), "changed_share": share,
+           "full_s": full["wall_s"], "incremental_s": inc["wall_s"],
+           **compare(first, work / "incremental" / "svoc.duckdb", work / "full" / "svoc.duckdb"),
+           "incremental_share_of_full": round(inc["wall_s"] / full["wall_s"], 3),
+           "changes": tonight, "first_night_s": night1["wall_s"], "modes": [inc["mode"], full["mode"]],
+           "stages_incremental": inc["stages"], "stages_full": full["stages"],
+           "match_incremental": inc["match_seconds"], "match_full": full["match_seconds"],
+           "touched_records": inc["stats"].get("touched_records"),
+           "changed_records": inc["stats"].get("changed_records"),
+           "removed_records": inc["stats"].get("removed_records")}
+    return {"incremental": row}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.incremental", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=100_000, help="identity records in the drop (~)")
+    parser.add_argument("--share", type=float, default=0.01, help="share of identity records new/changed/removed")
+    parser.add_argument("--merge", action="store_true", help="write results.json's 'incremental' key")
+    args = parser.parse_args(argv)
+    result = run(args.records, args.share)
+    print(json.dumps(result, indent=1), flush=True)
+    if args.merge:
+        path = ROOT / "benchmarks" / "results.json"
+        data = json.loads(path.read_text()) if path.exists() else {}
+        keys = ("identity_records", "changed_share", "full_s", "incremental_s", "pair_agreement",
+                "unchanged_ids_kept")
+        data["incremental"] = {**{k: result["incremental"][k] for k in keys},
+                               "detail": {k: v for k, v in result["incremental"].items() if k not in keys}}
+        path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

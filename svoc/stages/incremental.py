@@ -1,0 +1,236 @@
+"""An incremental night on the build warehouse (``matching.incremental`` has the rules).
+
+State the last published run left in the build: ``matching.record_features`` (every record's feature row and
+identity hash), ``matching.scored_pairs`` (the pairs that can still change a cluster or the queue), the registry
+and queue, and ``audit.run_matching`` (thresholds, model and feature version). Tonight only new and changed
+records are featured and scored; only the touched records are re-clustered; every other record keeps its row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from matching.incremental import (
+    IDENTITY_FIELDS,
+    MAX_CHANGED_SHARE,
+    MUST_LINK_FIELDS,
+    keep_floor,
+    pairs_to_keep,
+    seed_records,
+    touched_records,
+)
+from svoc.warehouse.sql import quote_ident, write_frame
+
+log = logging.getLogger(__name__)
+
+_KEY = "source || ':' || source_record_id"
+
+
+def identity_hash_sql() -> str:
+    """SQL expression over ``staging.identity_records``: md5 of the record's ``IDENTITY_FIELDS`` as a JSON array."""
+    fields = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in IDENTITY_FIELDS)
+    return f"md5(CAST(to_json(list_value({fields})) AS VARCHAR))"
+
+
+def previous_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """What the last published run left for an incremental night (``full_night_reason``'s ``previous``)."""
+    run_id = con.execute("SELECT any_value(run_id) FROM linked.record_citizen").fetchall()[0][0]
+    if run_id is None:
+        return None
+    rows = con.execute("SELECT model_version, thresholds, stats FROM audit.run_matching WHERE run_id = ?",
+                       [run_id]).fetchall()
+    if not rows:
+        return None
+    model_version, thresholds, stats_json = rows[0]
+    stats = json.loads(stats_json or "{}")
+    n = con.execute("SELECT count(*) FROM matching.record_features WHERE identity_hash IS NOT NULL").fetchall()[0][0]
+    return {"run_id": run_id, "model_version": model_version, "thresholds": json.loads(thresholds or "{}"),
+            "feature_version": stats.get("feature_version"), "drop_date": stats.get("drop_date"),
+            "cannot_link_identifiers": stats.get("cannot_link_identifiers"), "state_records": int(n)}
+
+
+def store_full_state(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, scored: pd.DataFrame,
+                     evidence: pd.DataFrame, thresholds: dict[str, Any], run_id: str) -> None:
+    """After a full night: every record's feature row and identity hash, and the pairs worth keeping."""
+    hashes = con.execute(f"SELECT {_KEY} AS unique_id, {identity_hash_sql()} AS identity_hash "
+                         "FROM staging.identity_records").df()
+    rows = features.merge(hashes, on="unique_id", how="left").assign(run_id=run_id)
+    write_frame(con, "matching.record_features", rows, replace_where="true")
+    kept = pairs_to_keep(scored, keep_floor(thresholds), evidence)
+    write_frame(con, "matching.scored_pairs", kept.assign(run_id=run_id), replace_where="true")
+
+
+@dataclass
+class IncrementalResult:
+    record_citizen: pd.DataFrame
+    known_ids: pd.DataFrame
+    events: pd.DataFrame
+    review_queue: pd.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _ids(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[str]:
+    return [r[0] for r in con.execute(sql, list(params)).fetchall()]
+
+
+def _temp_keys(con: duckdb.DuckDBPyConnection, name: str, keys: Sequence[str]) -> None:
+    """A temp table ``name`` (a fixed name from this module) of record keys."""
+    frame = pd.DataFrame({"unique_id": pd.Series(list(keys), dtype=object)})
+    con.register("_svoc_keys_in", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT unique_id FROM _svoc_keys_in")
+    con.unregister("_svoc_keys_in")
+
+
+def _plain_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows read back from the warehouse in ``build_features``' shapes (lists, dates, nullable ints)."""
+    from matching.features import FEATURE_COLUMNS, LIST_COLUMNS
+
+    out = frame[list(FEATURE_COLUMNS)].copy()
+    for c in LIST_COLUMNS:
+        out[c] = [list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in out[c]]
+    dob = pd.to_datetime(out["dob"])
+    out["dob"] = [d.date() if pd.notna(d) else None for d in dob]
+    for c in ("dob_year", "dob_month", "dob_day"):
+        out[c] = out[c].astype("Int64")
+    out["is_placeholder_first_name"] = out["is_placeholder_first_name"].fillna(False).astype(bool)
+    return out
+
+
+def refresh_features(con: duckdb.DuckDBPyConnection, *, drop_date: dt.date, previous_drop: dt.date,
+                     dob_from: dt.date, run_id: str) -> tuple[list[str], list[str], int]:
+    """Tonight's ``matching.record_features``: rows of removed records dropped, new and changed records featured
+    (a DOB after the earlier drop date counts as changed: it was or is in the future). Returns ``(changed, removed,
+    records tonight)``; records whose DOB precision moved with their source's placeholder pattern count as changed."""
+    from matching.dates import dob_precision
+    from matching.features import build_features
+
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _svoc_tonight AS SELECT {_KEY} AS unique_id, "
+                f"{identity_hash_sql()} AS identity_hash, dob FROM staging.identity_records")
+    changed = _ids(con, "SELECT t.unique_id FROM _svoc_tonight t LEFT JOIN matching.record_features f "
+                        "USING (unique_id) WHERE f.identity_hash IS DISTINCT FROM t.identity_hash OR t.dob > ? "
+                        "ORDER BY 1", [min(previous_drop, drop_date)])
+    removed = _ids(con, "SELECT unique_id FROM matching.record_features WHERE unique_id NOT IN "
+                        "(SELECT unique_id FROM _svoc_tonight) ORDER BY 1")
+    total = int(con.execute("SELECT count(*) FROM _svoc_tonight").fetchall()[0][0])
+    if len(changed) + len(removed) > MAX_CHANGED_SHARE * max(total, 1):
+        return changed, removed, total
+    _temp_keys(con, "_svoc_changed", changed)
+    identity = con.execute(f"SELECT * FROM staging.identity_records WHERE {_KEY} IN "
+                           "(SELECT unique_id FROM _svoc_changed) ORDER BY source, source_record_id").df()
+    fresh = build_features(identity, drop_date, dob_from=dob_from)
+    hashes = con.execute("SELECT unique_id, identity_hash FROM _svoc_tonight WHERE unique_id IN "
+                         "(SELECT unique_id FROM _svoc_changed)").df()
+    con.execute("DELETE FROM matching.record_features WHERE unique_id IN (SELECT unique_id FROM _svoc_changed) "
+                "OR unique_id NOT IN (SELECT unique_id FROM _svoc_tonight)")
+    write_frame(con, "matching.record_features", fresh.merge(hashes, on="unique_id").assign(run_id=run_id))
+    # a source's DOB placeholder patterns are found over all its records (matching.dates): re-judge every row
+    dobs = con.execute("SELECT unique_id, source, dob, dob_precision FROM matching.record_features").df()
+    precision = pd.Series(dob_precision(dobs["source"], dobs["dob"]), dtype=object).fillna("")
+    moved = dobs.loc[(precision != dobs["dob_precision"].fillna("")).to_numpy()]
+    if len(moved):
+        con.executemany("UPDATE matching.record_features SET dob_precision = NULLIF(?, '') WHERE unique_id = ?",
+                        [[p, u] for p, u in zip(precision[moved.index], moved["unique_id"], strict=True)])
+        changed = sorted(set(changed) | set(moved["unique_id"]))
+    return changed, removed, total
+
+
+def relink_incremental(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.date,
+                       previous: dict[str, Any], model: Any, decisions: pd.DataFrame, dob_from: dt.date,
+                       cannot_link_identifiers: Sequence[str], threads: int, memory_limit: str
+                       ) -> IncrementalResult | str:
+    """The incremental night; a string instead says why it must be a full one after all."""
+    from matching.linker import Thresholds, link_touched
+    from matching.model import predict_pairs
+
+    clock: dict[str, float] = {}
+    t0 = time.perf_counter()
+    stored_th = previous["thresholds"]
+    review = stored_th["review"]
+    th = Thresholds(link=float(stored_th["link"]), review=(float(review[0]), float(review[1])),
+                    floor=float(stored_th.get("floor", 0.01)), source=str(stored_th.get("source", "model")))
+    floor = keep_floor(stored_th)
+    previous_drop = dt.date.fromisoformat(previous["drop_date"]) if previous.get("drop_date") else drop_date
+    changed, removed, total = refresh_features(con, drop_date=drop_date, previous_drop=previous_drop,
+                                               dob_from=dob_from, run_id=run_id)
+    if len(changed) + len(removed) > MAX_CHANGED_SHARE * max(total, 1):
+        return (f"{len(changed) + len(removed)} of {total} records are new, changed or removed "
+                f"(over {MAX_CHANGED_SHARE:.0%})")
+    clock["features"] = round(time.perf_counter() - t0, 2)
+    _temp_keys(con, "_svoc_dead", [*changed, *removed])
+    new_scored = pd.DataFrame()
+    if changed:
+        everything = con.sql("SELECT * EXCLUDE (identity_hash, run_id) FROM matching.record_features"
+                             ).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+        new_scored = predict_pairs(everything, model, th.floor, threads=threads, memory_limit=memory_limit,
+                                   new_ids=changed)
+        del everything
+    clock["predict"] = round(time.perf_counter() - t0 - sum(clock.values()), 2)
+    stored = con.execute("SELECT * EXCLUDE (run_id) FROM matching.scored_pairs WHERE unique_id_l NOT IN "
+                         "(SELECT unique_id FROM _svoc_dead) AND unique_id_r NOT IN (SELECT unique_id FROM _svoc_dead)"
+                         ).df()
+    pairs = pd.concat([df for df in (stored, new_scored) if len(df)], ignore_index=True) if (
+        len(stored) or len(new_scored)) else stored
+    groups = ", ".join(f"f.{quote_ident(c)}" for c in MUST_LINK_FIELDS)
+    nodes = con.execute(f"SELECT f.unique_id, {groups}, r.citizen_id FROM matching.record_features f LEFT JOIN "
+                        f"(SELECT {_KEY} AS unique_id, citizen_id FROM linked.record_citizen) r USING (unique_id) "
+                        "ORDER BY f.unique_id").df()
+    previous_registry = con.execute(f"SELECT {_KEY} AS record_key, citizen_id FROM linked.record_citizen").df()
+    seeds = seed_records(changed, removed, previous_registry, decisions)
+    strong = pairs[pairs["match_probability"].to_numpy(dtype=float) >= floor] if len(pairs) else pairs
+    mask = touched_records(nodes["unique_id"].to_numpy(), seeds, strong,
+                           {c: nodes[c].to_numpy() for c in [*MUST_LINK_FIELDS, "citizen_id"]})
+    touched = nodes["unique_id"].to_numpy()[mask]
+    _temp_keys(con, "_svoc_touched", list(touched))
+    clock["select"] = round(time.perf_counter() - t0 - sum(clock.values()), 2)
+
+    features = _plain_features(con.execute("SELECT * FROM matching.record_features WHERE unique_id IN "
+                                           "(SELECT unique_id FROM _svoc_touched) ORDER BY unique_id").df())
+    touched_set = set(touched)
+    inside = (pairs["unique_id_l"].isin(touched_set) & pairs["unique_id_r"].isin(touched_set)).to_numpy(dtype=bool) \
+        if len(pairs) else np.zeros(0, dtype=bool)
+    lost = set(previous_registry.loc[previous_registry["record_key"].isin(touched_set | set(removed)), "citizen_id"])
+    result = link_touched(
+        features, pairs[inside] if len(pairs) else pairs, model=model, thresholds=th, decisions=decisions,
+        previous_registry=previous_registry[previous_registry["citizen_id"].isin(lost)],
+        known_ids=con.execute("SELECT * FROM audit.citizen_ids").df(),
+        previous_queue=con.execute("SELECT * FROM audit.review_queue").df(), run_id=run_id,
+        cannot_link_identifiers=tuple(cannot_link_identifiers))
+    clock["cluster"] = round(time.perf_counter() - t0 - sum(clock.values()), 2)
+
+    kept = con.execute("SELECT source, source_record_id, citizen_id, link_method, match_probability "
+                       f"FROM linked.record_citizen WHERE {_KEY} NOT IN (SELECT unique_id FROM _svoc_touched) "
+                       f"AND {_KEY} NOT IN (SELECT unique_id FROM _svoc_dead)").df()
+    record_citizen = pd.concat([kept, result.record_citizen], ignore_index=True).sort_values(
+        ["source", "source_record_id"], kind="mergesort").reset_index(drop=True)
+    untouched = ("unique_id_l NOT IN (SELECT unique_id FROM _svoc_touched UNION ALL SELECT unique_id FROM _svoc_dead)"
+                 " AND unique_id_r NOT IN (SELECT unique_id FROM _svoc_touched UNION ALL "
+                 "SELECT unique_id FROM _svoc_dead)")
+    queue = pd.concat([con.execute(f"SELECT * FROM audit.review_queue WHERE {untouched}").df(),
+                       result.review_queue], ignore_index=True)
+    # evidence of the untouched children carries forward from the last run, under tonight's run id
+    con.execute("DELETE FROM audit.match_evidence WHERE run_id = ?", [run_id])
+    con.execute(f"INSERT INTO audit.match_evidence SELECT * REPLACE (CAST(? AS VARCHAR) AS run_id) "
+                f"FROM audit.match_evidence WHERE run_id = ? AND {untouched}", [run_id, previous["run_id"]])
+    write_frame(con, "audit.match_evidence", result.match_evidence)
+    con.execute("DELETE FROM matching.scored_pairs WHERE unique_id_l IN (SELECT unique_id FROM _svoc_dead) "
+                "OR unique_id_r IN (SELECT unique_id FROM _svoc_dead)")
+    if len(new_scored):
+        write_frame(con, "matching.scored_pairs",
+                    pairs_to_keep(new_scored, floor, result.match_evidence).assign(run_id=run_id))
+    clock["write"] = round(time.perf_counter() - t0 - sum(clock.values()), 2)
+    stats = {"changed_records": len(changed), "removed_records": len(removed), "touched_records": len(touched),
+             "new_pairs_scored": len(new_scored), "scored_pairs": len(pairs), "linked_pairs": len(result.match_evidence),
+             "seconds": clock}
+    log.info("incremental night: %d new or changed, %d removed, %d of %d records re-clustered", len(changed),
+             len(removed), len(touched), total)
+    return IncrementalResult(record_citizen, result.known_ids, result.events, queue, stats)

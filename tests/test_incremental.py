@@ -1,0 +1,261 @@
+"""Incremental nights: the identity hash, the touched-record selection, when a night must be full, and an
+incremental night through the real CLI agreeing with a full re-link of the same data."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from matching.features import build_features
+from matching.incremental import (
+    IDENTITY_FIELDS,
+    full_night_reason,
+    keep_floor,
+    pairs_to_keep,
+    seed_records,
+    touched_records,
+)
+from schemas.tables import TABLES
+from svoc.stages.incremental import identity_hash_sql
+from svoc.synth import generate_drop
+from svoc.warehouse.sql import ensure_tables, write_frame
+from tests.e2e import query, run_cli
+
+# ------------------------------------------------------------------------------------------- the hash
+_ROW = {
+    "source": "health", "source_record_id": "H1", "first_name": "Amelia", "middle_names": "Rose", "last_name": "Khan",
+    "preferred_surname": None, "former_surname": "Smith", "alternative_names": ["Millie Khan"],
+    "dob": dt.date(2019, 3, 4), "date_of_death": None, "sex": "F", "address_line": "14 High Street",
+    "postcode": "LS1 4AP", "postcode_raw": "LS1 4AP", "nhs_number": "9434765919", "upn": None, "former_upn": None,
+    "identifiers": [], "ethnicity": "WBRI", "quality_flags": [], "organisation_name": "Surgery", "source_line": 7,
+    "run_id": "r1", "town": "Leeds", "dob_raw": "04/03/2019",
+}
+
+
+def _hash(row: dict) -> str:
+    con = duckdb.connect()
+    ensure_tables(con, {"staging.identity_records": TABLES["staging.identity_records"]})
+    write_frame(con, "staging.identity_records", pd.DataFrame([row]))
+    return con.execute(f"SELECT {identity_hash_sql()} FROM staging.identity_records").fetchall()[0][0]
+
+
+@pytest.mark.parametrize("field,value", [
+    ("first_name", "Amelie"), ("last_name", "Kahn"), ("dob", dt.date(2019, 4, 3)), ("postcode", "LS2 7AB"),
+    ("nhs_number", None), ("alternative_names", []), ("quality_flags", ["dob_placeholder"]), ("sex", None),
+    ("source_record_id", "H2"), ("middle_names", None),
+])
+def test_a_change_to_an_identity_field_changes_the_hash(field, value):
+    assert field in IDENTITY_FIELDS
+    assert _hash({**_ROW, field: value}) != _hash(_ROW)
+
+
+@pytest.mark.parametrize("field,value", [("organisation_name", "Other surgery"), ("source_line", 99),
+                                         ("run_id", "r2"), ("town", "Bradford"), ("dob_raw", "2019-03-04")])
+def test_fields_the_features_do_not_read_leave_the_hash_alone(field, value):
+    assert field not in IDENTITY_FIELDS
+    assert _hash({**_ROW, field: value}) == _hash(_ROW)
+
+
+def test_null_and_empty_are_told_apart():
+    assert _hash({**_ROW, "middle_names": ""}) != _hash({**_ROW, "middle_names": None})
+
+
+def test_the_feature_row_depends_only_on_the_identity_fields():
+    """Guard for IDENTITY_FIELDS: build_features must give the same rows from those fields alone."""
+    rows = pd.DataFrame([_ROW, {**_ROW, "source_record_id": "H2", "first_name": "Bob", "sex": "M",
+                                "quality_flags": ["first_name_placeholder"], "identifiers": ["PNC=12/345A"]}])
+    whole = build_features(rows, dt.date(2026, 11, 1))
+    only = build_features(rows[list(IDENTITY_FIELDS)], dt.date(2026, 11, 1))
+    pd.testing.assert_frame_equal(whole, only)
+
+
+# ------------------------------------------------------------------------------------ touched records
+KEYS = ["a", "b", "c", "d", "e", "f"]
+
+
+@pytest.mark.parametrize("seeds,pairs,groups,expected", [
+    ({"a"}, [], {}, {"a"}),
+    ({"a"}, [("a", "b"), ("b", "c")], {}, {"a", "b", "c"}),
+    ({"a"}, [("b", "c")], {}, {"a"}),
+    ({"a"}, [], {"nhs": ["N1", "N1", None, None, "N2", "N2"]}, {"a", "b"}),
+    ({"e"}, [("a", "b")], {"nhs": ["N1", "N1", None, None, "N2", "N2"]}, {"e", "f"}),
+    ({"c"}, [("a", "b")], {"citizen": ["C1", "C1", "C2", "C2", "C3", None]}, {"c", "d"}),
+    ({"a"}, [("b", "c")], {"citizen": ["C1", "C1", None, None, None, None], "upn": [None, None, "U", "U", "", ""]},
+     {"a", "b", "c", "d"}),
+    (set(), [("a", "b")], {}, set()),
+    ({"gone"}, [("a", "gone")], {}, set()),
+])
+def test_touched_records_are_the_components_holding_a_seed(seeds, pairs, groups, expected):
+    frame = pd.DataFrame(pairs, columns=["unique_id_l", "unique_id_r"])
+    mask = touched_records(KEYS, seeds, frame, groups)
+    assert set(np.asarray(KEYS)[mask]) == expected
+
+
+@pytest.mark.parametrize("changed,removed,decided,expected", [
+    ([], [], [], set()),
+    (["n1"], [], [], {"n1"}),  # a new record: nobody else yet
+    (["a1"], [], [], {"a1", "a2"}),  # a changed record: its whole child
+    ([], ["b1"], [], {"b2"}),  # a removed record: the rest of its child
+    ([], [], [("a1", "c1")], {"a1", "c1"}),  # both records of a steward decision
+])
+def test_seed_records(changed, removed, decided, expected):
+    previous = pd.DataFrame({"record_key": ["a1", "a2", "b1", "b2", "c1"], "citizen_id": ["A", "A", "B", "B", "C"]})
+    decisions = pd.DataFrame(decided, columns=["unique_id_l", "unique_id_r"])
+    assert seed_records(changed, removed, previous, decisions) == expected
+
+
+# ---------------------------------------------------------------------------- when a night is full
+_PREVIOUS = {"state_records": 10, "model_version": "m1", "feature_version": "f1",
+             "thresholds": {"link": 0.97, "review": [0.6, 0.97]}, "cannot_link_identifiers": ["PNC"]}
+_OK = {"full": False, "retrain": False, "engine": "duckdb", "previous": _PREVIOUS, "model_version": "m1",
+       "version": "f1", "thresholds": {"link": None, "review_lower": None}, "cannot_link_identifiers": ["PNC"]}
+
+
+@pytest.mark.parametrize("change,words", [
+    ({}, None),
+    ({"full": True}, "--full"),
+    ({"retrain": True}, "retrained"),
+    ({"engine": "spark"}, "engine"),
+    ({"previous": None}, "no record hashes"),
+    ({"previous": {**_PREVIOUS, "state_records": 0}}, "no record hashes"),
+    ({"model_version": "m2"}, "model"),
+    ({"model_version": None}, "model"),
+    ({"version": "f2"}, "feature code"),
+    ({"thresholds": {"link": 0.99, "review_lower": None}}, "link threshold"),
+    ({"thresholds": {"link": 0.97, "review_lower": None}}, None),
+    ({"thresholds": {"link": None, "review_lower": 0.5}}, "review threshold"),
+    ({"cannot_link_identifiers": []}, "cannot-link"),
+])
+def test_full_night_reason(change, words):
+    reason = full_night_reason(**{**_OK, **change})
+    assert (reason is None) if words is None else (words in reason)
+
+
+@pytest.mark.parametrize("th,floor", [({"link": 0.97, "review": [0.6, 0.97]}, 0.6),
+                                      ({"link": 0.95, "review": [0.95, 0.95]}, 0.95),
+                                      ({"link": 0.9, "review": [0.93, 0.99]}, 0.9)])
+def test_keep_floor(th, floor):
+    assert keep_floor(th) == floor
+
+
+def test_pairs_below_the_floor_are_kept_only_when_used_as_evidence():
+    scored = pd.DataFrame({"unique_id_l": ["a", "a", "b"], "unique_id_r": ["b", "c", "c"],
+                           "match_probability": [0.99, 0.2, 0.1]})
+    used = pd.DataFrame({"unique_id_l": ["b"], "unique_id_r": ["c"]})
+    assert pairs_to_keep(scored, 0.6)["unique_id_r"].tolist() == ["b"]
+    assert pairs_to_keep(scored, 0.6, used)["unique_id_r"].tolist() == ["b", "c"]
+
+
+# ------------------------------------------------------------------------ end to end through the CLI
+def _edit_csv(path: Path, edit) -> None:
+    """Rewrite a drop CSV (UTF-8 with BOM, as the synthetic drops are) with ``edit(rows) -> rows``."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    rows = edit(rows)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _tonight(drop: Path) -> None:
+    """Night 2 of the synthetic drop plus hand edits: a first name and a DOB changed, a new record, one removed."""
+    def edit(rows: list[dict]) -> list[dict]:
+        rows[3]["GivenName"] = rows[3]["GivenName"] + "a"
+        rows[5]["DateOfBirth"] = rows[5]["DateOfBirth"][:-2] + ("11" if rows[5]["DateOfBirth"][-2:] != "11" else "12")
+        new = dict(rows[7], PatientID="H09999999", NHSNumber="")
+        return [*rows[:10], new, *rows[11:]]
+    _edit_csv(drop / "health" / "patients.csv", edit)
+
+
+def _citizens(warehouse: Path) -> dict[str, str]:
+    return dict(query(warehouse, "SELECT source || ':' || source_record_id, citizen_id FROM linked.record_citizen"))
+
+
+def _pairs(ids: dict[str, str], keys: set[str]) -> set[tuple[str, str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for k in sorted(keys):
+        groups[ids[k]].append(k)
+    return {p for members in groups.values() for p in itertools.combinations(members, 2)}
+
+
+def _stats(warehouse: Path) -> dict:
+    run = query(warehouse, "SELECT any_value(run_id) FROM linked.record_citizen")[0][0]
+    return json.loads(query(warehouse, "SELECT stats FROM audit.run_matching WHERE run_id = ?", [run])[0][0])
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    """Night 1 published by a full run, a steward decision splitting one child, then night 2 both incrementally
+    and with ``--full`` from copies of the same published warehouse."""
+    tmp = tmp_path_factory.mktemp("incremental")
+    generate_drop(250, 11, tmp / "night1")
+    generate_drop(250, 11, tmp / "night2", night=2)
+    _tonight(tmp / "night2")
+    first = tmp / "first" / "svoc.duckdb"
+    run_cli("run", "--drop", str(tmp / "night1"), "--warehouse", str(first), tmp=tmp)
+    split = query(first, "SELECT unique_id_l, unique_id_r FROM audit.match_evidence WHERE status = 'linked' "
+                         "AND link_method = 'probabilistic' AND unique_id_l LIKE 'education:%' "
+                         "AND unique_id_r LIKE 'health:%' ORDER BY 1 LIMIT 1")[0]
+    run_cli("review", "decide", ",".join(split), "different", "--reviewer", "steward", "--reason", "two children",
+            "--purpose", "test of incremental nights", "--warehouse", str(first), tmp=tmp)
+    out = {"tmp": tmp, "first": first, "split": split}
+    for name, extra in (("incremental", ()), ("full", ("--full",))):
+        shutil.copytree(first.parent, tmp / name)
+        out[name] = tmp / name / "svoc.duckdb"
+        run_cli("run", "--drop", str(tmp / "night2"), "--warehouse", str(out[name]), *extra, tmp=tmp)
+    return out
+
+
+@pytest.mark.slow
+def test_the_night_after_a_full_run_is_incremental_and_full_forces_full(nights):
+    inc, full = _stats(nights["incremental"]), _stats(nights["full"])
+    assert inc["mode"] == "incremental"
+    assert 0 < inc["changed_records"] < 0.1 * inc["records"]
+    assert inc["removed_records"] > 0
+    assert inc["touched_records"] < inc["records"]
+    assert full["mode"] == "full" and "--full" in full["full_reason"]
+    assert _stats(nights["first"])["mode"] == "full"
+
+
+@pytest.mark.slow
+def test_an_incremental_night_equals_a_full_one_for_every_unchanged_child(nights):
+    before, inc, full = (_citizens(nights[k]) for k in ("first", "incremental", "full"))
+    assert set(inc) == set(full)
+    assert _pairs(inc, set(inc)) == _pairs(full, set(full))  # the same partition of tonight's records
+    kept = [k for k in inc if k in before]
+    assert all(inc[k] == full[k] for k in kept if full[k] == before[k])
+    touched = set(query(nights["incremental"], "SELECT citizen_id FROM audit.citizen_events WHERE run_id = "
+                                               "(SELECT any_value(run_id) FROM linked.record_citizen)"))
+    unchanged = [k for k in kept if (inc[k],) not in touched]
+    assert unchanged and all(inc[k] == before[k] for k in unchanged)
+    counts = {t: [query(nights[k], f"SELECT count(*) FROM {t}")[0][0] for k in ("incremental", "full")]
+              for t in ("audit.review_queue", "linked.single_view")}
+    assert all(a == b for a, b in counts.values()), counts
+
+
+@pytest.mark.slow
+def test_evidence_of_untouched_children_is_carried_into_the_incremental_run(nights):
+    def evidence(w: Path) -> set[tuple]:
+        return set(query(w, "SELECT unique_id_l, unique_id_r, status, link_method FROM audit.match_evidence "
+                            "WHERE run_id = (SELECT any_value(run_id) FROM linked.record_citizen)"))
+    assert evidence(nights["incremental"]) == evidence(nights["full"])
+
+
+@pytest.mark.slow
+def test_a_steward_decision_is_honoured_on_an_incremental_night(nights):
+    left, right = nights["split"]
+    for name in ("incremental", "full"):
+        ids = _citizens(nights[name])
+        assert ids[left] != ids[right], name
