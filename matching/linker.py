@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -122,6 +123,18 @@ def thresholds_from_model(probabilities: np.ndarray, *, target_precision: float 
                       source="model")
 
 
+@dataclass(frozen=True)
+class EngineSteps:
+    """The engine-specific steps of ``link_records``, with the DuckDB functions' signatures: ``train`` as
+    ``matching.training.train_model``, ``blocking`` as ``matching.blocking.blocking_analysis``, ``predict`` as
+    ``matching.model.predict_pairs``, ``cluster`` as ``cluster_scored`` (``matching.spark`` supplies Spark ones)."""
+
+    train: Callable[..., ModelArtifact]
+    blocking: Callable[..., dict[str, Any]]
+    predict: Callable[..., pd.DataFrame]
+    cluster: Callable[..., Any]
+
+
 @dataclass
 class LinkResult:
     record_citizen: pd.DataFrame
@@ -155,6 +168,7 @@ def link_records(
     memory_limit: str | None = None,
     analyse_blocking: bool = True,
     cannot_link_identifiers: set[str] | frozenset[str] | tuple[str, ...] = frozenset(),
+    steps: EngineSteps | None = None,
 ) -> LinkResult:
     """Link ``features`` (``matching.features.FEATURE_COLUMNS``) into citizens.
 
@@ -171,9 +185,9 @@ def link_records(
     trained = retrain or stored_model is None
     clock = _Clock()
     if trained:
-        model = train_model(features, seed=seed, threads=threads, memory_limit=memory_limit, decisions=decisions)
+        model = (steps.train if steps else train_model)(features, seed=seed, threads=threads, memory_limit=memory_limit, decisions=decisions)
         if analyse_blocking:  # counted once per model: a reused model carries the counts it was trained with
-            analysis = blocking_analysis(features, threads=threads, memory_limit=memory_limit)
+            analysis = (steps.blocking if steps else blocking_analysis)(features, threads=threads, memory_limit=memory_limit)
             model = dataclasses.replace(model, training_summary={**model.training_summary,
                                                                  "blocking_analysis": analysis})
         if con is not None:
@@ -183,7 +197,7 @@ def link_records(
         model = stored_model
     log.info("model %s (%s)", model.model_version, "trained" if trained else "reused")
     clock.lap("train")
-    scored = predict_pairs(features, model, th.floor, threads=threads, memory_limit=memory_limit)
+    scored = (steps.predict if steps else predict_pairs)(features, model, th.floor, threads=threads, memory_limit=memory_limit)
     clock.lap("predict")
     if from_model:
         low = thresholds.get("review", (None,))[0] if isinstance(thresholds, dict) else None
@@ -192,7 +206,7 @@ def link_records(
                                    floor=th.floor)
     log.info("thresholds: link %.4g, review %.4g-%.4g (%s)", th.link, th.review[0], th.review[1], th.source)
     checked = label_accuracy(features, model, decisions, th.link, threads=threads, memory_limit=memory_limit)
-    clusters = cluster_scored(features, scored, decisions, th, cannot_link_identifiers)
+    clusters = (steps.cluster if steps else cluster_scored)(features, scored, decisions, th, cannot_link_identifiers)
     clock.lap("cluster")
     registry, events, known_ids = assign_citizen_ids(clusters.assignments, previous_registry, known_ids, run_id)
 

@@ -139,6 +139,8 @@ class TwinGuard:
         else:
             self.src = list(range(n))  # no source known: every record its own source
         counts = first_u.map(first_u.value_counts())
+        if "first_name_count" in features:  # counted over the whole drop (matching.spark clusters a part of it)
+            counts = pd.to_numeric(features["first_name_count"], errors="coerce").where(first_u.notna())
         known = {k.upper() for k in load_name_groups()}
         self.name_count = counts.fillna(0).astype(int).tolist()
         self.established = ((counts >= ESTABLISHED_NAME_COUNT) | first_u.isin(known)).fillna(False).tolist()

@@ -15,6 +15,7 @@ import duckdb
 from pipelines.sources import configured_sources
 from pipelines.steps import step_scope
 from schemas.config import cannot_link_names, load_sources_options, resolve_dob_from
+from schemas.errors import SvocError
 from schemas.rules import DOB_FROM_DEFAULT
 from svoc.drops import check_drop, drop_date
 from svoc.settings import Settings
@@ -131,9 +132,31 @@ def _state_url(settings: Settings) -> str | None:
     return settings.state_url.get_secret_value() if settings.state_url else None
 
 
+def spark_resource(settings: Settings) -> dg.ConfigurableResource:
+    """``dagster-pyspark``'s resource for the Spark engine: master and configuration from the settings
+    (``SVOC_SPARK_MASTER``: ``local[*]``, a cluster URL, or ``sc://...`` / ``databricks`` for Spark or Databricks
+    Connect; ``SVOC_SPARK_CONF``: extra configuration). Imported only when the engine is Spark."""
+    try:
+        from dagster_pyspark import PySparkResource
+    except ImportError:
+        raise SvocError("SVOC_ENGINE=spark needs PySpark: install it with pip install 'svoc[spark]' "
+                        "(and Java: .ci/system-deps.sh), or unset SVOC_ENGINE") from None
+
+    from matching.spark.session import spark_config, use_this_python
+
+    class SvocPySparkResource(PySparkResource):
+        def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+            use_this_python()  # applyInPandas workers run this environment's Python
+            super().setup_for_execution(context)
+
+    return SvocPySparkResource(spark_config=spark_config(settings.spark_master, settings.spark_conf))
+
+
 def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     key_env = settings.env_name("pseudonym_key")
+    extra = {"pyspark": spark_resource(settings)} if settings.engine == "spark" else {}
     return {
+        **extra,
         "warehouse": WarehouseResource(path=str(settings.warehouse), memory_limit=settings.duckdb_memory_limit,
                                        threads=settings.duckdb_threads,
                                        spill_dir=str(settings.spill_dir) if settings.spill_dir else None,
