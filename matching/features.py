@@ -90,7 +90,7 @@ def standardise_address(line: str) -> tuple[str | None, str | None]:
     ``14 high street``), else the first segment; lower case, accents folded, punctuation removed, street
     abbreviations expanded (``rd`` → ``road``; ``st`` → ``street`` at the end, ``saint`` elsewhere).
     """
-    cleaned = [c for c in (_clean_segment(seg) for seg in _SEGMENT_SPLIT.split(line)) if c]
+    cleaned = _clean_segments(line)
     if not cleaned:
         return None, None
     streets = [seg for seg in cleaned if seg.rsplit(" ", 1)[-1] in _STREET_WORDS]
@@ -121,6 +121,19 @@ _SEGMENT_SPLIT = re.compile(r"[,;\n]")
 def _clean_segment(seg: str) -> str:
     s = _NON_ALNUM.sub(" ", _APOSTROPHE.sub("", fold_text(seg))).strip()
     return _HOUSE_LETTER.sub(r"\1\2", s)  # "14 a high st" -> "14a high st"
+
+
+# ASCII lines: the same cleaning on the whole line at once (no run of punctuation crosses a separator)
+_APOSTROPHE_ASCII = re.compile(r"['`]")
+_NON_ALNUM_KEEP_SEP = re.compile(r"[^a-z0-9,;\n]+")
+
+
+def _clean_segments(line: str) -> list[str]:
+    """The non-empty cleaned segments of ``line`` (``_clean_segment`` of each ``_SEGMENT_SPLIT`` part)."""
+    if line.isascii():  # fold_text is lower() here, and only ' and ` of the apostrophes can occur
+        text = _NON_ALNUM_KEEP_SEP.sub(" ", _APOSTROPHE_ASCII.sub("", line.lower()))
+        return [c for c in (_HOUSE_LETTER.sub(r"\1\2", seg.strip()) for seg in _SEGMENT_SPLIT.split(text)) if c]
+    return [c for c in (_clean_segment(seg) for seg in _SEGMENT_SPLIT.split(line)) if c]
 
 
 def _col(identity: pd.DataFrame, name: str) -> pd.Series:
