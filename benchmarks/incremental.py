@@ -10,7 +10,6 @@ night. ``python -m benchmarks.incremental [--records N] [--merge]``; ``--merge``
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import os
@@ -24,7 +23,16 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from benchmarks.scale import DATA, RECORDS_PER_CHILD, ROOT, SEED, drop_for, large_run_env, stage_seconds
+from benchmarks.scale import (
+    DATA,
+    RECORDS_PER_CHILD,
+    ROOT,
+    SEED,
+    SIZES,
+    drop_for,
+    large_run_env,
+    stage_seconds,
+)
 
 IDENTITY_FILES = {  # file -> (record id column, first name column, DOB column)
     "education/pupils.csv": ("PupilID", "Forename", "DOB"),
@@ -36,7 +44,9 @@ IDENTITY_FILES = {  # file -> (record id column, first name column, DOB column)
 
 def changed_drop(drop: Path, out: Path, share: float = 0.01, seed: int = 15) -> dict[str, int]:
     """Copy ``drop`` to ``out`` with ``share`` of each identity file's records touched: half edited (a first name
-    or DOB), three tenths added (a second record of the same person, new id, no identifiers), a fifth removed."""
+    or DOB), three tenths added (a second record of the same person, new id, no identifiers), a fifth removed.
+    Works on lines, byte for byte (files keep their encoding; broken lines are left as they are): only plain lines
+    (no quotes, one field per header column) are picked."""
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(drop, out)
@@ -46,29 +56,34 @@ def changed_drop(drop: Path, out: Path, share: float = 0.01, seed: int = 15) -> 
         path = out / rel
         if not path.exists():
             continue
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            fields, rows = list(reader.fieldnames or []), list(reader)
-        n = len(rows)
-        picks = rng.permutation(n)[: max(1, round(n * share))]
+        raw = path.read_bytes()
+        bom = raw.startswith(b"\xef\xbb\xbf")
+        lines = raw[3 if bom else 0:].decode("latin-1").split("\n")
+        header = lines[0].rstrip("\r").split(",")
+        col = {name: header.index(name) for name in (id_col, first_col, dob_col)}
+        plain = [i for i in range(1, len(lines)) if lines[i].strip() and '"' not in lines[i]
+                 and lines[i].count(",") == len(header) - 1]
+        picks = rng.permutation(plain)[: max(1, round(len(plain) * share))]
         edit, add, remove = np.split(picks, [round(len(picks) * 0.5), round(len(picks) * 0.8)])
-        for i in edit:
-            row = rows[i]
-            if i % 2 and row.get(first_col):
-                row[first_col] = row[first_col][:-1] + ("e" if row[first_col][-1:] != "e" else "a")
-            elif row.get(dob_col):
-                row[dob_col] = row[dob_col][:-1] + ("1" if row[dob_col][-1:] != "1" else "2")
+        for k, i in enumerate(edit):
+            end = "\r" if lines[i].endswith("\r") else ""
+            fields = lines[i].rstrip("\r").split(",")
+            c = col[first_col] if k % 2 and fields[col[first_col]] else col[dob_col]
+            fields[c] = fields[c][:-1] + ("e" if c == col[first_col] else ("1" if fields[c][-1:] != "1" else "2"))
+            lines[i] = ",".join(fields) + end
         added = []
         for k, i in enumerate(add):
-            twin = {c: ("" if c in ("NHSNumber", "UPN", "PNCID", "FormerUPN") else v) for c, v in rows[i].items()}
-            twin[id_col] = f"{rows[i][id_col]}N{k}"
-            added.append(twin)
+            end = "\r" if lines[i].endswith("\r") else ""
+            fields = lines[i].rstrip("\r").split(",")
+            fields = ["" if h in ("NHSNumber", "UPN", "PNCID", "FormerUPN") else v for h, v in zip(header, fields,
+                                                                                                  strict=True)]
+            fields[col[id_col]] = f"{fields[col[id_col]]}N{k}"
+            added.append(",".join(fields) + end)
         gone = set(remove.tolist())
-        rows = [r for j, r in enumerate(rows) if j not in gone] + added
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+        body = [line for j, line in enumerate(lines) if j not in gone]
+        tail = [body.pop()] if body and not body[-1] else []  # keep the final newline last
+        text = "\n".join(body + added + tail)
+        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("latin-1"))
         counts["edited"] += len(edit)
         counts["added"] += len(add)
         counts["removed"] += len(remove)
@@ -142,14 +157,16 @@ def compare(before: Path, incremental: Path, full: Path) -> dict:
 
 def run(records: int = 100_000, share: float = 0.01, seed: int = SEED) -> dict:
     """``{"incremental": {...}}`` on the cached drop of ~``records`` identity records."""
-    children = round(records / RECORDS_PER_CHILD / 5) * 5
+    near = [c for c in SIZES.values() if abs(c * RECORDS_PER_CHILD - records) <= 0.1 * records]
+    children = near[0] if near else round(records / RECORDS_PER_CHILD)  # the scale benchmark's cached drops
     drop = drop_for(children, seed)
     work = DATA / "warehouses" / f"incremental-{children}"
     shutil.rmtree(work, ignore_errors=True)
     first = work / "first" / "svoc.duckdb"
     first.parent.mkdir(parents=True)
     night1 = _svoc_run(drop, first, label="incremental-first")
-    tonight = changed_drop(drop, DATA / f"{drop.name}-changed", share)
+    tonight = DATA / f"{drop.name}-changed"
+    changes = changed_drop(drop, tonight, share)
     for name in ("incremental", "full"):
         shutil.copytree(first.parent, work / name)
     inc = _svoc_run(tonight, work / "incremental" / "svoc.duckdb", label="incremental-inc")
@@ -159,7 +176,7 @@ def run(records: int = 100_000, share: float = 0.01, seed: int = SEED) -> dict:
            "full_s": full["wall_s"], "incremental_s": inc["wall_s"],
            **compare(first, work / "incremental" / "svoc.duckdb", work / "full" / "svoc.duckdb"),
            "incremental_share_of_full": round(inc["wall_s"] / full["wall_s"], 3),
-           "changes": tonight, "first_night_s": night1["wall_s"], "modes": [inc["mode"], full["mode"]],
+           "changes": changes, "first_night_s": night1["wall_s"], "modes": [inc["mode"], full["mode"]],
            "stages_incremental": inc["stages"], "stages_full": full["stages"],
            "match_incremental": inc["match_seconds"], "match_full": full["match_seconds"],
            "touched_records": inc["stats"].get("touched_records"),

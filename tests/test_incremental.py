@@ -214,7 +214,8 @@ def nights(tmp_path_factory):
     for name, extra in (("incremental", ()), ("full", ("--full",))):
         shutil.copytree(first.parent, tmp / name)
         out[name] = tmp / name / "svoc.duckdb"
-        run_cli("run", "--drop", str(tmp / "night2"), "--warehouse", str(out[name]), *extra, tmp=tmp)
+        proc = run_cli("run", "--drop", str(tmp / "night2"), "--warehouse", str(out[name]), *extra, tmp=tmp)
+        out[f"{name}_stdout"] = proc.stdout
     return out
 
 
@@ -259,3 +260,11 @@ def test_a_steward_decision_is_honoured_on_an_incremental_night(nights):
     for name in ("incremental", "full"):
         ids = _citizens(nights[name])
         assert ids[left] != ids[right], name
+
+
+@pytest.mark.slow
+def test_the_run_summary_and_report_say_which_mode_ran(nights):
+    assert "Incremental night:" in nights["incremental_stdout"]
+    assert "Full re-link: a full re-link was asked for (--full" in nights["full_stdout"]
+    report = (nights["incremental"].parent / "svoc_report.html").read_text(encoding="utf-8")
+    assert "incremental night:" in report

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -28,6 +29,19 @@ app.command("explain")(explain)
 app.command("find")(find_command); app.command("match-list")(match_list_command)  # noqa: E702
 app.command("serve")(serve); app.add_typer(account_app, name="account"); app.command("demo-account")(demo_account)  # noqa: E702
 console = Console(stderr=False)
+
+
+def _matching_mode(con: Any, run_id: str) -> str:
+    """One line: whether the night re-linked every record or only new and changed ones (and why)."""
+    import json
+
+    rows = con.execute("SELECT stats FROM audit.run_matching WHERE run_id = ?", [run_id]).fetchall()
+    stats = json.loads(rows[0][0] or "{}") if rows else {}
+    if stats.get("mode") == "incremental":
+        return (f"Incremental night: {stats.get('changed_records', 0):,} new or changed and "
+                f"{stats.get('removed_records', 0):,} removed records; {stats.get('touched_records', 0):,} "
+                "records re-clustered, every other child unchanged.")
+    return f"Full re-link: {stats.get('full_reason') or 'every record linked'}."
 
 
 def _summary(warehouse: Path, run_id: str) -> None:
@@ -56,6 +70,7 @@ def _summary(warehouse: Path, run_id: str) -> None:
         if "record_citizen" in linked:
             n_cit, n_rec = one_row(con, "SELECT count(DISTINCT citizen_id), count(*) FROM linked.record_citizen")
             console.print(f"[bold]{n_rec:,}[/] records linked into [bold]{n_cit:,}[/] children.")
+            console.print(_matching_mode(con, run_id), highlight=False)
     finally:
         con.close()
 

@@ -62,6 +62,7 @@ TEMPLATE = """<!DOCTYPE html>
 <tr><th>Code version</th><td>{{ run.code_version or "unknown" }}</td></tr>
 <tr><th>Matching model version</th><td><code>{{ run.model_version or "none" }}</code>
  {% if run.matching_stats.model_trained %}(trained in this run){% elif run.matching_stats %}(reused from an earlier run){% endif %}</td></tr>
+{% if run.matching_stats.mode %}<tr><th>Matching</th><td>{% if run.matching_stats.mode == "incremental" %}incremental night: {{ run.matching_stats.changed_records|n }} new or changed and {{ run.matching_stats.removed_records|n }} removed records; {{ run.matching_stats.touched_records|n }} re-clustered, every other child unchanged{% else %}full re-link ({{ run.matching_stats.full_reason }}){% endif %}</td></tr>{% endif %}
 <tr><th>Thresholds</th><td>{% for k, v in run.thresholds.items() %}{{ k }} = {{ v }}{% if not loop.last %}; {% endif %}{% endfor %}
  <div class="muted">Pairs scoring at least the <i>link</i> probability are joined automatically; pairs within the
  <i>review</i> range wait for a person to decide.</div></td></tr>
