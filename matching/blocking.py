@@ -8,10 +8,12 @@ trained model so an operator can see why a night took as long as it did. Counts 
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 from splink import DuckDBAPI
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
@@ -21,6 +23,20 @@ from matching.model import load_features, scoped_connection
 
 EXACT_COUNT_MAX_RECORDS = 2_000_000
 SAMPLE_PROPORTION = 0.05
+
+
+def rule_sql(rule: Any) -> str:
+    """A blocking rule's DuckDB SQL (rules are SQL strings or Splink rule creators)."""
+    return rule if isinstance(rule, str) else rule.get_blocking_rule("duckdb").blocking_rule_sql
+
+
+def rule_columns_only(features: pd.DataFrame, rules: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    """``features`` with every column no rule names blanked (all NULL), so loading them costs nothing; the
+    counts only read the columns in the rules' SQL (any feature column named there is kept)."""
+    words = {w for _, r in rules for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rule_sql(r))}
+    keep = words | {S.UNIQUE_ID}
+    blank = np.full(len(features), None, dtype=object)
+    return pd.DataFrame({c: features[c] if c in keep else blank for c in features.columns}, copy=False)
 
 
 def blocking_analysis(
@@ -36,7 +52,7 @@ def blocking_analysis(
     """Marginal and cumulative comparison counts per prediction blocking rule."""
     rules = rules or S.prediction_rules(extra_id_columns)
     with scoped_connection(con, threads, memory_limit) as con:
-        table = load_features(con, features, extra_id_columns)
+        table = load_features(con, rule_columns_only(features, rules), extra_id_columns)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         prop = record_sample_proportion or (1.0 if n <= EXACT_COUNT_MAX_RECORDS else SAMPLE_PROPORTION)
         sdf = DuckDBAPI(con).register(table)
