@@ -18,7 +18,7 @@ from schemas.config import cannot_link_names, load_sources_options, resolve_dob_
 from schemas.errors import SvocError
 from schemas.rules import DOB_FROM_DEFAULT
 from svoc.drops import check_drop, drop_date
-from svoc.settings import Settings
+from svoc.settings import Settings, writes_parquet
 from svoc.state import carry_state_into_build, open_store
 from svoc.warehouse.analytics import resolve_pseudonym_key
 from svoc.warehouse.build import connect, start_build
@@ -32,6 +32,7 @@ class WarehouseResource(dg.ConfigurableResource):
     threads: int = 2
     spill_dir: str | None = None
     state_url: str | None = None  # IG state store (svoc.state); None: the SQLite file beside the warehouse
+    parquet: bool = False  # also publish every table as Parquet (svoc.warehouse.parquet)
 
     @property
     def target(self) -> Path:
@@ -160,7 +161,7 @@ def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "warehouse": WarehouseResource(path=str(settings.warehouse), memory_limit=settings.duckdb_memory_limit,
                                        threads=settings.duckdb_threads,
                                        spill_dir=str(settings.spill_dir) if settings.spill_dir else None,
-                                       state_url=_state_url(settings)),
+                                       state_url=_state_url(settings), parquet=writes_parquet(settings)),
         "drop": DropResource(path=str(settings.drop)),
         "landing": LandingResource(path=str(settings.landing_dir)),
         "matching": matching_resource(settings),

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     engine: Literal["duckdb", "spark"] = Field(default="duckdb", description="the matching engine (docs/scale.md)")
     spark_master: str = Field(default="local[*]", description="Spark master URL when engine is spark")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="extra Spark configuration (JSON object)")
+    parquet: bool | None = Field(default=None, description="also publish every table as Parquet beside the "
+                                 "warehouse (<stem>_parquet/); default: when the engine is spark")
     chunk_size: int = 200_000
     dagster_log_level: str = "CRITICAL"
     # Operations (pipelines/defs/alerts.py, freshness.py): how old the published warehouse may get, and who
@@ -106,3 +108,8 @@ def get_settings(**overrides: Any) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else ""
         where = f"{field} ({Settings.model_construct().env_name(field)})" if field in Settings.model_fields else field
         raise SvocError(f"setting {where}: {first['msg']}; fix the environment variable or option") from None
+
+
+def writes_parquet(settings: Settings) -> bool:
+    """Whether the publish also writes the Parquet copy (``SVOC_PARQUET``; by default with the Spark engine)."""
+    return settings.parquet if settings.parquet is not None else settings.engine == "spark"

@@ -14,6 +14,7 @@ from schemas.tables import TABLES
 from svoc.stages.marts import analytics_marts
 from svoc.warehouse.analytics import build_analytics
 from svoc.warehouse.build import analytics_build_path, build_path, connect, publish, stamp
+from svoc.warehouse.parquet import stage as stage_parquet
 from svoc.warehouse.runlog import fold_failures, record_run
 from svoc.warehouse.sql import one_row, table_counts
 
@@ -46,8 +47,9 @@ def check_build(con: duckdb.DuckDBPyConnection) -> None:
 def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: Path, drop_date: dt.date,
                   conn_kw: dict | None = None, stage_seconds: dict | None = None,
                   pseudonym_key: bytes, on_step: Callable[[str], None] = lambda _step: None,
-                  small_cell_threshold: int = 5) -> dict[str, int]:
-    """Check the build, record the run, write the analytics build, stamp both with the run id, swap both in."""
+                  small_cell_threshold: int = 5, parquet: bool = False) -> dict[str, int]:
+    """Check the build, record the run, write the analytics build, stamp both with the run id, swap both in.
+    ``parquet``: also publish every table as Parquet beside the warehouse (``svoc.warehouse.parquet``)."""
     con = connect(build_path(target, run_id), **(conn_kw or {}))
     analytics_build = analytics_build_path(target, run_id)
     try:
@@ -71,7 +73,8 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
     if with_analytics:
         stamp(analytics_build, run_id)
     on_step("stamped")
-    publish(target, run_id, analytics=with_analytics, on_step=on_step)
+    also = (stage_parquet(target, run_id, build_path(target, run_id)),) if parquet else ()
+    publish(target, run_id, analytics=with_analytics, on_step=on_step, also=also)
     if with_analytics:
         from svoc.report import write_report
 

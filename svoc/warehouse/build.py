@@ -350,10 +350,11 @@ def _checkpoint(path: Path) -> None:
 
 
 def publish(target: Path, run_id: str, *, analytics: bool = True,
-            on_step: Callable[[str], None] = lambda _step: None) -> Path:
+            on_step: Callable[[str], None] = lambda _step: None, also: tuple[tuple[Path, Path], ...] = ()) -> Path:
     """Swap this run's warehouse build and analytics build in, as one unit; keep the old warehouse as ``.prev``.
 
-    ``on_step`` is called after each durable step (tests kill the process there)."""
+    ``on_step`` is called after each durable step (tests kill the process there). ``also``: more ``(staged,
+    published)`` renames in the same journal (the Parquet folder's link, ``svoc.warehouse.parquet``)."""
     if not holds_lock(target, run_id):
         raise SvocError(f"{target}: run {run_id[:8]} does not hold the writer lock; not publishing")
     swaps = [(build_path(target, run_id), target)]
@@ -362,6 +363,7 @@ def publish(target: Path, run_id: str, *, analytics: bool = True,
     for src, _dst in swaps:
         _checkpoint(src)
         chmod_private(src)
+    swaps += list(also)
     on_step("builds checkpointed")
     with _SWAP:
         if run_id in _CANCELLED or not holds_lock(target, run_id):

@@ -23,5 +23,6 @@ def published_warehouse(context: dg.AssetExecutionContext, drop: DropResource, w
     with step_scope():  # refuse a partial run; publish's log lines to the event log
         counts = publish_build(warehouse.target, context.run.run_id, started_at=started, drop=drop.dir,
                                drop_date=drop.date, conn_kw=warehouse.conn_kw(), stage_seconds=stages,
-                               pseudonym_key=privacy.key(), small_cell_threshold=privacy.small_cell_threshold)
+                               pseudonym_key=privacy.key(), small_cell_threshold=privacy.small_cell_threshold,
+                               parquet=warehouse.parquet)
     return dg.MaterializeResult(metadata={k: v for k, v in counts.items() if not k.startswith("audit.")})
