@@ -268,3 +268,19 @@ def test_the_run_summary_and_report_say_which_mode_ran(nights):
     assert "Full re-link: a full re-link was asked for (--full" in nights["full_stdout"]
     report = (nights["incremental"].parent / "svoc_report.html").read_text(encoding="utf-8")
     assert "incremental night:" in report
+
+
+def test_touched_records_count_first_names_over_the_whole_drop():
+    """Regression (100k benchmark: one unchanged child split by the twin guard): whether a first name is
+    established is counted over every record, not only the re-clustered ones."""
+    from matching.twin_guard import ESTABLISHED_NAME_COUNT
+    from svoc.stages.incremental import first_name_counts
+
+    names = ["leo"] * ESTABLISHED_NAME_COUNT + ["leon", None]
+    rows = pd.DataFrame({"unique_id": [f"s:{i}" for i in range(len(names))], "first_name_std": names})
+    con = duckdb.connect()
+    ensure_tables(con, {"matching.record_features": TABLES["matching.record_features"]})
+    write_frame(con, "matching.record_features", rows)
+    touched = rows.iloc[[0, 3, 4]].reset_index(drop=True)
+    counts = first_name_counts(con, touched)
+    assert counts.iloc[0] == ESTABLISHED_NAME_COUNT and counts.iloc[1] == 1 and pd.isna(counts.iloc[2])

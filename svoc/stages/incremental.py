@@ -106,6 +106,17 @@ def _plain_features(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def first_name_counts(con: duckdb.DuckDBPyConnection, features: pd.DataFrame) -> pd.Series:
+    """Records holding each touched record's first name, over all tonight's records: the twin guard's
+    established-name test counts the whole drop (``matching.twin_guard``), not the touched part of it."""
+    from matching.must_links import clean_id_column
+
+    everyone = clean_id_column(con.execute("SELECT first_name_std FROM matching.record_features").df()
+                               ["first_name_std"]).str.upper()
+    mine = clean_id_column(features["first_name_std"]).str.upper()
+    return mine.map(everyone.value_counts()).astype("Int64")
+
+
 def refresh_features(con: duckdb.DuckDBPyConnection, *, drop_date: dt.date, previous_drop: dt.date,
                      dob_from: dt.date, run_id: str) -> tuple[list[str], list[str], int]:
     """Tonight's ``matching.record_features``: rows of removed records dropped, new and changed records featured
@@ -195,6 +206,7 @@ def relink_incremental(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date
 
     features = _plain_features(con.execute("SELECT * FROM matching.record_features WHERE unique_id IN "
                                            "(SELECT unique_id FROM _svoc_touched) ORDER BY unique_id").df())
+    features["first_name_count"] = first_name_counts(con, features)
     touched_set = set(touched)
     inside = (pairs["unique_id_l"].isin(touched_set) & pairs["unique_id_r"].isin(touched_set)).to_numpy(dtype=bool) \
         if len(pairs) else np.zeros(0, dtype=bool)
