@@ -41,6 +41,8 @@ def _rename(node: exp.Expression) -> exp.Expression:
 def _fix(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.JarowinklerSimilarity):
         return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
+    if isinstance(node, exp.ArrayOverlaps):  # DuckDB list_has_any / &&
+        return exp.Anonymous(this="arrays_overlap", expressions=[node.this, node.expression])
     if isinstance(node, exp.Length) and _is_array(node.this):
         return exp.ArraySize(this=node.this)
     if isinstance(node, exp.DateDiff):  # DuckDB date_diff('day', a, b) = b - a in days: Spark datediff(b, a)
@@ -71,7 +73,7 @@ def to_spark(sql: str) -> str:
     except sqlglot.errors.SqlglotError as exc:
         raise UntranslatableSQL(f"cannot put this model SQL into Spark's dialect: {sql!r} ({exc})") from None
     # a DuckDB name sqlglot parsed into its own node and wrote back under a name Spark lacks
-    out = re.sub(r"\bLENGTH\((ARRAY_INTERSECT|FILTER)\(", r"SIZE(\1(", out)
+    out = re.sub(r"\bLENGTH\((ARRAY_\w+|FILTER|SPLIT)\(", r"SIZE(\1(", out)
     if re.search(r"\b(LIST_\w+|JAROWINKLER_SIMILARITY|STRING_SPLIT)\(", out):
         raise UntranslatableSQL(f"no Spark function for part of this model SQL: {sql!r}")
     return out
