@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# The Spark engine's Java (Debian's default-jre-headless, .ci/system-deps.sh), when JAVA_HOME is not set.
+JAVA_HOME ?= $(shell j=$$(command -v java 2>/dev/null) && dirname $$(dirname $$(readlink -f $$j)))
+export JAVA_HOME
 
 .PHONY: install demo test test-fast dev lint bench postgres system-deps clean
 
@@ -18,7 +21,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# PostgreSQL (SQL-source and state-store tests) and Chromium (report and web workspace tests), from Debian's packages.
+# PostgreSQL (SQL-source and state-store tests), Chromium (report and web workspace tests) and Java (Spark engine),
+# from Debian's packages.
 system-deps:
 	@bash .ci/system-deps.sh
 
@@ -33,7 +37,7 @@ test: install system-deps $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/pytest -q
 
 test-fast: install
-	$(BIN)/pytest -q -m "not slow and not postgres"
+	$(BIN)/pytest -q -m "not slow and not postgres and not spark"
 
 # The Dagster UI via `dg dev` (reads [tool.dg] in pyproject.toml: code location "svoc"); VIRTUAL_ENV tells dg
 # which environment is the project's, so it does not warn that none is active.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Install the system packages the tests use, from Debian's packages, when they are missing.
+# Install the system packages the tests use, from Debian's packages, when they are missing:
+# PostgreSQL, Chromium and Java (Spark engine).
 set -euo pipefail
 need=()
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
+# Java for the Spark engine (SVOC_ENGINE=spark; PySpark itself comes from PyPI).
+command -v java >/dev/null || need+=(default-jre-headless)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
   echo "system-deps: please install ${need[*]} (apt-get install ${need[*]}); tests needing them will be skipped" >&2
