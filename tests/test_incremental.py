@@ -284,3 +284,39 @@ def test_touched_records_count_first_names_over_the_whole_drop():
     touched = rows.iloc[[0, 3, 4]].reset_index(drop=True)
     counts = first_name_counts(con, touched)
     assert counts.iloc[0] == ESTABLISHED_NAME_COUNT and counts.iloc[1] == 1 and pd.isna(counts.iloc[2])
+
+
+def _intraday_drop(night1: Path, out: Path) -> None:
+    """A changes-only drop: health only, one patient's first name edited and one new patient record."""
+    (out / "health").mkdir(parents=True)
+    lines = (night1 / "health" / "patients.csv").read_text(encoding="utf-8-sig").split("\n")
+    edited, new = lines[1].split(","), lines[2].split(",")
+    edited[2] += "x"
+    new[0], new[1] = "H09990001", ""
+    (out / "health" / "patients.csv").write_text("\n".join([lines[0], ",".join(edited), ",".join(new)]) + "\n",
+                                                 encoding="utf-8-sig")
+    header = (night1 / "health" / "encounters.csv").read_text(encoding="utf-8-sig").split("\n")[0]
+    (out / "health" / "encounters.csv").write_text(header + "\n", encoding="utf-8-sig")
+    (out / "manifest.json").write_text(json.dumps({"drop_date": "2026-11-01", "changes_only": True}))
+
+
+@pytest.mark.slow
+def test_an_intraday_drop_of_one_source_changes_only_its_records(nights):
+    tmp = nights["tmp"]
+    _intraday_drop(tmp / "night1", tmp / "intraday")
+    shutil.copytree(nights["first"].parent, tmp / "intraday_wh")
+    warehouse = tmp / "intraday_wh" / "svoc.duckdb"
+    run_cli("run", "--drop", str(tmp / "intraday"), "--warehouse", str(warehouse), tmp=tmp)
+    stats = _stats(warehouse)
+    assert stats["mode"] == "incremental"
+    assert (stats["changed_records"], stats["removed_records"]) == (2, 0)
+    sql = "SELECT source, count(*) FROM staging.identity_records GROUP BY 1 ORDER BY 1"
+    before, after = dict(query(nights["first"], sql)), dict(query(warehouse, sql))
+    assert after == {**before, "health": before["health"] + 1}
+    interactions = "SELECT count(*) FROM staging.interactions"
+    assert query(warehouse, interactions) == query(nights["first"], interactions)
+    ids_before, ids_after = _citizens(nights["first"]), _citizens(warehouse)
+    assert "health:H09990001" in ids_after
+    # the steward's split (decided after night 1) is applied tonight; every other record keeps its id
+    untouched = [k for k in ids_before if not k.startswith("health:") and k not in nights["split"]]
+    assert all(ids_after[k] == ids_before[k] for k in untouched)

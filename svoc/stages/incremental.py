@@ -120,7 +120,7 @@ def first_name_counts(con: duckdb.DuckDBPyConnection, features: pd.DataFrame) ->
 def refresh_features(con: duckdb.DuckDBPyConnection, *, drop_date: dt.date, previous_drop: dt.date,
                      dob_from: dt.date, run_id: str) -> tuple[list[str], list[str], int]:
     """Tonight's ``matching.record_features``: rows of removed records dropped, new and changed records featured
-    (a DOB after the earlier drop date counts as changed: it was or is in the future). Returns ``(changed, removed,
+    (a DOB between the two drop dates counts as changed: in the future at one and not at the other). Returns ``(changed, removed,
     records tonight)``; records whose DOB precision moved with their source's placeholder pattern count as changed."""
     from matching.dates import dob_precision
     from matching.features import build_features
@@ -128,8 +128,8 @@ def refresh_features(con: duckdb.DuckDBPyConnection, *, drop_date: dt.date, prev
     con.execute(f"CREATE OR REPLACE TEMP TABLE _svoc_tonight AS SELECT {_KEY} AS unique_id, "
                 f"{identity_hash_sql()} AS identity_hash, dob FROM staging.identity_records")
     changed = _ids(con, "SELECT t.unique_id FROM _svoc_tonight t LEFT JOIN matching.record_features f "
-                        "USING (unique_id) WHERE f.identity_hash IS DISTINCT FROM t.identity_hash OR t.dob > ? "
-                        "ORDER BY 1", [min(previous_drop, drop_date)])
+                        "USING (unique_id) WHERE f.identity_hash IS DISTINCT FROM t.identity_hash "
+                        "OR (t.dob > ? AND t.dob <= ?) ORDER BY 1", sorted([previous_drop, drop_date]))
     removed = _ids(con, "SELECT unique_id FROM matching.record_features WHERE unique_id NOT IN "
                         "(SELECT unique_id FROM _svoc_tonight) ORDER BY 1")
     total = int(con.execute("SELECT count(*) FROM _svoc_tonight").fetchall()[0][0])

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,7 +122,9 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
     write_frame(con, "audit.match_evidence", result.match_evidence, replace_where="run_id = ?", params=[run_id])
     queue = carry_forward(previous_queue, result.review_queue)
     write_frame(con, "audit.review_queue", queue, replace_where="true")
+    started = time.perf_counter()
     store_full_state(con, features, result.scored_pairs, result.match_evidence, result.thresholds.as_dict(), run_id)
+    result.stats.setdefault("seconds", {})["store_state"] = round(time.perf_counter() - started, 2)
     stats: dict[str, Any] = {k: v for k, v in result.stats.items() if isinstance(v, int | float)}
     stats.update({"model_version": result.model.model_version, "model_trained": result.model_trained,
                   "records": len(rc), "citizens": int(rc["citizen_id"].nunique()),
