@@ -39,12 +39,11 @@ def similarity_jar() -> str:
 
 def spark_config(master: str, conf: dict[str, str] | None = None) -> dict[str, str]:
     """The SparkSession configuration for ``master`` (``local[*]``, ``spark://host:7077``, ``yarn``, ``k8s://...``;
-    ``databricks`` or an ``sc://`` URL means Databricks Connect / Spark Connect: ``spark.remote``). ``conf`` (the
+    an ``sc://`` URL is Spark Connect, Databricks Connect's protocol: ``spark.remote``). ``conf`` (the
     ``SVOC_SPARK_CONF`` JSON object) wins over every default here."""
     out: dict[str, str] = {}
-    if master.startswith("sc://") or master == "databricks":
-        if master != "databricks":
-            out["spark.remote"] = master
+    if master.startswith("sc://"):
+        out["spark.remote"] = master
     else:
         out["spark.master"] = master
         out["spark.jars"] = similarity_jar()
