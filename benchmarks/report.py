@@ -106,6 +106,7 @@ def write_markdown(out: dict, detail: dict) -> str:
     for r in failed:
         lines += [f"**{r.get('label')} run did not finish** (return code {r.get('returncode')}):", "", "```",
                   str(r.get("error_tail", ""))[-1500:], "```", ""]
+    lines += engines_section(out)
     lines += accuracy_section(out.get("accuracy", []))
     lines += ["## Throughput against peers (one feature frame, generated drop)", "",
               "| dataset | linker | precision | recall | F1 | twin pairs merged | seconds | comparisons | "
@@ -128,6 +129,33 @@ def write_markdown(out: dict, detail: dict) -> str:
               "`index` + `compute`), the cost per comparison on a night that reuses its stored model; records/s is "
               "given alongside.", ""]
     return "\n".join(lines) + "\n"
+
+
+def engines_section(out: dict) -> list[str]:
+    """The incremental night against a full re-link, and the Spark engine against DuckDB (when measured)."""
+    lines: list[str] = []
+    inc = out.get("incremental")
+    if inc:
+        share = inc["incremental_s"] / inc["full_s"] if inc.get("full_s") and inc.get("incremental_s") else None
+        lines += ["## Incremental night against a full re-link (same changed drop, same starting warehouse)", "",
+                  "| identity records | changed share | full s | incremental s | incremental / full | "
+                  "pair agreement | unchanged children keeping their id |", "|---|---|---|---|---|---|---|",
+                  f"| {_fmt(inc.get('identity_records'))} | {inc.get('changed_share')} | {_fmt(inc.get('full_s'))} | "
+                  f"{_fmt(inc.get('incremental_s'))} | {_fmt(share, 3)} | {inc.get('pair_agreement')} | "
+                  f"{inc.get('unchanged_ids_kept')} |", "",
+                  "`python -m benchmarks.incremental`: a first night on the drop, then the drop with the changed "
+                  "share of identity records edited, added or removed, run both incrementally and with `--full` "
+                  "from copies of the first night's warehouse.", ""]
+    sp = out.get("spark")
+    if sp:
+        lines += ["## Spark engine against DuckDB (local[2], same drop, same starting registry and model)", "",
+                  "| identity records | linked-pair agreement | citizen-id agreement | DuckDB s | Spark s |",
+                  "|---|---|---|---|---|",
+                  f"| {_fmt(sp.get('identity_records'))} | {sp.get('pair_agreement')} | {sp.get('id_agreement')} | "
+                  f"{_fmt(sp.get('duckdb_s'))} | {_fmt(sp.get('spark_s'))} |", "",
+                  "`python -m benchmarks.spark`: both engines run `svoc run --full` from a copy of one DuckDB first "
+                  "night. The Spark figure on one small machine is not the point; agreement is.", ""]
+    return lines
 
 
 NOTES_MARKER = "<!-- notes: kept across runs -->"

@@ -69,9 +69,25 @@ def accuracy_row(r: dict) -> dict:
     return {**{k: r.get(k) for k in ACCURACY_KEYS}, **{k: r[k] for k in ACCURACY_EXTRA_KEYS if k in r}}
 
 
+# Keys other benchmarks measure, each one object: benchmarks.lookup, benchmarks.incremental, benchmarks.spark.
+SECTION_KEYS = {
+    "incremental": ("identity_records", "changed_share", "full_s", "incremental_s", "pair_agreement",
+                    "unchanged_ids_kept"),
+    "spark": ("identity_records", "pair_agreement", "id_agreement", "duckdb_s", "spark_s"),
+}
+
+
+def section(name: str, row: dict) -> dict:
+    """One ``incremental`` / ``spark`` object: the contract keys first, everything else under ``detail``."""
+    keys = SECTION_KEYS[name]
+    extra = {k: v for k, v in row.items() if k not in keys and k != "detail"}
+    return {**{k: row.get(k) for k in keys}, "detail": {**row.get("detail", {}), **extra}}
+
+
 def shaped(results: dict) -> dict:
     """Exactly the contract shape (extra measured keys live in ``results['detail']`` instead)."""
     return {"machine": results["machine"],
+            **{k: section(k, results[k]) for k in SECTION_KEYS if results.get(k)},
             "scale": [{k: r.get(k) for k in SCALE_KEYS} for r in results["scale"]],
             "accuracy": [accuracy_row(r) for r in results["accuracy"]],
             "throughput": [{k: r.get(k) for k in THROUGHPUT_KEYS} for r in results.get("throughput", [])
@@ -135,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-external", action="store_true", help="skip the accuracy benchmark (benchmarks.external)")
     p.add_argument("--datasets", default=",".join(EXTERNAL_DATASETS),
                    help="accuracy datasets, comma-separated: " + ", ".join(EXTERNAL_DATASETS))
+    p.add_argument("--no-incremental", action="store_true",
+                   help="skip the incremental night against a full re-link (benchmarks.incremental)")
+    p.add_argument("--no-spark", action="store_true", help="skip DuckDB against Spark (benchmarks.spark)")
+    p.add_argument("--spark-records", type=int, default=100_000, help="identity records for the engine comparison")
     p.add_argument("--timeout", type=float, default=3600.0, help="per scale run, seconds")
     p.add_argument("--peers-from", type=Path, default=None,
                    help="JSON file of throughput rows measured earlier (benchmarks.peers output) to include as-is")
@@ -174,6 +194,20 @@ def main(argv: list[str] | None = None) -> int:
         print("[bench] accuracy through the public interface (benchmarks.external) …", flush=True)
         fresh = external.run_all([n.strip() for n in a.datasets.split(",") if n.strip()])
         results["accuracy"] = merged_accuracy(previous["accuracy"], fresh)
+    for name, skipped in (("incremental", a.no_incremental), ("spark", a.no_spark)):
+        if skipped:
+            results[name] = previous.get(name)
+            continue
+        print(f"[bench] {name} (benchmarks.{name}) …", flush=True)
+        if name == "incremental":  # at the largest size measured: 1M, or 100k with --quick
+            from benchmarks import incremental
+
+            records = 1_000_000 if "1M" in (a.sizes or (["10k", "100k"] if a.quick else ["1M"])) else 100_000
+            results[name] = incremental.run(records=records)["incremental"]
+        else:
+            from benchmarks import spark
+
+            results[name] = spark.run(records=a.spark_records)["spark"]
     if a.peers_from:
         results["throughput"] = json.loads(a.peers_from.read_text())
     elif not a.no_peers:
