@@ -18,8 +18,11 @@ import hashlib
 import json
 import logging
 import math
+import os
+import tempfile
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -93,8 +96,17 @@ def make_artifact(model_dict: dict[str, Any], training_summary: dict[str, Any]) 
 
 
 # --------------------------------------------------------------------------------------------- DB
+def spill_folder() -> Path:
+    """Where a private matching connection spills when it outgrows its memory: a folder only this user can
+    open (0700) under the system temp folder, never DuckDB's default ``.tmp`` in the working folder."""
+    folder = Path(tempfile.gettempdir()) / f"svoc-matching-spill-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
+
+
 def matching_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config={"temp_directory": str(spill_folder())})
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
