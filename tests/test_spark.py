@@ -11,6 +11,8 @@ import datetime as dt
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -255,3 +257,32 @@ def test_svoc_run_with_the_spark_engine_publishes_duckdb_and_parquet(duckdb_run,
     assert n == [(len(after),)]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.rglob("*.parquet"))
     assert stat.S_IMODE(folder.resolve().stat().st_mode) == 0o700
+
+
+# ------------------------------------------------------------------------------------------- Dagster wiring
+def test_the_default_engine_never_imports_pyspark():
+    code = ("import sys\nfrom pipelines.definitions import build_defs\nfrom svoc.settings import get_settings\n"
+            "build_defs(get_settings()).get_repository_def()\nimport svoc.stages.match, svoc.stages.publish\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'dagster_pyspark')"
+            " or m.startswith('matching.spark')))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SVOC_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_spark_engine_gives_the_match_asset_dagster_pysparks_resource():
+    pytest.importorskip("dagster_pyspark")
+    from dagster_pyspark import PySparkResource
+
+    from pipelines.defs.match.assets import record_citizen_asset
+    from pipelines.resources import resources_from
+
+    settings = Settings(engine="spark", spark_master="spark://head:7077", spark_conf={"spark.executor.memory": "8g"})
+    resources = resources_from(settings)
+    assert isinstance(resources["pyspark"], PySparkResource)
+    conf = resources["pyspark"].spark_config
+    assert conf["spark.master"] == "spark://head:7077" and conf["spark.executor.memory"] == "8g"
+    assert resources["warehouse"].parquet is True
+    assert "pyspark" in record_citizen_asset(["health"], "spark").required_resource_keys
+    assert "pyspark" not in record_citizen_asset(["health"], "duckdb").required_resource_keys
+    assert "pyspark" not in resources_from(Settings())
