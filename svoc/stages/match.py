@@ -66,14 +66,14 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
                                  cannot_link_identifiers=cannot_link_identifiers, threads=threads,
                                  memory_limit=memory_limit)
         if not isinstance(inc, str):
-            rc = inc.record_citizen.assign(run_id=run_id)
-            write_frame(con, "linked.record_citizen", rc, replace_where="true")
+            records, citizens = con.execute("SELECT count(*), count(DISTINCT citizen_id) "
+                                            "FROM linked.record_citizen").fetchall()[0]
             write_frame(con, "audit.citizen_ids", pd.DataFrame(inc.known_ids), replace_where="true")
             write_frame(con, "audit.citizen_events", inc.events.assign(run_id=run_id), replace_where="run_id = ?",
                         params=[run_id])
             write_frame(con, "audit.review_queue", inc.review_queue, replace_where="true")
             stats = {**inc.stats, "mode": "incremental", "model_version": stored_model.model_version,
-                     "model_trained": False, "records": len(rc), "citizens": int(rc["citizen_id"].nunique()),
+                     "model_trained": False, "records": int(records), "citizens": int(citizens),
                      "review_queue": len(inc.review_queue), "events": len(inc.events)}
             thresholds = previous["thresholds"]
             return _record_run(con, run_id, stats, thresholds, {"from_stored_model": True}, version,
