@@ -320,3 +320,23 @@ def test_an_intraday_drop_of_one_source_changes_only_its_records(nights):
     # the steward's split (decided after night 1) is applied tonight; every other record keeps its id
     untouched = [k for k in ids_before if not k.startswith("health:") and k not in nights["split"]]
     assert all(ids_after[k] == ids_before[k] for k in untouched)
+
+
+@pytest.mark.parametrize("day,mode", [(dt.datetime(2026, 11, 29, 2, 0), "full"),  # a Sunday
+                                      (dt.datetime(2026, 11, 30, 2, 0), "incremental"),
+                                      (dt.datetime(2026, 12, 5, 2, 0), "incremental")])
+def test_the_nightly_schedule_runs_a_full_night_on_sunday(day, mode):
+    import dagster as dg
+
+    from pipelines.definitions import build_defs
+    from pipelines.defs.schedules import night_run_request, nightly_run_schedule
+    from svoc.settings import get_settings
+
+    request = night_run_request(day)
+    assert request.tags["svoc/mode"] == mode
+    full = request.run_config.get("ops", {}).get("linked__record_citizen", {}).get("config", {}).get("full", False)
+    assert full == (mode == "full")
+    job = build_defs(get_settings()).resolve_job_def("svoc_run_job")
+    dg.validate_run_config(job, request.run_config)  # the run config is one the job accepts
+    tick = nightly_run_schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=day))
+    assert tick.run_requests and tick.run_requests[0].tags["svoc/mode"] == mode

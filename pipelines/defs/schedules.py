@@ -8,14 +8,15 @@ import dagster as dg
 from pipelines.defs.jobs import svoc_run_job
 
 FULL_NIGHT_WEEKDAY = 6  # Sunday (datetime.weekday): the weekly full re-link
+FULL_NIGHT_RUN_CONFIG = {"ops": {"linked__record_citizen": {"config": {"full": True}}}}
 
 
 def night_run_request(when: dt.datetime) -> dg.RunRequest:
     """The run for the night starting at ``when``: on the weekly full night, run config forcing a full re-link
-    (``resources.matching.config.full``) and the tag ``svoc/mode=full``; else ``svoc/mode=incremental``."""
+    (the match asset's ``full`` config; a resource override would reset the matching resource's other settings)
+    and the tag ``svoc/mode=full``; else ``svoc/mode=incremental``."""
     if when.weekday() == FULL_NIGHT_WEEKDAY:
-        return dg.RunRequest(run_config={"resources": {"matching": {"config": {"full": True}}}},
-                             tags={"svoc/mode": "full"})
+        return dg.RunRequest(run_config=FULL_NIGHT_RUN_CONFIG, tags={"svoc/mode": "full"})
     return dg.RunRequest(tags={"svoc/mode": "incremental"})
 
 

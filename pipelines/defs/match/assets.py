@@ -15,6 +15,7 @@ class MatchConfig(dg.Config):
     retrain: bool = False
     link_threshold: float | None = None
     review_lower: float | None = None
+    full: bool = False  # re-link every record tonight (the weekly full night: pipelines/defs/schedules.py)
 
 
 _DESCRIPTION = ("Citizen id of every accepted record, with audit.match_evidence, audit.review_queue, "
@@ -30,7 +31,7 @@ def _materialise(context: dg.AssetExecutionContext, config: MatchConfig, drop: D
             link_threshold=config.link_threshold or matching.link_threshold,
             review_lower=config.review_lower or matching.review_lower,
             threads=warehouse.threads, memory_limit=warehouse.memory_limit, dob_from=matching.earliest_dob,
-            cannot_link_identifiers=matching.cannot_link_identifiers, full=matching.full,
+            cannot_link_identifiers=matching.cannot_link_identifiers, full=config.full or matching.full,
             engine=matching.engine, spark=spark)
         metadata = table_metadata(con, "linked.record_citizen", rows=stats["records"], extra=stats)
     return dg.MaterializeResult(metadata=metadata)
