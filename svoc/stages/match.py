@@ -76,7 +76,8 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
                      "model_trained": False, "records": int(records), "citizens": int(citizens),
                      "review_queue": len(inc.review_queue), "events": len(inc.events)}
             thresholds = previous["thresholds"]
-            return _record_run(con, run_id, stats, thresholds, {"from_stored_model": True}, version,
+            analysis = {**(stored_model.training_summary.get("blocking_analysis") or {}), "from_stored_model": True}
+            return _record_run(con, run_id, stats, thresholds, analysis, version,
                                cannot_link_identifiers, drop_date)
         reason = inc
     log.info("full re-link: %s", reason)
