@@ -34,7 +34,8 @@ from benchmarks.scale import (
     stage_seconds,
 )
 
-SPARK_ENV = {"SVOC_ENGINE": "spark", "SVOC_SPARK_MASTER": "local[2]"}
+SPARK_ENV = {"SVOC_ENGINE": "spark", "SVOC_SPARK_MASTER": "local[2]",
+             "SVOC_SPARK_CONF": json.dumps({"spark.driver.memory": "3g"})}
 
 
 def svoc_run(drop: Path, warehouse: Path, *extra: str, label: str, env: dict[str, str] | None = None) -> dict:

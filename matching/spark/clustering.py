@@ -25,6 +25,7 @@ from splink.clustering import cluster_pairwise_predictions_at_threshold
 from matching.cluster import REFUSED_COLUMNS, REVIEW_COLUMNS, ClusterResult
 from matching.constraints import deterministic_links, latest_decisions
 from matching.linker import Thresholds, cluster_scored
+from matching.spark.session import frame
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,11 @@ def _edges(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.DataFrame
 def components(spark: Any, features: pd.DataFrame, edges: pd.DataFrame) -> Any:
     """``unique_id, component`` for every record (a Spark DataFrame): Splink's connected components."""
     api = SparkAPI(spark_session=spark, break_lineage_method="persist")
-    nodes = spark.createDataFrame(pa.table({"unique_id": features["unique_id"].astype(str).to_numpy()}))
+    nodes = frame(spark, pa.table({"unique_id": features["unique_id"].astype(str).to_numpy()}))
     known = set(features["unique_id"].astype(str))
     edges = edges[edges["unique_id_l"].isin(known) & edges["unique_id_r"].isin(known)]
-    edge_df = spark.createDataFrame(pa.Table.from_pandas(edges.reset_index(drop=True), preserve_index=False),
-                                    schema="unique_id_l string, unique_id_r string")
+    edge_df = frame(spark, pa.Table.from_pandas(edges.reset_index(drop=True), preserve_index=False),
+                    schema="unique_id_l string, unique_id_r string")
     out = cluster_pairwise_predictions_at_threshold(nodes, edge_df, api, node_id_column_name="unique_id")
     return out.as_spark_dataframe().selectExpr("unique_id", "cluster_id AS component")
 
@@ -133,11 +134,11 @@ def cluster_scored_spark(spark: Any, features: pd.DataFrame, scored: pd.DataFram
     # the pairs join their own copy: one lineage on both sides of a cogroup is ambiguous to Spark
     comp.localCheckpoint().createOrReplaceTempView("svoc_components_pairs")
     list_cols = tuple(c for c in feats.columns if _is_list_column(feats[c]))
-    spark.createDataFrame(_arrow(feats)).createOrReplaceTempView("svoc_cluster_features")
+    frame(spark, _arrow(feats)).createOrReplaceTempView("svoc_cluster_features")
     fsdf = spark.sql("SELECT f.*, c._bucket FROM svoc_cluster_features f JOIN svoc_components c USING (unique_id)")
     keep = [c for c in scored.columns if c in ("unique_id_l", "unique_id_r", "match_probability", "match_weight",
                                                 "evidence", "auto_link_eligible", "evidence_gap")]
-    spark.createDataFrame(_arrow(scored[keep].assign(
+    frame(spark, _arrow(scored[keep].assign(
         unique_id_l=scored["unique_id_l"].astype(str), unique_id_r=scored["unique_id_r"].astype(str)))
     ).createOrReplaceTempView("svoc_cluster_pairs")
     psdf = spark.sql("SELECT p.*, c._bucket AS _pair_bucket FROM svoc_cluster_pairs p JOIN svoc_components_pairs c "

@@ -26,6 +26,7 @@ from matching.model import (
     shape_predictions,
 )
 from matching.spark.dialect import spark_settings
+from matching.spark.session import frame
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def features_arrow(features: pd.DataFrame, extra_id_columns: tuple[str, ...]) ->
 
 
 def spark_features(spark: Any, features: pd.DataFrame, extra_id_columns: tuple[str, ...] = ()) -> Any:
-    """The features as a cached Spark DataFrame (temp view ``svoc_features``)."""
-    sdf = spark.createDataFrame(features_arrow(features, extra_id_columns)).cache()
+    """The features as a Spark DataFrame held by the executors (temp view ``svoc_features``)."""
+    sdf = frame(spark, features_arrow(features, extra_id_columns))
     sdf.createOrReplaceTempView(FEATURES_VIEW)
     return sdf
 
