@@ -82,21 +82,19 @@ def stage_seconds(stdout: str) -> tuple[dict[str, float], dict[str, float]]:
     steps = {m.group(1): float(m.group(2)) for m in STEP.finditer(stdout)}
     groups = {"extract": 0.0, "quality": 0.0, "match": 0.0, "single_view": 0.0, "marts": 0.0, "publish": 0.0}
     for step, secs in steps.items():
-        if step.startswith("staging__"):
-            groups["extract"] += secs
-        elif step.endswith("_quality_checks"):
-            groups["quality"] += secs
-        elif step == "linked__record_citizen":
-            groups["match"] += secs
-        elif step == "single_view":
-            groups["single_view"] += secs
-        elif step == "marts":
-            groups["marts"] += secs
-        elif step == "published_warehouse":
-            groups["publish"] += secs
-        else:
-            groups[step] = secs
+        group = step_group(step)
+        groups[group] = groups.get(group, 0.0) + secs
     return {k: round(v, 1) for k, v in groups.items()}, steps
+
+
+def step_group(step: str) -> str:
+    """The stage a Dagster step counts for (its own name when it is none of them)."""
+    if step.startswith("staging__"):
+        return "extract"
+    if step.endswith("_quality_checks"):
+        return "quality"
+    return {"linked__record_citizen": "match", "single_view": "single_view", "marts": "marts",
+            "published_warehouse": "publish"}.get(step, step)
 
 
 def match_split(stderr: str, match_secs: float) -> dict[str, float]:
@@ -132,6 +130,23 @@ def peak_context(stderr: str, peak_time: float) -> str:
         if m and float(m.group(1)) <= peak_time:
             last = f"{m.group(2)}: {' '.join(m.group(3).split()[:3])}"
     return last
+
+
+def stage_peaks(out_lines: list[tuple[float, str]], samples: list[tuple[float, int]]) -> dict[str, float]:
+    """Peak polled RSS (MB) per stage group (``stage_seconds``' groups). A step's window is the ``secs``
+    before its ``✓ step (secs)`` line arrived; samples between steps count for the step that follows."""
+    ends: list[tuple[float, float, str]] = []
+    for at, line in out_lines:
+        m = STEP.search(line)
+        if m:
+            ends.append((at - float(m.group(2)), at, step_group(m.group(1))))
+    peaks: dict[str, int] = {}
+    for ts, rss in samples:
+        group = next((g for _, end, g in ends if ts <= end), "after")
+        if ends and ts < ends[0][0]:
+            group = "start"
+        peaks[group] = max(peaks.get(group, 0), rss)
+    return {k: round(v / 1024, 1) for k, v in peaks.items()}
 
 
 def comparisons(warehouse: Path) -> dict:
@@ -176,24 +191,41 @@ def run_pipeline(drop: Path, warehouse: Path, env: dict | None = None, timeout: 
     done = threading.Event()
 
     peak_at = [0.0]
+    samples: list[tuple[float, int]] = []
 
     def poll() -> None:
         while not done.is_set():
             rss = _tree_rss_kb(proc.pid)
+            samples.append((time.time(), rss))
             if rss > peak_tree[0]:
                 peak_tree[0], peak_at[0] = rss, time.time()
             done.wait(0.5)
 
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+    out_lines: list[tuple[float, str]] = []
+    err_parts: list[str] = []
+
+    def read_out() -> None:  # each line with the time it arrived (a step's line comes when the step ends)
+        assert proc.stdout is not None, "stdout is a pipe"
+        for line in proc.stdout:
+            out_lines.append((time.time(), line))
+
+    def read_err() -> None:
+        assert proc.stderr is not None, "stderr is a pipe"
+        err_parts.append(proc.stderr.read())
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (poll, read_out, read_err)]
+    for t in threads:
+        t.start()
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
+        proc.wait()
     finally:
         done.set()
-        poller.join()
+        for t in threads:
+            t.join()
+    out, err = "".join(line for _, line in out_lines), "".join(err_parts)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     m = GNU_TIME_RSS.search(err)
@@ -205,6 +237,7 @@ def run_pipeline(drop: Path, warehouse: Path, env: dict | None = None, timeout: 
               "returncode": proc.returncode, "stages": groups, "steps": steps}
     result["stages"].update(match_split(err, steps.get("linked__record_citizen", 0.0)))
     result["peak_rss_after_log"] = peak_context(err, peak_at[0])
+    result["peak_rss_mb_by_stage"] = stage_peaks(out_lines, samples)
     if proc.returncode == 0:
         result.update(comparisons(warehouse))
     else:
