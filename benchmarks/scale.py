@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("labels", nargs="*", default=["10k"], choices=sorted(SIZES), help="drop sizes")
     parser.add_argument("--no-splink", action="store_true", help="skip plain Splink's reference dedupe")
     parser.add_argument("--merge", action="store_true",
-                        help="write the rows as results.json's 'scale' key (other keys kept)")
+                        help="put the rows into results.json's 'scale' key (replacing rows of the same sizes)")
     args = parser.parse_args(argv)
     result = run(tuple(args.labels), splink=not args.no_splink)
     for row in result["scale"]:
@@ -350,7 +350,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.merge:
         path = ROOT / "benchmarks" / "results.json"
         data = json.loads(path.read_text()) if path.exists() else {}
-        data["scale"] = [{k: row.get(k) for k in ROW_KEYS} for row in result["scale"]]
+        new = [{k: row.get(k) for k in ROW_KEYS} for row in result["scale"]]
+        sizes = {r["identity_records"] for r in new}
+        kept = [r for r in data.get("scale", []) if r.get("identity_records") not in sizes]
+        data["scale"] = sorted(kept + new, key=lambda r: r["identity_records"])
         path.write_text(json.dumps(data, indent=1) + "\n")
 
 
