@@ -78,6 +78,7 @@ _STREET_SUFFIX = {
 _ANYWHERE = {"rd": "road", "ave": "avenue", "gdns": "gardens", "cres": "crescent", "sq": "square",
              "terr": "terrace", "apt": "apartment", "flt": "flat", "hse": "house", "ho": "house", "nth": "north",
              "sth": "south", "upr": "upper", "lwr": "lower"}
+_INNER_WORD = {**_ANYWHERE, "st": "saint"}  # any word but the last: "st" is saint there
 _HOUSE_STREET = re.compile(r"^(\d+[a-z]?)(?: \d+[a-z]?)?\s+([a-z].*)$")
 _STREET_WORDS = frozenset(_STREET_SUFFIX) | frozenset(_STREET_SUFFIX.values()) | {"row", "green", "rise", "mews"}
 
@@ -93,22 +94,17 @@ def standardise_address(line: str) -> tuple[str | None, str | None]:
     cleaned = _clean_segments(line)
     if not cleaned:
         return None, None
-    streets = [seg for seg in cleaned if seg.rsplit(" ", 1)[-1] in _STREET_WORDS]
-    chosen, house = (streets or cleaned)[0], None
     for seg in cleaned:
         m = _HOUSE_STREET.match(seg)
         if m:
             chosen, house = seg, m.group(1)
             break
-    tokens = chosen.split(" ")
-    out = []
-    for i, tok in enumerate(tokens):
-        if i == len(tokens) - 1 and tok in _STREET_SUFFIX:
-            out.append(_STREET_SUFFIX[tok])
-        elif tok == "st":
-            out.append("saint")
-        else:
-            out.append(_ANYWHERE.get(tok, tok))
+    else:  # no house number: the first segment ending in a street word, else the first segment
+        chosen = next((seg for seg in cleaned if seg.rsplit(" ", 1)[-1] in _STREET_WORDS), cleaned[0])
+        house = None
+    *head, last = chosen.split(" ")
+    out = [_INNER_WORD.get(tok, tok) for tok in head]
+    out.append(_STREET_SUFFIX[last] if last in _STREET_SUFFIX else _INNER_WORD.get(last, last))
     return " ".join(out), house
 
 
