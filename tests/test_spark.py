@@ -222,10 +222,15 @@ def test_a_model_trained_on_spark_is_stored_in_duckdb_sql_and_links_like_duckdbs
     from matching.linker import link_records
     from matching.model import content_hash
     from matching.spark.scoring import spark_features
+    from matching.spark.session import prepare
     from matching.spark.training import train_model_spark
 
     features, kwargs = _inputs(duckdb_run)
-    model = train_model_spark(spark, spark_features(spark, features), features, seed=42)
+    scratch = prepare(spark)
+    try:
+        model = train_model_spark(spark, spark_features(spark, features), features, seed=42)
+    finally:
+        shutil.rmtree(scratch or "/nonexistent", ignore_errors=True)
     assert content_hash(model.settings) == model.model_version
     levels = [lvl["sql_condition"] for c in model.settings["comparisons"] for lvl in c["comparison_levels"]]
     assert any("jaro_winkler_similarity" in sql for sql in levels)  # stored as DuckDB SQL: either engine reuses it

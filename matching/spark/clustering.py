@@ -25,7 +25,7 @@ from splink.clustering import cluster_pairwise_predictions_at_threshold
 from matching.cluster import REFUSED_COLUMNS, REVIEW_COLUMNS, ClusterResult
 from matching.constraints import deterministic_links, latest_decisions
 from matching.linker import Thresholds, cluster_scored
-from matching.spark.session import frame
+from matching.spark.session import BREAK_LINEAGE, frame
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _edges(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.DataFrame
 
 def components(spark: Any, features: pd.DataFrame, edges: pd.DataFrame) -> Any:
     """``unique_id, component`` for every record (a Spark DataFrame): Splink's connected components."""
-    api = SparkAPI(spark_session=spark, break_lineage_method="persist")
+    api = SparkAPI(spark_session=spark, break_lineage_method=BREAK_LINEAGE)
     nodes = frame(spark, pa.table({"unique_id": features["unique_id"].astype(str).to_numpy()}))
     known = set(features["unique_id"].astype(str))
     edges = edges[edges["unique_id_l"].isin(known) & edges["unique_id_r"].isin(known)]

@@ -7,6 +7,7 @@ collected frames: one row per record or per kept pair, small beside the comparis
 from __future__ import annotations
 
 import functools
+import shutil
 from typing import Any
 
 import pandas as pd
@@ -21,7 +22,6 @@ from matching.spark.training import blocking_analysis_spark, train_model_spark
 
 def spark_steps(spark: Any, features: pd.DataFrame) -> EngineSteps:
     """The engine steps bound to ``spark`` and this drop's features (loaded into Spark once)."""
-    prepare(spark)
     sdf = spark_features(spark, features)
 
     def predict(feats: pd.DataFrame, model: ModelArtifact, floor: float = 0.01, **_: Any) -> pd.DataFrame:
@@ -37,8 +37,10 @@ def spark_steps(spark: Any, features: pd.DataFrame) -> EngineSteps:
 
 def link_records_spark(features: pd.DataFrame, *, spark: Any, **kwargs: Any) -> LinkResult:
     """``matching.linker.link_records(features, **kwargs)`` with the Spark engine (``spark``: a SparkSession)."""
-    steps = spark_steps(spark, features)
+    scratch = prepare(spark)
     try:
-        return link_records(features, steps=steps, **kwargs)
+        return link_records(features, steps=spark_steps(spark, features), **kwargs)
     finally:
         spark.catalog.clearCache()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)

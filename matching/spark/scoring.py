@@ -26,7 +26,7 @@ from matching.model import (
     shape_predictions,
 )
 from matching.spark.dialect import spark_settings
-from matching.spark.session import frame
+from matching.spark.session import BREAK_LINEAGE, frame
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def spark_features(spark: Any, features: pd.DataFrame, extra_id_columns: tuple[s
 
 def spark_linker(spark: Any, sdf: Any, settings: dict[str, Any]) -> Linker:
     """A Splink linker on the Spark backend over ``sdf``, the DuckDB-dialect ``settings`` made Spark SQL."""
-    api = SparkAPI(spark_session=spark, break_lineage_method="persist",
+    api = SparkAPI(spark_session=spark, break_lineage_method=BREAK_LINEAGE,
                    num_partitions_on_repartition=_partitions(spark))
     return Linker(api.register(sdf), spark_settings(settings), log_level=SPLINK_LOG_LEVEL)
 

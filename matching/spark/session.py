@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from typing import Any
 
 import pyarrow as pa
@@ -16,6 +17,9 @@ import pyarrow as pa
 # Spark SQL settings the engine needs whatever the cluster's defaults are. ``ansi.enabled`` off: an array
 # index past the end (``first_name_groups[0]`` of an empty list) is NULL as in DuckDB, not an error (Spark 4
 # turns ANSI mode on by default).
+# How Splink cuts the lineage of its intermediate tables (``prepare`` sets the checkpoint folder).
+BREAK_LINEAGE = "parquet"
+SCRATCH_PREFIX = "svoc-spark-"
 RUN_SQL_CONF: dict[str, str] = {
     "spark.sql.ansi.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
@@ -75,11 +79,21 @@ def use_this_python() -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
-def prepare(spark: Any) -> None:
-    """Per-run SQL settings on a session someone else built (a cluster's defaults may differ)."""
+def prepare(spark: Any) -> str | None:
+    """Per-run SQL settings on a session someone else built (a cluster's defaults may differ), and a checkpoint
+    folder: Splink writes each intermediate table there as Parquet, so no query plan grows with the steps before
+    it (with ``persist`` instead, the 100k drop ran out of heap printing plans). A cluster's own checkpoint folder
+    (``spark.checkpoint.dir``, shared storage) is used when set; else a private temporary folder, returned so the
+    run removes it."""
     for key, value in RUN_SQL_CONF.items():
         with contextlib.suppress(Exception):  # a locked conf on a managed cluster: the cluster's value stays
             spark.conf.set(key, value)
+    current = spark.sparkContext._jsc.sc().getCheckpointDir()
+    if not current.isEmpty() and SCRATCH_PREFIX not in str(current.get()):
+        return None
+    folder = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)  # 0700: the intermediate tables identify children
+    spark.sparkContext.setCheckpointDir(folder)
+    return folder
 
 
 def frame(spark: Any, table: pa.Table, schema: str | None = None) -> Any:

@@ -23,6 +23,7 @@ from matching import settings as S
 from matching.model import ModelArtifact, make_artifact
 from matching.spark.dialect import spark_settings, to_spark
 from matching.spark.scoring import spark_linker
+from matching.spark.session import BREAK_LINEAGE
 from matching.training import FALLBACK_TRAINING_RULES, MIN_STEWARD_LABELS, TrainingError, guard_parameters
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def blocking_analysis_spark(spark: Any, sdf: Any, features: pd.DataFrame, *,
     """``matching.blocking.blocking_analysis`` counted on Spark (exact: Spark is the engine for big drops)."""
     rules = S.prediction_rules(extra_id_columns)
     as_spark = spark_settings(S.build_settings(extra_id_columns=extra_id_columns).get_settings("duckdb").as_dict())
-    api = SparkAPI(spark_session=spark, break_lineage_method="persist")
+    api = SparkAPI(spark_session=spark, break_lineage_method=BREAK_LINEAGE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         records = count_comparisons_from_blocking_rules(
