@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pyspark.sql import functions as F
 from splink import SparkAPI
 from splink.clustering import cluster_pairwise_predictions_at_threshold
 
@@ -129,7 +130,7 @@ def cluster_scored_spark(spark: Any, features: pd.DataFrame, scored: pd.DataFram
     feats["first_name_count"] = first_u.map(first_u.value_counts()).fillna(0).astype("int64")
     comp = components(spark, feats, _edges(feats, scored, decisions))
     n_buckets = buckets or max(1, int(spark.conf.get("spark.sql.shuffle.partitions", "8")))
-    comp = comp.selectExpr("unique_id", f"pmod(xxhash64(component), {n_buckets}) AS _bucket")
+    comp = comp.select("unique_id", F.pmod(F.xxhash64("component"), F.lit(n_buckets)).alias("_bucket"))
     comp.localCheckpoint().createOrReplaceTempView("svoc_components")
     # the pairs join their own copy: one lineage on both sides of a cogroup is ambiguous to Spark
     comp.localCheckpoint().createOrReplaceTempView("svoc_components_pairs")

@@ -88,6 +88,7 @@ def prepare(spark: Any) -> str | None:
     for key, value in RUN_SQL_CONF.items():
         with contextlib.suppress(Exception):  # a locked conf on a managed cluster: the cluster's value stays
             spark.conf.set(key, value)
+    spark.sparkContext.setLogLevel("ERROR")  # Spark's WARN lines (empty checkpoint paths...) are not the operator's
     current = spark.sparkContext._jsc.sc().getCheckpointDir()
     if not current.isEmpty() and SCRATCH_PREFIX not in str(current.get()):
         return None
