@@ -349,6 +349,9 @@ def _explained_pairs_dropped(result):
 
 
 def _split_uid(uids: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``source:record_id`` keys split in two (two empty series for no keys: no pair linked or queued)."""
+    if uids.empty:
+        return pd.Series([], index=uids.index, dtype=object), pd.Series([], index=uids.index, dtype=object)
     parts = uids.astype(str).str.split(":", n=1, expand=True)
     return parts[0], parts[1]
 

@@ -340,3 +340,34 @@ def test_the_nightly_schedule_runs_a_full_night_on_sunday(day, mode):
     dg.validate_run_config(job, request.run_config)  # the run config is one the job accepts
     tick = nightly_run_schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=day))
     assert tick.run_requests and tick.run_requests[0].tags["svoc/mode"] == mode
+
+
+def test_a_night_with_nothing_to_re_cluster_writes_nothing_and_fails_nothing():
+    """Regression: with no touched record (the same changes-only drop run twice) the evidence rows of zero pairs
+    failed to split their record keys (KeyError in linker._split_uid)."""
+    from matching.linker import Thresholds, link_touched
+    from matching.model import ModelArtifact
+
+    features = build_features(pd.DataFrame(columns=list(IDENTITY_FIELDS)), dt.date(2026, 11, 1))
+    scored = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability", "match_weight", "match_key", "evidence",
+                                   "auto_link_eligible", "evidence_gap"])
+    result = link_touched(features, scored, model=ModelArtifact("m1", "", {}), thresholds=Thresholds(),
+                          decisions=None, previous_registry=None, known_ids=["CV-AAAAAAAAAAAA"],
+                          previous_queue=None, run_id="r2")
+    assert result.record_citizen.empty and result.match_evidence.empty and result.review_queue.empty
+    assert result.known_ids["citizen_id"].tolist() == ["CV-AAAAAAAAAAAA"]
+
+
+@pytest.mark.slow
+def test_the_same_drop_again_changes_nothing(nights):
+    tmp = nights["tmp"]
+    shutil.copytree(nights["incremental"].parent, tmp / "again")
+    warehouse = tmp / "again" / "svoc.duckdb"
+    run_cli("run", "--drop", str(tmp / "night2"), "--warehouse", str(warehouse), tmp=tmp)
+    stats = _stats(warehouse)
+    assert (stats["mode"], stats["changed_records"], stats["removed_records"]) == ("incremental", 0, 0)
+    assert _citizens(warehouse) == _citizens(nights["incremental"])
+    run = "(SELECT any_value(run_id) FROM linked.record_citizen)"
+    assert query(warehouse, f"SELECT count(*) FROM audit.citizen_events WHERE run_id = {run}") == [(0,)]
+    evidence = "SELECT count(*) FROM audit.match_evidence WHERE run_id = " + run
+    assert query(warehouse, evidence) == query(nights["incremental"], evidence)
