@@ -21,10 +21,12 @@ import inspect
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from splink import Linker
 
 from matching.features import FEATURE_INPUT_COLUMNS
 
@@ -150,3 +152,30 @@ def pairs_to_keep(scored: pd.DataFrame, floor: float, used: pd.DataFrame | None 
         wanted = set(used["unique_id_l"].astype(str) + "\x1f" + used["unique_id_r"].astype(str))
         keep |= pair.isin(wanted).to_numpy()
     return scored[keep]
+
+
+def predict_new(con: duckdb.DuckDBPyConnection, linker: Linker, table: str, new_ids: Collection[str],
+                threshold_probability: float) -> tuple[str, list[Any]]:
+    """The pairs an incremental night scores (``matching.model.predict_pairs(new_ids=...)``), with Splink 5's
+    incremental primitives: ``predict_between`` (the other records × the new ones) and
+    ``predict_within`` (new × new), term frequencies computed on the whole table first. Returns the name of a
+    view of both with each pair ordered ``unique_id_l < unique_id_r``, and the Splink frames to drop after."""
+    con.register("__cv_new_ids", pd.DataFrame({"unique_id": pd.Series(list(new_ids), dtype=object)}))
+    con.execute(f"CREATE OR REPLACE TABLE cv_features_new AS SELECT * FROM {table} "
+                "WHERE unique_id IN (SELECT unique_id FROM __cv_new_ids)")
+    con.execute(f"CREATE OR REPLACE TABLE cv_features_old AS SELECT * FROM {table} "
+                "WHERE unique_id NOT IN (SELECT unique_id FROM __cv_new_ids)")
+    con.unregister("__cv_new_ids")
+    for tf in linker._settings_obj._term_frequency_columns:
+        linker.table_management.compute_tf_table(tf.name)
+    db_api = linker._db_api
+    new, old = db_api.register("cv_features_new"), db_api.register("cv_features_old")
+    between = linker.inference.predict_between(old, new, threshold_match_probability=threshold_probability,
+                                               warning_mode="never")
+    within = linker.inference.predict_within(new, threshold_match_probability=threshold_probability,
+                                             warning_mode="never")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW cv_new_pairs AS SELECT * REPLACE ("
+        "least(unique_id_l, unique_id_r) AS unique_id_l, greatest(unique_id_l, unique_id_r) AS unique_id_r) "
+        f"FROM (SELECT * FROM {between.physical_name} UNION ALL BY NAME SELECT * FROM {within.physical_name})")
+    return "cv_new_pairs", [between, within]

@@ -365,7 +365,9 @@ def predict_pairs(
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         linker = make_linker(con, table, json.loads(artifact.settings_json))
         if new_ids is not None:
-            pairs, frames = _predict_new(con, linker, table, new_ids, threshold_probability)
+            from matching.incremental import predict_new
+
+            pairs, frames = predict_new(con, linker, table, new_ids, threshold_probability)
             out = shape_predictions(con, linker, pairs)
             for frame in frames:
                 frame.drop_table_from_database_and_remove_from_cache()
@@ -382,32 +384,6 @@ def predict_pairs(
         pred.drop_table_from_database_and_remove_from_cache()
     log.info("scored %d pairs above p=%.3g from %d records", len(out), threshold_probability, n)
     return out
-
-
-def _predict_new(con: duckdb.DuckDBPyConnection, linker: Linker, table: str, new_ids: Collection[str],
-                 threshold_probability: float) -> tuple[str, list[Any]]:
-    """Splink 5's incremental primitives: ``predict_between`` (the other records × the new ones) and
-    ``predict_within`` (new × new), term frequencies computed on the whole table first. Returns the name of a
-    view of both with each pair ordered ``unique_id_l < unique_id_r``, and the Splink frames to drop after."""
-    con.register("__cv_new_ids", pd.DataFrame({"unique_id": pd.Series(list(new_ids), dtype=object)}))
-    con.execute(f"CREATE OR REPLACE TABLE cv_features_new AS SELECT * FROM {table} "
-                "WHERE unique_id IN (SELECT unique_id FROM __cv_new_ids)")
-    con.execute(f"CREATE OR REPLACE TABLE cv_features_old AS SELECT * FROM {table} "
-                "WHERE unique_id NOT IN (SELECT unique_id FROM __cv_new_ids)")
-    con.unregister("__cv_new_ids")
-    for tf in linker._settings_obj._term_frequency_columns:
-        linker.table_management.compute_tf_table(tf.name)
-    db_api = linker._db_api
-    new, old = db_api.register("cv_features_new"), db_api.register("cv_features_old")
-    between = linker.inference.predict_between(old, new, threshold_match_probability=threshold_probability,
-                                               warning_mode="never")
-    within = linker.inference.predict_within(new, threshold_match_probability=threshold_probability,
-                                             warning_mode="never")
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW cv_new_pairs AS SELECT * REPLACE ("
-        "least(unique_id_l, unique_id_r) AS unique_id_l, greatest(unique_id_l, unique_id_r) AS unique_id_r) "
-        f"FROM (SELECT * FROM {between.physical_name} UNION ALL BY NAME SELECT * FROM {within.physical_name})")
-    return "cv_new_pairs", [between, within]
 
 
 def shape_predictions(con: duckdb.DuckDBPyConnection, linker: Linker, table: str) -> pd.DataFrame:

@@ -371,3 +371,29 @@ def test_the_same_drop_again_changes_nothing(nights):
     assert query(warehouse, f"SELECT count(*) FROM audit.citizen_events WHERE run_id = {run}") == [(0,)]
     evidence = "SELECT count(*) FROM audit.match_evidence WHERE run_id = " + run
     assert query(warehouse, evidence) == query(nights["incremental"], evidence)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from matching.training import train_model
+    from tests.test_model import synthetic_features
+
+    features = synthetic_features()
+    return features, train_model(features, seed=11, u_max_pairs=2e5, threads=1)
+
+
+@pytest.mark.parametrize("share", [0.01, 0.2, 1.0])
+def test_scoring_only_new_records_gives_their_pairs_the_full_scores(trained, share):
+    """new × all with the same blocking rules, and term frequencies over all records: the same pairs and scores
+    as a full scoring, restricted to pairs with a new record."""
+    from matching.model import predict_pairs
+
+    features, model = trained
+    new = set(features["unique_id"].sample(frac=share, random_state=3))
+    full = predict_pairs(features, model, 0.01, threads=1)
+    expected = full[full["unique_id_l"].isin(new) | full["unique_id_r"].isin(new)].reset_index(drop=True)
+    got = predict_pairs(features, model, 0.01, threads=1, new_ids=new)
+    cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight", "match_key", "auto_link_eligible",
+            "evidence_gap", "evidence"]
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(got[cols], expected[cols], check_exact=False, rtol=1e-9)
