@@ -105,8 +105,9 @@ def compare(on_duckdb: Path, on_spark: Path) -> dict:
             "co_clustered_pair_agreement": round(len(ca & cb) / len(ca | cb), 6) if ca | cb else 1.0}
 
 
-def run(records: int = 100_000, seed: int = SEED) -> dict:
-    """``{"spark": {...}}`` on the cached drop of ~``records`` identity records."""
+def run(records: int = 100_000, seed: int = SEED, spark_conf: dict[str, str] | None = None) -> dict:
+    """``{"spark": {...}}`` on the cached drop of ~``records`` identity records (``spark_conf``: more Spark
+    configuration for the Spark run, e.g. a bigger driver at 1M)."""
     near = [c for c in SIZES.values() if abs(c * RECORDS_PER_CHILD - records) <= 0.1 * records]
     children = near[0] if near else round(records / RECORDS_PER_CHILD)
     drop = drop_for(children, seed)
@@ -118,14 +119,16 @@ def run(records: int = 100_000, seed: int = SEED) -> dict:
     for name in ("duckdb", "spark"):
         shutil.copytree(first.parent, work / name)
     duck = svoc_run(drop, work / "duckdb" / "svoc.duckdb", "--full", label="spark-duckdb")
-    spark = svoc_run(drop, work / "spark" / "svoc.duckdb", "--full", label="spark-spark", env=SPARK_ENV)
+    conf = {**json.loads(SPARK_ENV["SVOC_SPARK_CONF"]), **(spark_conf or {})}
+    spark = svoc_run(drop, work / "spark" / "svoc.duckdb", "--full", label="spark-spark",
+                     env={**SPARK_ENV, "SVOC_SPARK_CONF": json.dumps(conf)})
     manifest = json.loads((drop / "manifest.json").read_text())
     row = {"identity_records": int(manifest["truth_rows"]),
            **compare(work / "duckdb" / "svoc.duckdb", work / "spark" / "svoc.duckdb"),
            "duckdb_s": duck["wall_s"], "spark_s": spark["wall_s"],
            "match_duckdb": duck["match_seconds"], "match_spark": spark["match_seconds"],
            "stages_duckdb": duck["stages"], "stages_spark": spark["stages"], "first_night_s": night1["wall_s"],
-           "spark_master": SPARK_ENV["SVOC_SPARK_MASTER"]}
+           "spark_master": SPARK_ENV["SVOC_SPARK_MASTER"], "spark_conf": conf}
     return {"spark": row}
 
 
@@ -138,8 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.spark", description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000, help="identity records in the drop (~)")
     parser.add_argument("--merge", action="store_true", help="write results.json's 'spark' key")
+    parser.add_argument("--spark-conf", default="{}", help="more Spark configuration (JSON object)")
     args = parser.parse_args(argv)
-    result = run(args.records)
+    result = run(args.records, spark_conf=json.loads(args.spark_conf))
     print(json.dumps(result, indent=1), flush=True)
     if args.merge:
         path = ROOT / "benchmarks" / "results.json"
