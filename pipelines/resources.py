@@ -21,7 +21,7 @@ from svoc.drops import check_drop, drop_date
 from svoc.settings import Settings, writes_parquet
 from svoc.state import carry_state_into_build, open_store
 from svoc.warehouse.analytics import resolve_pseudonym_key
-from svoc.warehouse.build import connect, start_build
+from svoc.warehouse.build import open_build
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -52,7 +52,7 @@ class WarehouseResource(dg.ConfigurableResource):
         """This run's build file. In a Dagster step: refuses a partial run and logs library progress to the step
         (``pipelines.steps.step_scope``)."""
         with step_scope():
-            con = connect(start_build(self.target, run_id, **self.conn_kw()), **self.conn_kw())
+            con = open_build(self.target, run_id, **self.conn_kw())
             try:
                 yield con
             finally:

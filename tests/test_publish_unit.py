@@ -133,6 +133,21 @@ def test_a_cancelled_run_cannot_publish(target):
     assert b.published_pair(target) == ("run-a", "run-a") and b.leftovers(target) == []
 
 
+def test_an_interrupted_runs_abandoned_worker_cannot_create_its_build_again(target):
+    """Ctrl-C discards the build while the run's worker thread is still inside a step: that step's next
+    write must not re-create the build (CI once found one left behind)."""
+    build_and_publish(target, "run-a")
+    b.open_build(target, "run-b").close()
+    assert b.cancel(target, "run-b")
+    assert b.build_path(target, "run-b") in b.discard_build(target, "run-b")
+    for attempt in (b.open_build, b.start_build, b.acquire_lock):
+        with pytest.raises(b.RunCancelled, match="interrupted"):
+            attempt(target, "run-b")
+    assert b.leftovers(target) == [] and not b.holds_lock(target, "run-b")
+    build_and_publish(target, "run-c")  # the next run is not blocked
+    assert b.published_pair(target) == ("run-c", "run-c")
+
+
 def test_an_analyst_holding_a_read_write_connection_gets_one_line(target):
     build_and_publish(target, "run-a")
     con = duckdb.connect(str(target))  # read-write, as a notebook would

@@ -79,6 +79,7 @@ def _run(settings: Settings) -> None:
     from pipelines.runner import run_pipeline
     from svoc.drops import check_drop
     from svoc.warehouse.analytics import resolve_pseudonym_key
+    from svoc.warehouse.build import remove_own_build
 
     check_drop(settings.drop)
     for line in drop_notice_lines(settings.drop, settings.sources_file):
@@ -119,6 +120,7 @@ def _run(settings: Settings) -> None:
                           soft_wrap=True)
         sys.stdout.flush()
         sys.stderr.flush()
+        remove_own_build(settings.warehouse, outcome.run_id)  # a file the abandoned worker had open at the discard
         os._exit(130)  # the abandoned worker thread can no longer publish; do not wait for it
     if not outcome.success:
         fail(f"run {outcome.run_id[:8]} stopped: {outcome.message}")

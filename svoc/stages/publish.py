@@ -13,7 +13,7 @@ from schemas.errors import SvocError
 from schemas.tables import TABLES
 from svoc.stages.marts import analytics_marts
 from svoc.warehouse.analytics import build_analytics
-from svoc.warehouse.build import analytics_build_path, build_path, connect, publish, stamp
+from svoc.warehouse.build import analytics_build_path, build_path, open_build, publish, stamp
 from svoc.warehouse.parquet import stage as stage_parquet
 from svoc.warehouse.runlog import fold_failures, record_run
 from svoc.warehouse.sql import one_row, table_counts
@@ -50,7 +50,7 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
                   small_cell_threshold: int = 5, parquet: bool = False) -> dict[str, int]:
     """Check the build, record the run, write the analytics build, stamp both with the run id, swap both in.
     ``parquet``: also publish every table as Parquet beside the warehouse (``svoc.warehouse.parquet``)."""
-    con = connect(build_path(target, run_id), **(conn_kw or {}))
+    con = open_build(target, run_id, **(conn_kw or {}))
     analytics_build = analytics_build_path(target, run_id)
     try:
         check_build(con)

@@ -41,6 +41,7 @@ BUILD_MARK = ".build-"
 _LOCKS: dict[str, tuple[str, int]] = {}  # target -> (run id, fd) for the locks this process holds
 _SWAP = threading.Lock()  # publish vs. cancel within one process
 _CANCELLED: set[str] = set()
+_ENDED: set[tuple[str, str]] = set()  # (warehouse, run) discarded: its abandoned worker may not write again
 
 
 class WarehouseBusy(SvocError):
@@ -102,6 +103,8 @@ def acquire_lock(target: Path, run_id: str) -> None:
 
     The kernel releases it when the holding process exits, so a killed run never blocks the next one."""
     key = str(Path(target).resolve())
+    if _ended(target, run_id):
+        raise RunCancelled(f"run {run_id[:8]} was interrupted; not writing")
     if key in _LOCKS:
         if _LOCKS[key][0] == run_id:
             return
@@ -119,6 +122,10 @@ def acquire_lock(target: Path, run_id: str) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps({"run_id": run_id, "pid": os.getpid()}).encode(), 0)
     _LOCKS[key] = (run_id, fd)
+
+
+def _ended(target: Path, run_id: str) -> bool:
+    return (str(Path(target).resolve()), run_id) in _ENDED
 
 
 def holds_lock(target: Path, run_id: str) -> bool:
@@ -204,17 +211,23 @@ def discard_build(target: Path, run_id: str) -> list[Path]:
     """After a failed or interrupted run: drop this run's own build files and release its lock.
 
     Another run's files are never touched (a refused second run must not delete the first run's build)."""
-    pattern = _leftover_pattern(target)
-    removed = []
-    if holds_lock(target, run_id):
-        for p in leftovers(target):
-            m = pattern.match(p.name)
-            if m and m.group("run") == run_id:
-                p.unlink(missing_ok=True)
-                removed.append(p)
-    with _SWAP:  # after this the run holds no lock, so it cannot publish; its cancel mark is no longer needed
+    with _SWAP:  # after this the run holds no lock and can open no build, so it cannot publish or write
+        _ENDED.add((str(Path(target).resolve()), run_id))
+        removed = remove_own_build(target, run_id) if holds_lock(target, run_id) else []
         release_lock(target, run_id)
         _CANCELLED.discard(run_id)
+    return removed
+
+
+def remove_own_build(target: Path, run_id: str) -> list[Path]:
+    """This run's build files (also a ``.wal`` its abandoned worker wrote after the discard, at process exit)."""
+    pattern = _leftover_pattern(target)
+    removed = []
+    for p in leftovers(target):
+        m = pattern.match(p.name)
+        if m and m.group("run") == run_id:
+            p.unlink(missing_ok=True)
+            removed.append(p)
     return removed
 
 
@@ -325,9 +338,23 @@ def start_build(target: Path, run_id: str, **conn_kw: Any) -> Path:
         finally:
             con.close()
     chmod_private(tmp)
-    os.replace(tmp, path)
+    with _SWAP:
+        if _ended(target, run_id):
+            tmp.unlink(missing_ok=True)
+            raise RunCancelled(f"run {run_id[:8]} was interrupted; not writing")
+        os.replace(tmp, path)
     log.info("build started run=%s seeded_from_published=%s", run_id, target.exists())
     return path
+
+
+def open_build(target: Path, run_id: str, **conn_kw: Any) -> duckdb.DuckDBPyConnection:
+    """A connection to this run's build (created on first use). Refused once the run was interrupted, so an
+    abandoned worker thread never re-creates a discarded build."""
+    path = start_build(target, run_id, **conn_kw)
+    with _SWAP:
+        if _ended(target, run_id) or not path.exists():
+            raise RunCancelled(f"run {run_id[:8]} was interrupted; not writing")
+        return connect(path, **conn_kw)
 
 
 def cancel(target: Path, run_id: str) -> bool:
