@@ -14,13 +14,14 @@ import logging
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from svoc.warehouse.sql import qualified, quote_ident
+from svoc.warehouse.sql import one_row, qualified, quote_ident, write_frame
 
 log = logging.getLogger(__name__)
 
 # (staged table, the columns that identify one of its rows within a source)
-_KEEP = (("staging.identity_records", ("source_record_id",)), ("staging.interactions", ("event_id",)))
+_KEEP = (("staging.identity_records", "source_record_id"), ("staging.interactions", "event_id"))
 
 
 def changes_only(drop: Path) -> bool:
@@ -34,26 +35,21 @@ def changes_only(drop: Path) -> bool:
         return False  # an unreadable manifest is reported where the drop date is read (svoc.drops)
 
 
-def keep_previous(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Before a changes-only drop's rows replace ``source``'s staged rows: set the previous ones aside."""
-    for n, (table, _) in enumerate(_KEEP):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _svoc_previous_{n} AS SELECT * FROM {qualified(table)} "
-                    "WHERE source = ?", [source])
-
-
-def restore_unchanged(con: duckdb.DuckDBPyConnection, source: str) -> int:
-    """After the drop's rows are staged: put back the set-aside rows the drop does not hold. Returns how many
-    identity records were kept unchanged."""
-    kept = 0
-    for n, (table, keys) in enumerate(_KEEP):
-        on = " AND ".join(f"p.{quote_ident(k)} = t.{quote_ident(k)}" for k in keys)
-        added = con.execute(f"INSERT INTO {qualified(table)} SELECT * FROM _svoc_previous_{n} p WHERE NOT EXISTS "
-                            f"(SELECT 1 FROM {qualified(table)} t WHERE t.source = ? AND {on})", [source]).fetchall()
-        if n == 0:
-            kept = int(added[0][0]) if added else 0
-        con.execute(f"DROP TABLE _svoc_previous_{n}")
-    log.info("changes-only drop: source=%s kept %d unchanged identity records", source, kept)
-    return kept
+def write_changed(con: duckdb.DuckDBPyConnection, source: str, identity: pd.DataFrame,
+                  interactions: pd.DataFrame) -> tuple[int, int]:
+    """Stage a changes-only drop's rows for ``source``: each replaces the staged row with its key (a record id,
+    an event id); every staged row the drop does not hold stays. Only the changed rows are written, so an intraday
+    drop costs in proportion to its size. Returns (identity records now staged for the source, interactions
+    written)."""
+    written = []
+    for (table, key), frame in zip(_KEEP, (identity, interactions), strict=True):
+        keys = frame[key].astype(str).unique().tolist() if len(frame) else []
+        written.append(write_frame(con, table, frame, params=[source, keys],
+                                   replace_where=f"source = ? AND {quote_ident(key)} IN (SELECT unnest(?::VARCHAR[]))"))
+    n_id = one_row(con, "SELECT count(*) FROM staging.identity_records WHERE source = ?", [source])[0]
+    log.info("changes-only drop: source=%s %d identity records changed or new, %d kept unchanged", source,
+             written[0], n_id - written[0])
+    return int(n_id), written[1]
 
 
 def unchanged_source(con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> dict:

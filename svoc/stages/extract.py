@@ -25,7 +25,7 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     """Extract one source of the drop into staging.* and quarantine.rows (replacing that source's rows).
     ``dob_from``: the earliest plausible DOB (from the settings or sources.yaml, via the matching resource)."""
     from connectors import extract_source
-    from svoc.stages.changes import changes_only, keep_previous, restore_unchanged, unchanged_source
+    from svoc.stages.changes import changes_only, unchanged_source, write_changed
 
     partial = changes_only(drop)  # an intraday drop of changes only: absent records and sources are unchanged
     if partial and not (drop / config.name).is_dir():
@@ -42,11 +42,10 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
         frame["run_id"] = run_id
     extract.quarantine["run_id"] = run_id
     if partial:
-        keep_previous(con, config.name)
-    n_id = write_frame(con, "staging.identity_records", extract.identity, replace_where=where, params=params)
-    n_ix = write_frame(con, "staging.interactions", extract.interactions, replace_where=where, params=params)
-    if partial:
-        n_id += restore_unchanged(con, config.name)
+        n_id, n_ix = write_changed(con, config.name, extract.identity, extract.interactions)
+    else:
+        n_id = write_frame(con, "staging.identity_records", extract.identity, replace_where=where, params=params)
+        n_ix = write_frame(con, "staging.interactions", extract.interactions, replace_where=where, params=params)
     n_q = write_frame(con, "quarantine.rows", extract.quarantine, replace_where=where, params=params)
     accounts = pd.DataFrame([a.__dict__ for a in extract.accounts])
     accounts["run_id"], accounts["source"] = run_id, config.name
