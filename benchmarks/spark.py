@@ -105,17 +105,23 @@ def compare(on_duckdb: Path, on_spark: Path) -> dict:
             "co_clustered_pair_agreement": round(len(ca & cb) / len(ca | cb), 6) if ca | cb else 1.0}
 
 
-def run(records: int = 100_000, seed: int = SEED, spark_conf: dict[str, str] | None = None) -> dict:
+def run(records: int = 100_000, seed: int = SEED, spark_conf: dict[str, str] | None = None,
+        first_from: Path | None = None) -> dict:
     """``{"spark": {...}}`` on the cached drop of ~``records`` identity records (``spark_conf``: more Spark
-    configuration for the Spark run, e.g. a bigger driver at 1M)."""
+    configuration for the Spark run, e.g. a bigger driver at 1M; ``first_from``: a folder holding a first night's
+    published warehouse of the same drop, e.g. ``benchmarks.incremental``'s, used instead of running one)."""
     near = [c for c in SIZES.values() if abs(c * RECORDS_PER_CHILD - records) <= 0.1 * records]
     children = near[0] if near else round(records / RECORDS_PER_CHILD)
     drop = drop_for(children, seed)
     work = DATA / "warehouses" / f"spark-{children}"
     shutil.rmtree(work, ignore_errors=True)
     first = work / "first" / "svoc.duckdb"
-    first.parent.mkdir(parents=True)
-    night1 = svoc_run(drop, first, label="spark-first")
+    if first_from is not None:
+        shutil.copytree(first_from, first.parent)
+        night1 = {"wall_s": None}
+    else:
+        first.parent.mkdir(parents=True)
+        night1 = svoc_run(drop, first, label="spark-first")
     for name in ("duckdb", "spark"):
         shutil.copytree(first.parent, work / name)
     duck = svoc_run(drop, work / "duckdb" / "svoc.duckdb", "--full", label="spark-duckdb")
@@ -142,8 +148,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=100_000, help="identity records in the drop (~)")
     parser.add_argument("--merge", action="store_true", help="write results.json's 'spark' key")
     parser.add_argument("--spark-conf", default="{}", help="more Spark configuration (JSON object)")
+    parser.add_argument("--first-from", help="start from this folder's first-night warehouse of the same drop")
     args = parser.parse_args(argv)
-    result = run(args.records, spark_conf=json.loads(args.spark_conf))
+    result = run(args.records, spark_conf=json.loads(args.spark_conf),
+                 first_from=Path(args.first_from) if args.first_from else None)
     print(json.dumps(result, indent=1), flush=True)
     if args.merge:
         path = ROOT / "benchmarks" / "results.json"

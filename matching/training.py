@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -138,7 +139,7 @@ def train_model(
         except (ValueError, EMTrainingException) as exc:  # rules inconsistent with recall, or found nothing
             prior_note = f"default ({type(exc).__name__})"
         tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-        sessions, skipped = _run_em(tr, n, em_max_pairs)
+        sessions, skipped = run_em(tr, n, em_max_pairs)
         if not sessions:
             raise TrainingError(
                 f"no matching model could be trained: no two records share a {', nor '.join(skipped)}; "
@@ -170,9 +171,11 @@ def train_model(
         return make_artifact(model_dict, summary)
 
 
-def _run_em(tr: Any, n: int, em_max_pairs: float | None) -> tuple[list[str], list[str]]:
-    """Run the EM sessions; ``(rules trained on, fields of sessions skipped)``. Fallback sessions run only
-    when no primary session found pairs."""
+def run_em(tr: Any, n: int, em_max_pairs: float | None,
+           as_engine_rule: Callable[[Any], Any] = lambda rule: rule) -> tuple[list[str], list[str]]:
+    """Run the EM sessions; ``(rules trained on, as DuckDB SQL; fields of sessions skipped)``. Fallback sessions
+    run only when no primary session found pairs. ``as_engine_rule`` turns a rule into the backend's form (the
+    Spark engine passes Spark SQL)."""
     sessions: list[str] = []
     skipped: list[str] = []
     em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
@@ -182,7 +185,7 @@ def _run_em(tr: Any, n: int, em_max_pairs: float | None) -> tuple[list[str], lis
             break
         sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
         try:
-            tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_pairs)
+            tr.estimate_parameters_using_expectation_maximisation(as_engine_rule(rule), max_pairs=em_pairs)
         except EMTrainingException:
             field_name = _SESSION_FIELDS.get(k, sql)
             log.warning("matching model: no record pairs share a %s; that training session was skipped", field_name)

@@ -24,10 +24,9 @@ from matching.model import ModelArtifact, make_artifact
 from matching.spark.dialect import spark_settings, to_spark
 from matching.spark.scoring import spark_linker
 from matching.spark.session import BREAK_LINEAGE
-from matching.training import FALLBACK_TRAINING_RULES, MIN_STEWARD_LABELS, TrainingError, guard_parameters
+from matching.training import MIN_STEWARD_LABELS, TrainingError, guard_parameters, run_em
 
 log = logging.getLogger(__name__)
-_FIELDS = ("date of birth (dob)", "first name and surname", "postcode and surname", "identifiers")
 
 
 def _duckdb_sql(rule: Any) -> str:
@@ -71,20 +70,7 @@ def train_model_spark(spark: Any, sdf: Any, features: pd.DataFrame, *, seed: int
     except (ValueError, EMTrainingException) as exc:
         prior_note = f"default ({type(exc).__name__})"
     tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    sessions: list[str] = []
-    skipped: list[str] = []
-    em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
-    primary = list(S.TRAINING_BLOCKING_RULES)
-    for k, rule in enumerate([*primary, *FALLBACK_TRAINING_RULES]):
-        if k >= len(primary) and sessions:
-            break
-        try:
-            tr.estimate_parameters_using_expectation_maximisation(_spark_rule(rule), max_pairs=em_pairs)
-        except EMTrainingException:
-            log.warning("matching model: no record pairs share a %s; that training session was skipped", _FIELDS[k])
-            skipped.append(_FIELDS[k])
-            continue
-        sessions.append(_duckdb_sql(rule))
+    sessions, skipped = run_em(tr, n, em_max_pairs, as_engine_rule=_spark_rule)
     if not sessions:
         raise TrainingError(f"no matching model could be trained: no two records share a {', nor '.join(skipped)}; "
                             "check that the identity columns are mapped in sources.yaml")
