@@ -17,11 +17,13 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from matching.spark.similarity import JARO_WINKLER
+
 # DuckDB functions without a Spark spelling in sqlglot -> the Spark function (built-in or Splink's jar).
 _RENAMES = {
     "list_intersect": "array_intersect",
-    "jaro_winkler_similarity": "jaro_winkler",  # Splink jar: uk.gov.moj.dash.linkage.JaroWinklerSimilarity
-    "jarowinkler_similarity": "jaro_winkler",
+    "jaro_winkler_similarity": JARO_WINKLER,  # DuckDB's algorithm (matching.spark.similarity), not the jar's
+    "jarowinkler_similarity": JARO_WINKLER,
     "damerau_levenshtein": "damerau_levenshtein",  # Splink jar: LevDamerauDistance
 }
 # Functions whose result is a list: ``len``/``length`` of one is Spark's ``size``.
@@ -40,7 +42,7 @@ def _rename(node: exp.Expression) -> exp.Expression:
 
 def _fix(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.JarowinklerSimilarity):
-        return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
+        return exp.Anonymous(this=JARO_WINKLER, expressions=[node.this, node.expression])
     if isinstance(node, exp.ArrayOverlaps):  # DuckDB list_has_any / &&
         return exp.Anonymous(this="arrays_overlap", expressions=[node.this, node.expression])
     if isinstance(node, exp.Length) and _is_array(node.this):

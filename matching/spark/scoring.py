@@ -27,6 +27,7 @@ from matching.model import (
 )
 from matching.spark.dialect import spark_settings
 from matching.spark.session import BREAK_LINEAGE, frame
+from matching.spark.similarity import register as register_similarity
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def spark_features(spark: Any, features: pd.DataFrame, extra_id_columns: tuple[s
 
 def spark_linker(spark: Any, sdf: Any, settings: dict[str, Any]) -> Linker:
     """A Splink linker on the Spark backend over ``sdf``, the DuckDB-dialect ``settings`` made Spark SQL."""
+    register_similarity(spark)
     api = SparkAPI(spark_session=spark, break_lineage_method=BREAK_LINEAGE,
                    num_partitions_on_repartition=_partitions(spark))
     return Linker(api.register(sdf), spark_settings(settings), log_level=SPLINK_LOG_LEVEL)
