@@ -208,6 +208,9 @@ def main() -> None:
     # Operators see svoc's own messages; library deprecation chatter is for developers.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*deprecated.*")
+    # urllib3's note that SOCKS needs PySocks: requests silences it, but a library's warnings.catch_warnings in
+    # another thread can drop that filter (CI once printed it above a run's one error line)
+    warnings.filterwarnings("ignore", message=".*requires the installation of optional dependencies")
     warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"  # one plain line
     logging.basicConfig(level=os.environ.get("SVOC_LOG_LEVEL") or os.environ.get("CHILDVIEW_LOG_LEVEL") or "WARNING")
     for noisy in ("splink", "great_expectations", "dagster"):
