@@ -16,10 +16,10 @@ _EXPORTS = {
     "LinkResult": "matching.linker",
     "Thresholds": "matching.linker",
     "link_records": "matching.linker",
-    "ModelArtifact": "matching.model",
-    "load_latest_model": "matching.model",
+    "ModelArtifact": "matching.artifact",
+    "load_latest_model": "matching.artifact",
     "predict_pairs": "matching.model",
-    "save_model": "matching.model",
+    "save_model": "matching.artifact",
     "train_model": "matching.training",
 }
 

@@ -18,14 +18,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from matching.model import (
-    SPLINK_LOG_LEVEL,
-    ModelArtifact,
-    _extra_ids,
-    level_labels,
-    load_features,
-    matching_connection,
-)
+from matching.artifact import ModelArtifact
+from matching.model import SPLINK_LOG_LEVEL, _extra_ids, level_labels, load_features, matching_connection
 
 TF_COLUMNS = ("first_name_std", "last_name_std")
 QUERY_PREFIX = "query:"

@@ -20,7 +20,8 @@ from splink.internals.exceptions import EMTrainingException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from matching import settings as S
-from matching.model import ModelArtifact, load_features, make_artifact, make_linker, scoped_connection
+from matching.artifact import ModelArtifact, make_artifact
+from matching.model import load_features, make_linker, scoped_connection
 from schemas.errors import SvocError
 
 log = logging.getLogger(__name__)

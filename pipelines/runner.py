@@ -13,12 +13,15 @@ creates anything), finishes or cleans up after dead runs, and releases Dagster s
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from schemas.errors import SvocError
 from svoc.settings import Settings
 
 JOB_NAME = "svoc_run_job"
@@ -73,20 +76,32 @@ def run_pipeline(settings: Settings, *,
         return _run_pipeline(settings, on_event, on_log)
 
 
+def _dagster_instance(dg):  # dagster is imported late, for a fast CLI
+    """The Dagster instance of ``$DAGSTER_HOME``, else an ephemeral one. A home that does not exist yet is
+    created with the project's instance settings (``pipelines/dagster.yaml``: run queue, no telemetry)."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    try:
+        if not Path(home).exists():
+            Path(home).mkdir(parents=True)
+            shutil.copyfile(Path(__file__).with_name("dagster.yaml"), Path(home) / "dagster.yaml")
+    except OSError as err:
+        raise SvocError(f"DAGSTER_HOME {home}: cannot create it ({err.strerror}); set DAGSTER_HOME to a folder "
+                        "you can write, or unset it") from None
+    if not Path(home).is_dir():
+        raise SvocError(f"DAGSTER_HOME {home}: not a folder; set DAGSTER_HOME to a folder, or unset it")
+    return dg.DagsterInstance.get()
+
+
 def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None] | None,
                   on_log: Callable[[str, str], None] | None = None) -> RunOutcome:
     import dagster as dg
 
     from pipelines.definitions import build_defs
     from pipelines.recovery import process_tags, release_dead_runs
-    from svoc.warehouse.build import (
-        acquire_lock,
-        cancel,
-        check_not_held,
-        discard_build,
-        recover,
-        release_lock,
-    )
+    from svoc.warehouse.build import cancel, check_not_held, discard_build, recover
+    from svoc.warehouse.lock import acquire_lock, release_lock
     from svoc.warehouse.runlog import append_failure
 
     drop, warehouse = settings.drop, settings.warehouse
@@ -97,7 +112,7 @@ def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None
         check_not_held(warehouse)
         recover(warehouse, run_id)
         job = build_defs(settings).resolve_job_def(JOB_NAME)
-        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+        instance = _dagster_instance(dg)
         release_dead_runs(instance, JOB_NAME)
     except BaseException:
         discard_build(warehouse, run_id)

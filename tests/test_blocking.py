@@ -79,8 +79,8 @@ def test_blocking_analysis_counts_are_exact_and_cumulative() -> None:
 
 
 def test_counts_are_stored_with_the_model_and_carried_when_it_is_reused() -> None:
+    from matching.artifact import load_latest_model
     from matching.linker import link_records
-    from matching.model import load_latest_model
     from tests.test_model import synthetic_features
 
     feats = synthetic_features(120)

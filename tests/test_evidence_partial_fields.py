@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from connectors.dates import parse_dates, parse_dates_repaired, repair_candidates
 from matching import settings as S
-from matching.model import ModelArtifact, predict_pairs
+from matching.artifact import ModelArtifact
+from matching.model import predict_pairs
 from matching.training import train_model
 from schemas.rules import is_placeholder_first_name
 from tests.test_model import _row, synthetic_features

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from matching.model import content_hash
+from matching.artifact import content_hash
 from schemas.errors import SvocError
 from svoc.cli import app
 from svoc.find import Finder, Query, match_list, parse_dob

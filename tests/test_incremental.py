@@ -345,8 +345,9 @@ def test_the_nightly_schedule_runs_a_full_night_on_sunday(day, mode):
 def test_a_night_with_nothing_to_re_cluster_writes_nothing_and_fails_nothing():
     """Regression: with no touched record (the same changes-only drop run twice) the evidence rows of zero pairs
     failed to split their record keys (KeyError in linker._split_uid)."""
-    from matching.linker import Thresholds, link_touched
-    from matching.model import ModelArtifact
+    from matching.artifact import ModelArtifact
+    from matching.linker import link_touched
+    from matching.thresholds import Thresholds
 
     features = build_features(pd.DataFrame(columns=list(IDENTITY_FIELDS)), dt.date(2026, 11, 1))
     scored = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability", "match_weight", "match_key", "evidence",

@@ -15,8 +15,9 @@ from matching.cluster import cluster_records
 from matching.constraints import ConstraintIndex
 from matching.dates import dob_precision
 from matching.features import build_features
-from matching.linker import Thresholds, link_records, thresholds_from_model, wants_model_thresholds
+from matching.linker import link_records
 from matching.review import reason_text
+from matching.thresholds import Thresholds, thresholds_from_model, wants_model_thresholds
 from matching.training import TrainingError, guard_parameters, train_model
 from tests.test_cluster import frame, pairs, rec
 from tests.test_model import synthetic_features

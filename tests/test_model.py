@@ -13,15 +13,8 @@ import pytest
 from splink import DuckDBAPI, Linker
 
 from matching import settings as S
-from matching.model import (
-    ModelArtifact,
-    content_hash,
-    load_features,
-    load_latest_model,
-    matching_connection,
-    predict_pairs,
-    save_model,
-)
+from matching.artifact import ModelArtifact, content_hash, load_latest_model, save_model
+from matching.model import load_features, matching_connection, predict_pairs
 from matching.training import train_model
 
 FIRST = ["oliver", "amelia", "george", "isla", "harry", "ava", "jack", "mia", "noah", "grace", "leo", "freya",

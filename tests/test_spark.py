@@ -195,7 +195,7 @@ def duckdb_run(tmp_path_factory) -> Path:
 
 
 def _inputs(warehouse: Path) -> tuple[pd.DataFrame, dict]:
-    from matching.model import load_latest_model
+    from matching.artifact import load_latest_model
     from svoc.stages.match import build_record_features
 
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -252,8 +252,8 @@ def test_spark_and_duckdb_link_the_same_pairs_and_keep_every_citizen_id(spark, d
 
 @pytest.mark.spark
 def test_a_model_trained_on_spark_is_stored_in_duckdb_sql_and_links_like_duckdbs(spark, duckdb_run):
+    from matching.artifact import content_hash
     from matching.linker import link_records
-    from matching.model import content_hash
     from matching.spark.scoring import spark_features
     from matching.spark.session import prepare
     from matching.spark.training import train_model_spark

@@ -25,8 +25,9 @@ from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 from matching.cluster import REFUSED_COLUMNS, REVIEW_COLUMNS, ClusterResult
 from matching.constraints import deterministic_links, latest_decisions
-from matching.linker import Thresholds, cluster_scored
+from matching.linker import cluster_scored
 from matching.spark.session import BREAK_LINEAGE, frame
+from matching.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from matching.artifact import ModelArtifact
 from matching.linker import EngineSteps, LinkResult, link_records
-from matching.model import ModelArtifact
 from matching.spark.clustering import cluster_scored_spark
 from matching.spark.scoring import predict_pairs_spark, spark_features
 from matching.spark.session import prepare

@@ -17,14 +17,8 @@ import pandas as pd
 import pyarrow as pa
 from splink import Linker, SparkAPI
 
-from matching.model import (
-    SPLINK_LOG_LEVEL,
-    ModelArtifact,
-    load_features,
-    make_linker,
-    scoped_connection,
-    shape_predictions,
-)
+from matching.artifact import ModelArtifact
+from matching.model import SPLINK_LOG_LEVEL, load_features, make_linker, scoped_connection, shape_predictions
 from matching.spark.dialect import spark_settings
 from matching.spark.session import BREAK_LINEAGE, frame
 from matching.spark.similarity import register as register_similarity

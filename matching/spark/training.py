@@ -20,7 +20,7 @@ from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.exceptions import EMTrainingException
 
 from matching import settings as S
-from matching.model import ModelArtifact, make_artifact
+from matching.artifact import ModelArtifact, make_artifact
 from matching.spark.dialect import spark_settings, to_spark
 from matching.spark.scoring import spark_linker
 from matching.spark.session import BREAK_LINEAGE

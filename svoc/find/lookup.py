@@ -25,9 +25,9 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
+from matching.artifact import load_latest_model
 from matching.features import build_features
 from matching.lookup import LookupScorer
-from matching.model import load_latest_model
 from schemas.errors import SvocError
 from svoc.find.candidates import find_candidates
 from svoc.find.query import FIELD_LABELS, Query

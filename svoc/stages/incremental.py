@@ -177,8 +177,9 @@ def relink_incremental(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date
                        cannot_link_identifiers: Sequence[str], threads: int, memory_limit: str
                        ) -> IncrementalResult | str:
     """The incremental night; a string instead says why it must be a full one after all."""
-    from matching.linker import Thresholds, link_touched
+    from matching.linker import link_touched
     from matching.model import predict_pairs
+    from matching.thresholds import Thresholds
 
     clock: dict[str, float] = {}
     t0 = time.perf_counter()

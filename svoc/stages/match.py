@@ -46,8 +46,8 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
     named identifiers (sources.yaml ``identifiers:``) whose two different values keep two records apart.
     ``full``: re-link every record (else only new and changed ones, when the last run allows it);
     ``engine``: ``duckdb`` or ``spark`` (``spark``: the SparkSession to use)."""
+    from matching.artifact import load_latest_model
     from matching.incremental import feature_version, full_night_reason
-    from matching.model import load_latest_model
     from svoc.stages.incremental import previous_state, relink_incremental
 
     decisions = _frame(con, "SELECT * FROM audit.review_decisions ORDER BY decided_at")

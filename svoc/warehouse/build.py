@@ -17,7 +17,6 @@ lock, so their owner is dead). Readers that hold the old files keep reading the 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -32,24 +31,28 @@ import duckdb
 from schemas.errors import SvocError
 from svoc.warehouse.analytics import analytics_path
 from svoc.warehouse.files import PRIVATE_FILE, chmod_private, make_private_dir, private_files
+from svoc.warehouse.lock import (
+    RunCancelled,
+    WarehouseBusy,
+    is_ended,
+    acquire_lock,
+    holds_lock,
+    lock_holder,
+    lock_path,
+    mark_ended,
+    release_lock,
+)
 from svoc.warehouse.sql import ensure_tables, file_value, one_row, quote_ident
 
 log = logging.getLogger(__name__)
 
+__all__ = ["RunCancelled", "WarehouseBusy", "acquire_lock", "holds_lock", "lock_holder", "lock_path",
+           "release_lock"]  # the writer lock lives in svoc.warehouse.lock; these names are part of this module's API
+
 BUILD_MARK = ".build-"
 
-_LOCKS: dict[str, tuple[str, int]] = {}  # target -> (run id, fd) for the locks this process holds
 _SWAP = threading.Lock()  # publish vs. cancel within one process
 _CANCELLED: set[str] = set()
-_ENDED: set[tuple[str, str]] = set()  # (warehouse, run) discarded: its abandoned worker may not write again
-
-
-class WarehouseBusy(SvocError):
-    """Another run (or a review command) holds the writer lock."""
-
-
-class RunCancelled(SvocError):
-    """The operator interrupted the run before it published."""
 
 
 # ---- paths ---------------------------------------------------------------------------------------------------
@@ -64,10 +67,6 @@ def analytics_build_path(target: Path, run_id: str) -> Path:
 
 def prev_path(target: Path) -> Path:
     return target.with_name(f"{target.stem}.prev.duckdb")
-
-
-def lock_path(target: Path) -> Path:
-    return target.with_name(f".{target.stem}.lock")
 
 
 def journal_path(target: Path) -> Path:
@@ -85,64 +84,6 @@ def leftovers(target: Path) -> list[Path]:
     found = [p for p in target.parent.glob(f".{target.stem}*") if pattern.match(p.name)]
     tmp_journal = journal_path(target).with_suffix(".tmp")
     return sorted(found + ([tmp_journal] if tmp_journal.exists() else []))
-
-
-# ---- the writer lock -----------------------------------------------------------------------------------------
-
-def lock_holder(target: Path) -> str:
-    """What the lock file says about its holder ("run 1a2b3c4d, pid 123"), or ""."""
-    try:
-        info = json.loads(lock_path(target).read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        return ""
-    return f"run {str(info.get('run_id', '?'))[:8]}, pid {info.get('pid', '?')}" if info else ""
-
-
-def acquire_lock(target: Path, run_id: str) -> None:
-    """One writer per warehouse: an exclusive ``flock`` held from before a build is created until it ends.
-
-    The kernel releases it when the holding process exits, so a killed run never blocks the next one."""
-    key = str(Path(target).resolve())
-    if _ended(target, run_id):
-        raise RunCancelled(f"run {run_id[:8]} was interrupted; not writing")
-    if key in _LOCKS:
-        if _LOCKS[key][0] == run_id:
-            return
-        raise WarehouseBusy(f"{target}: run {_LOCKS[key][0][:8]} is already writing this warehouse; "
-                            "try again when it has finished")
-    make_private_dir(Path(target).parent)
-    fd = os.open(lock_path(target), os.O_CREAT | os.O_RDWR, PRIVATE_FILE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        holder = lock_holder(target)
-        raise WarehouseBusy(f"{target}: another run{f' ({holder})' if holder else ''} is writing this warehouse; "
-                            "try again when it has finished") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps({"run_id": run_id, "pid": os.getpid()}).encode(), 0)
-    _LOCKS[key] = (run_id, fd)
-
-
-def _ended(target: Path, run_id: str) -> bool:
-    return (str(Path(target).resolve()), run_id) in _ENDED
-
-
-def holds_lock(target: Path, run_id: str) -> bool:
-    held = _LOCKS.get(str(Path(target).resolve()))
-    return bool(held and held[0] == run_id)
-
-
-def release_lock(target: Path, run_id: str | None = None) -> None:
-    """Release the lock if this process holds it (for ``run_id``, when given)."""
-    key = str(Path(target).resolve())
-    held = _LOCKS.get(key)
-    if not held or (run_id is not None and held[0] != run_id):
-        return
-    del _LOCKS[key]
-    os.ftruncate(held[1], 0)
-    fcntl.flock(held[1], fcntl.LOCK_UN)
-    os.close(held[1])
 
 
 # ---- connections ---------------------------------------------------------------------------------------------
@@ -212,7 +153,7 @@ def discard_build(target: Path, run_id: str) -> list[Path]:
 
     Another run's files are never touched (a refused second run must not delete the first run's build)."""
     with _SWAP:  # after this the run holds no lock and can open no build, so it cannot publish or write
-        _ENDED.add((str(Path(target).resolve()), run_id))
+        mark_ended(target, run_id)
         removed = remove_own_build(target, run_id) if holds_lock(target, run_id) else []
         release_lock(target, run_id)
         _CANCELLED.discard(run_id)
@@ -339,7 +280,7 @@ def start_build(target: Path, run_id: str, **conn_kw: Any) -> Path:
             con.close()
     chmod_private(tmp)
     with _SWAP:
-        if _ended(target, run_id):
+        if is_ended(target, run_id):
             tmp.unlink(missing_ok=True)
             raise RunCancelled(f"run {run_id[:8]} was interrupted; not writing")
         os.replace(tmp, path)
@@ -352,7 +293,7 @@ def open_build(target: Path, run_id: str, **conn_kw: Any) -> duckdb.DuckDBPyConn
     abandoned worker thread never re-creates a discarded build."""
     path = start_build(target, run_id, **conn_kw)
     with _SWAP:
-        if _ended(target, run_id) or not path.exists():
+        if is_ended(target, run_id) or not path.exists():
             raise RunCancelled(f"run {run_id[:8]} was interrupted; not writing")
         return connect(path, **conn_kw)
 
