@@ -33,6 +33,8 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.adaptive.enabled": "true",
     "spark.driver.memory": "2g",
+    # Spark SQL's own table folder: the engine keeps no tables there; not ./spark-warehouse in the working folder
+    "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), f"svoc-spark-warehouse-{os.getuid()}"),
 }
 
 

@@ -75,11 +75,15 @@ def previous_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
 def store_full_state(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, scored: pd.DataFrame,
                      evidence: pd.DataFrame, thresholds: dict[str, Any], run_id: str) -> None:
     """After a full night: every record's feature row and identity hash, and the pairs worth keeping."""
-    hashes = con.execute(f"SELECT {_KEY} AS unique_id, {identity_hash_sql()} AS identity_hash "
-                         "FROM staging.identity_records").df()
-    rows = features.merge(hashes, on="unique_id", how="left").assign(run_id=run_id)
     con.execute("DELETE FROM matching.record_features")
-    insert_rows(con, "matching.record_features", rows)
+    # the hashes joined in DuckDB: a pandas merge copied every feature row (3.8 s at 1M records)
+    con.register("_svoc_rows", pa.Table.from_pandas(features.assign(run_id=run_id), preserve_index=False))
+    try:
+        con.execute("INSERT INTO matching.record_features BY NAME SELECT f.*, h.identity_hash FROM _svoc_rows f "
+                    f"LEFT JOIN (SELECT {_KEY} AS unique_id, {identity_hash_sql()} AS identity_hash "
+                    "FROM staging.identity_records) h USING (unique_id)")
+    finally:
+        con.unregister("_svoc_rows")
     kept = pairs_to_keep(scored, keep_floor(thresholds), evidence)
     con.execute("DELETE FROM matching.scored_pairs")
     insert_rows(con, "matching.scored_pairs", kept[_PAIR_COLUMNS].assign(run_id=run_id))
