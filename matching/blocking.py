@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -65,21 +66,33 @@ def blocking_analysis(
                 unique_id_column_name=S.UNIQUE_ID,
                 record_sample_proportion=prop,
             )
-    per_rule = [
-        {
-            "rule": name,
-            "sql": rec["blocking_rule"],
-            "marginal_comparisons": int(rec["marginal_comparison_count"]),
-            "cumulative_comparisons": int(rec["cumulative_comparison_count"]),
-        }
-        for (name, _), rec in zip(rules, records, strict=True)
-    ]
+    per_rule = [(name, rec["blocking_rule"], int(rec["marginal_comparison_count"]))
+                for (name, _), rec in zip(rules, records, strict=True)]
     total = int(records[-1]["total_possible_comparison_count"]) if records else 0
+    return _analysis(int(n), prop, total, per_rule)
+
+
+def analysis_from_counts(n_records: int, rule_counts: Mapping[int, int],
+                         extra_id_columns: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``blocking_analysis``'s figures from the pairs scoring blocked: ``rule_counts`` maps a rule's index
+    (Splink's ``match_key``: the first rule that made the pair) to its pairs, so each is that rule's marginal
+    count, exactly (``matching.model.predict_pairs(rule_counts=...)`` fills it without a second count)."""
+    rules = S.prediction_rules(extra_id_columns)
+    per_rule = [(name, rule_sql(rule), int(rule_counts.get(i, 0))) for i, (name, rule) in enumerate(rules)]
+    return _analysis(n_records, 1.0, n_records * (n_records - 1) // 2, per_rule)
+
+
+def _analysis(n: int, proportion: float, total: int, per_rule: list[tuple[str, str, int]]) -> dict[str, Any]:
+    rows, cumulative = [], 0
+    for name, sql, marginal in per_rule:
+        cumulative += marginal
+        rows.append({"rule": name, "sql": sql, "marginal_comparisons": marginal,
+                     "cumulative_comparisons": cumulative})
     return {
-        "n_records": int(n),
-        "record_sample_proportion": prop,
-        "is_estimate": prop < 1.0,
+        "n_records": n,
+        "record_sample_proportion": proportion,
+        "is_estimate": proportion < 1.0,
         "total_possible_comparisons": total,
-        "comparisons_to_score": per_rule[-1]["cumulative_comparisons"] if per_rule else 0,
-        "rules": per_rule,
+        "comparisons_to_score": cumulative,
+        "rules": rows,
     }

@@ -19,8 +19,8 @@ import duckdb
 import pandas as pd
 
 from matching.artifact import ModelArtifact, load_latest_model, save_model
-from matching.blocking import blocking_analysis
-from matching.model import predict_pairs
+from matching.blocking import analysis_from_counts, blocking_analysis
+from matching.model import PREDICT_CHUNK_RECORDS, extra_ids, predict_pairs
 from matching.thresholds import Thresholds, thresholds_from_model, wants_model_thresholds
 from matching.training import label_accuracy, train_model
 
@@ -94,20 +94,29 @@ def link_records(
         stored_model = load_latest_model(con)
     trained = retrain or stored_model is None
     clock = _Clock()
+    # Blocking counts are taken once per model (a reused model carries the counts it was trained with): on
+    # DuckDB in one scoring chunk from the pairs scoring blocks (free), else by a count of their own.
+    count_while_scoring = trained and analyse_blocking and steps is None and len(features) <= PREDICT_CHUNK_RECORDS
+    rule_counts: dict[int, int] = {}
     if trained:
         model = (steps.train if steps else train_model)(features, seed=seed, threads=threads, memory_limit=memory_limit, decisions=decisions)
-        if analyse_blocking:  # counted once per model: a reused model carries the counts it was trained with
+        if analyse_blocking and not count_while_scoring:
             analysis = (steps.blocking if steps else blocking_analysis)(features, threads=threads, memory_limit=memory_limit)
-            model = dataclasses.replace(model, training_summary={**model.training_summary,
-                                                                 "blocking_analysis": analysis})
-        if con is not None:
-            save_model(con, model, run_id)
+            model = _with_analysis(model, analysis)
     else:
         assert stored_model is not None, "a model is reused only when there is one"
         model = stored_model
     log.info("model %s (%s)", model.model_version, "trained" if trained else "reused")
     clock.lap("train")
-    scored = (steps.predict if steps else predict_pairs)(features, model, th.floor, threads=threads, memory_limit=memory_limit)
+    if steps is None:
+        scored = predict_pairs(features, model, th.floor, threads=threads, memory_limit=memory_limit,
+                               rule_counts=rule_counts if count_while_scoring else None)
+    else:
+        scored = steps.predict(features, model, th.floor, threads=threads, memory_limit=memory_limit)
+    if count_while_scoring:
+        model = _with_analysis(model, analysis_from_counts(len(features), rule_counts, extra_ids(model.settings)))
+    if trained and con is not None:
+        save_model(con, model, run_id)
     clock.lap("predict")
     if from_model:
         low = thresholds.get("review", (None,))[0] if isinstance(thresholds, dict) else None
@@ -175,6 +184,10 @@ class _Clock:
         now = time.perf_counter()
         self.laps[name] = round(now - self._t, 2)
         self._t = now
+
+
+def _with_analysis(model: ModelArtifact, analysis: dict[str, Any]) -> ModelArtifact:
+    return dataclasses.replace(model, training_summary={**model.training_summary, "blocking_analysis": analysis})
 
 
 def _run_blocking_analysis(model: ModelArtifact, trained: bool) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from matching.artifact import ModelArtifact
-from matching.model import SPLINK_LOG_LEVEL, _extra_ids, level_labels, load_features, matching_connection
+from matching.model import SPLINK_LOG_LEVEL, extra_ids, level_labels, load_features, matching_connection
 
 TF_COLUMNS = ("first_name_std", "last_name_std")
 QUERY_PREFIX = "query:"
@@ -67,7 +67,7 @@ class LookupScorer:
 
         self.model_version = artifact.model_version
         settings = json.loads(artifact.settings_json)
-        self.extra = _extra_ids(settings)
+        self.extra = extra_ids(settings)
         con = matching_connection(threads=1)
         try:
             load_features(con, pd.DataFrame(columns=[*FEATURE_COLUMNS, *self.extra]), self.extra)

@@ -120,7 +120,7 @@ def load_features(
     return "cv_features"
 
 
-def _extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
+def extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
     names = [c["output_column_name"] for c in settings["comparisons"]]
     return tuple(n for n in names if n in _extra_ids_from_names(names))
 
@@ -242,14 +242,18 @@ def predict_pairs(
     num_chunks: int | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
     new_ids: Collection[str] | None = None,
+    rule_counts: dict[int, int] | None = None,
 ) -> pd.DataFrame:
     """Score candidate pairs; keep those with ``match_probability >= threshold_probability``.
 
     ``new_ids`` (an incremental night, ``matching.incremental``): score only the pairs with at least one of
     these records (new × the others and new × new), with the same blocking rules and with term frequencies
-    counted over all of ``features``, as a full scoring would."""
+    counted over all of ``features``, as a full scoring would.
+
+    ``rule_counts`` (a full scoring in one chunk): filled with the pairs each blocking rule made, by rule index,
+    counted on the blocked pairs Splink then scores (``matching.blocking.analysis_from_counts``)."""
     with scoped_connection(con, threads, memory_limit) as con:
-        extra = _extra_ids(artifact.settings)
+        extra = extra_ids(artifact.settings)
         table = load_features(con, features, extra)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         linker = make_linker(con, table, json.loads(artifact.settings_json))
@@ -263,12 +267,20 @@ def predict_pairs(
             log.info("scored %d pairs above p=%.3g for %d new or changed of %d records", len(out),
                      threshold_probability, len(new_ids), n)
             return out
+        chunks = num_chunks or max(1, math.ceil(n / PREDICT_CHUNK_RECORDS))
+        blocked = None
+        if rule_counts is not None and chunks == 1:  # predict scores this cached table; counting it is ~free
+            blocked = linker.inference.compute_blocked_pairs_for_predict()
+            rule_counts.update({int(k): int(c) for k, c in con.execute(
+                f"SELECT match_key, count(*) FROM {blocked.physical_name} GROUP BY match_key").fetchall()})
         pred = linker.inference.predict(
             threshold_match_probability=threshold_probability,
-            num_chunks_left=num_chunks or max(1, math.ceil(n / PREDICT_CHUNK_RECORDS)),
+            num_chunks_left=chunks,
             num_chunks_right=1,
             warning_mode="never",
         )
+        if blocked is not None:
+            blocked.drop_table_from_database_and_remove_from_cache()
         out = shape_predictions(con, linker, pred.physical_name)
         pred.drop_table_from_database_and_remove_from_cache()
     log.info("scored %d pairs above p=%.3g from %d records", len(out), threshold_probability, n)

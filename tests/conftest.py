@@ -3,8 +3,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# Tests check correctness, never timings: no per-example deadline (a busy CI machine once took 294 ms for a
+# Spark-vs-DuckDB example and failed on hypothesis' default 200 ms).
+settings.register_profile("svoc", deadline=None)
+settings.load_profile("svoc")
 
 from tests.e2e import DEMO, run_cli  # noqa: E402
 

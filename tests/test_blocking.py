@@ -94,3 +94,17 @@ def test_counts_are_stored_with_the_model_and_carried_when_it_is_reused() -> Non
     assert not second.model_trained and second.blocking_analysis["from_stored_model"] is True
     assert second.blocking_analysis["comparisons_to_score"] == counted
     assert set(first.stats["seconds"]) == {"train", "predict", "cluster", "ids_and_evidence"}
+
+
+@pytest.mark.parametrize("records", [40, 300])
+def test_counts_taken_while_scoring_equal_a_separate_count(records: int) -> None:
+    """A trained night takes the blocking counts from the pairs scoring blocks, not a second count."""
+    from matching.blocking import analysis_from_counts
+    from matching.model import predict_pairs
+    from matching.training import train_model
+    from tests.test_model import synthetic_features
+
+    feats = synthetic_features(records)
+    counts: dict[int, int] = {}
+    predict_pairs(feats, train_model(feats, threads=1), 0.01, threads=1, rule_counts=counts)
+    assert analysis_from_counts(len(feats), counts) == blocking_analysis(feats, threads=1)
