@@ -24,6 +24,10 @@ from matching.model import load_features, scoped_connection
 
 EXACT_COUNT_MAX_RECORDS = 2_000_000
 SAMPLE_PROPORTION = 0.05
+# A sampled count warns that a rule's estimate rests on few pairs: recorded as ``is_estimate`` instead. Filtered
+# once, for the process: ``warnings.catch_warnings`` is not thread-safe, and the Dagster step runs in a worker
+# thread (a catch there once let another library's silenced warning through to the operator's screen).
+warnings.filterwarnings("ignore", message="The sampled blocking analysis estimate", category=UserWarning)
 
 
 def rule_sql(rule: Any) -> str:
@@ -57,19 +61,17 @@ def blocking_analysis(
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         prop = record_sample_proportion or (1.0 if n <= EXACT_COUNT_MAX_RECORDS else SAMPLE_PROPORTION)
         sdf = DuckDBAPI(con).register(table)
-        with warnings.catch_warnings():  # "estimate based on few sampled pairs": recorded as is_estimate
-            warnings.simplefilter("ignore", UserWarning)
-            records = count_comparisons_from_blocking_rules(
-                sdf,
-                blocking_rules=[r for _, r in rules],
-                link_type="dedupe_only",
-                unique_id_column_name=S.UNIQUE_ID,
-                record_sample_proportion=prop,
-            )
+        records = count_comparisons_from_blocking_rules(
+            sdf,
+            blocking_rules=[r for _, r in rules],
+            link_type="dedupe_only",
+            unique_id_column_name=S.UNIQUE_ID,
+            record_sample_proportion=prop,
+        )
     per_rule = [(name, rec["blocking_rule"], int(rec["marginal_comparison_count"]))
                 for (name, _), rec in zip(rules, records, strict=True)]
     total = int(records[-1]["total_possible_comparison_count"]) if records else 0
-    return _analysis(int(n), prop, total, per_rule)
+    return shape_analysis(int(n), prop, total, per_rule)
 
 
 def analysis_from_counts(n_records: int, rule_counts: Mapping[int, int],
@@ -79,10 +81,11 @@ def analysis_from_counts(n_records: int, rule_counts: Mapping[int, int],
     count, exactly (``matching.model.predict_pairs(rule_counts=...)`` fills it without a second count)."""
     rules = S.prediction_rules(extra_id_columns)
     per_rule = [(name, rule_sql(rule), int(rule_counts.get(i, 0))) for i, (name, rule) in enumerate(rules)]
-    return _analysis(n_records, 1.0, n_records * (n_records - 1) // 2, per_rule)
+    return shape_analysis(n_records, 1.0, n_records * (n_records - 1) // 2, per_rule)
 
 
-def _analysis(n: int, proportion: float, total: int, per_rule: list[tuple[str, str, int]]) -> dict[str, Any]:
+def shape_analysis(n: int, proportion: float, total: int, per_rule: list[tuple[str, str, int]]) -> dict[str, Any]:
+    """The recorded analysis from ``(rule name, SQL, marginal comparisons)`` per rule, in rule order."""
     rows, cumulative = [], 0
     for name, sql, marginal in per_rule:
         cumulative += marginal

@@ -11,7 +11,6 @@ not identical, models: a night reuses the stored one (``audit.models``) on both.
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import pandas as pd
@@ -21,6 +20,7 @@ from splink.internals.exceptions import EMTrainingException
 
 from matching import settings as S
 from matching.artifact import ModelArtifact, make_artifact
+from matching.blocking import shape_analysis
 from matching.spark.dialect import spark_settings, to_spark
 from matching.spark.scoring import spark_linker
 from matching.spark.session import BREAK_LINEAGE
@@ -113,17 +113,10 @@ def blocking_analysis_spark(spark: Any, sdf: Any, features: pd.DataFrame, *,
     rules = S.prediction_rules(extra_id_columns)
     as_spark = spark_settings(S.build_settings(extra_id_columns=extra_id_columns).get_settings("duckdb").as_dict())
     api = SparkAPI(spark_session=spark, break_lineage_method=BREAK_LINEAGE)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        records = count_comparisons_from_blocking_rules(
-            api.register(sdf), blocking_rules=as_spark["blocking_rules_to_generate_predictions"],
-            link_type="dedupe_only", unique_id_column_name=S.UNIQUE_ID, record_sample_proportion=1.0)
-    per_rule = [{"rule": name, "sql": _duckdb_sql(rule), "marginal_comparisons": int(rec["marginal_comparison_count"]),
-                 "cumulative_comparisons": int(rec["cumulative_comparison_count"])}
+    records = count_comparisons_from_blocking_rules(  # exact (proportion 1): no sampling warning to silence
+        api.register(sdf), blocking_rules=as_spark["blocking_rules_to_generate_predictions"],
+        link_type="dedupe_only", unique_id_column_name=S.UNIQUE_ID, record_sample_proportion=1.0)
+    per_rule = [(name, _duckdb_sql(rule), int(rec["marginal_comparison_count"]))
                 for (name, rule), rec in zip(rules, records, strict=True)]
-    return {
-        "n_records": len(features), "record_sample_proportion": 1.0, "is_estimate": False,
-        "total_possible_comparisons": int(records[-1]["total_possible_comparison_count"]) if records else 0,
-        "comparisons_to_score": per_rule[-1]["cumulative_comparisons"] if per_rule else 0,
-        "rules": per_rule, "engine": "spark",
-    }
+    total = int(records[-1]["total_possible_comparison_count"]) if records else 0
+    return {**shape_analysis(len(features), 1.0, total, per_rule), "engine": "spark"}
