@@ -148,20 +148,51 @@ def test_an_interrupted_runs_abandoned_worker_cannot_create_its_build_again(targ
     assert b.published_pair(target) == ("run-c", "run-c")
 
 
-def test_an_analyst_holding_a_read_write_connection_gets_one_line(target):
+@pytest.mark.parametrize("call", ["check_not_held(Path(sys.argv[1]))", "start_build(Path(sys.argv[1]), 'run-b')"])
+def test_an_analyst_holding_a_read_write_connection_gets_one_line(target, call):
     build_and_publish(target, "run-a")
     con = duckdb.connect(str(target))  # read-write, as a notebook would
     try:
         import subprocess
         import sys
-        code = ("import sys; from pathlib import Path; from svoc.warehouse.build import check_not_held\n"
-                "try:\n    check_not_held(Path(sys.argv[1]))\nexcept Exception as e:\n    print(e)")
+        code = ("import sys; from pathlib import Path; from svoc.warehouse.build import check_not_held, start_build\n"
+                f"try:\n    {call}\nexcept Exception as e:\n    print(e)")
         out = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True,
                              timeout=120, cwd=Path(__file__).parents[1]).stdout.strip()
     finally:
         con.close()
     assert out.count("\n") == 0 and str(target) in out
     assert "open for writing" in out and "read-only" in out and "IO Error" not in out
+
+
+def test_a_published_file_with_a_write_ahead_log_seeds_the_build_with_its_changes(target):
+    """The build is a byte copy of the published file, unless a WAL holds changes the file does not yet have."""
+    build_and_publish(target, "run-a")
+    con = duckdb.connect(str(target))
+    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+    con.execute("INSERT INTO main.marker VALUES ('from the log')")
+    con.close()
+    assert target.with_name(target.name + ".wal").exists()
+    path = b.start_build(target, "run-b")
+    try:
+        assert markers(path) == ["from the log", "run-a"]
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        b.release_lock(target, "run-b")
+
+
+def test_a_byte_copied_build_is_private_and_holds_the_published_rows(target):
+    build_and_publish(target, "run-a")
+    os.chmod(target, 0o644)  # even when someone loosened the published file
+    path = b.start_build(target, "run-b")
+    try:
+        assert markers(path) == ["run-a"] and stat.S_IMODE(path.stat().st_mode) == 0o600
+        con = duckdb.connect(str(path), read_only=True)
+        schemas = {r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+        con.close()
+        assert {"staging", "audit"} <= schemas  # and ensure_tables ran on the copy
+    finally:
+        b.release_lock(target, "run-b")
 
 
 def test_the_lock_file_names_its_holder(target):
