@@ -195,6 +195,26 @@ def test_a_byte_copied_build_is_private_and_holds_the_published_rows(target):
         b.release_lock(target, "run-b")
 
 
+def test_a_published_file_mostly_free_space_is_compacted_into_the_build(target):
+    build_and_publish(target, "run-a")
+    con = duckdb.connect(str(target))
+    con.execute("CREATE TABLE main.scratch AS SELECT range AS x, md5(range::VARCHAR) AS y FROM range(400000)")
+    con.execute("CHECKPOINT")
+    con.execute("CREATE TABLE main.later AS SELECT range AS x FROM range(1000)")  # blocks after the scratch ones
+    con.execute("CHECKPOINT")
+    con.execute("DROP TABLE main.scratch")
+    con.execute("CHECKPOINT")
+    total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchall()[0]
+    con.close()
+    assert free / total > b.MAX_FREE_SHARE
+    path = b.start_build(target, "run-b")
+    try:
+        assert markers(path) == ["run-a"]
+        assert path.stat().st_size < target.stat().st_size / 2  # not a byte copy: the free blocks are gone
+    finally:
+        b.release_lock(target, "run-b")
+
+
 def test_the_lock_file_names_its_holder(target):
     b.acquire_lock(target, "1234abcd-run")
     try:
