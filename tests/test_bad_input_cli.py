@@ -65,18 +65,6 @@ def test_unusable_input_stops_with_one_line_naming_it(demo_copy, tmp_path: Path,
     assert not (tmp_path / "w.duckdb").exists()
 
 
-def test_dagster_home_is_created_when_missing_and_named_when_it_is_a_file(demo_copy, tmp_path: Path):
-    _no_folder(demo_copy)  # the run stops at extract: enough to show it got past the Dagster instance
-    home = tmp_path / "not" / "yet" / "dagster"
-    line = _one_error_line(_run(demo_copy, tmp_path / "w.duckdb", tmp_path, DAGSTER_HOME=str(home)))
-    assert "health: source folder is missing" in line
-    assert "telemetry:\n  enabled: false" in (home / "dagster.yaml").read_text()  # no banner, no reporting
-    a_file = tmp_path / "dagster.txt"
-    a_file.write_text("")
-    line = _one_error_line(_run(demo_copy, tmp_path / "w.duckdb", tmp_path, DAGSTER_HOME=str(a_file)))
-    assert line == f"error: DAGSTER_HOME {a_file}: not a folder; set DAGSTER_HOME to a folder, or unset it", line
-
-
 @pytest.mark.parametrize("entry, expected", [
     ('  - preset: health\n    name: "../../etc\\n[bold]x"\n',
      "source 'sources[0]': name: a source name must be a lower-case letter"),

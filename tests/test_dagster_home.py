@@ -1,0 +1,52 @@
+"""``$DAGSTER_HOME`` for a CLI run: created with the project's instance settings when missing, one line when unusable.
+
+In process, on the function the runner calls: a whole ``svoc run`` under a persistent home was tried as a CLI
+test, and there Dagster's compute-log capture once left two ``tail -F`` processes holding the test's output pipe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.runner import _dagster_instance
+from schemas.errors import SvocError
+
+
+def test_a_missing_dagster_home_is_created_with_the_projects_settings(tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "not" / "yet" / "dagster"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = _dagster_instance(dg)
+    try:
+        assert not instance.is_ephemeral and home.is_dir()
+        assert "telemetry:\n  enabled: false" in (home / "dagster.yaml").read_text()  # no banner, no reporting
+    finally:
+        instance.dispose()
+
+
+def test_an_existing_dagster_home_is_left_as_it_is(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    _dagster_instance(dg).dispose()
+    assert not (tmp_path / "dagster.yaml").exists()  # an operator's own home is not rewritten
+
+
+@pytest.mark.parametrize("value", ["", None])
+def test_no_dagster_home_gives_an_ephemeral_instance(monkeypatch, value) -> None:
+    if value is None:
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    else:
+        monkeypatch.setenv("DAGSTER_HOME", value)
+    instance = _dagster_instance(dg)
+    assert instance.is_ephemeral
+    instance.dispose()
+
+
+def test_a_dagster_home_that_is_a_file_stops_with_one_line(tmp_path: Path, monkeypatch) -> None:
+    a_file = tmp_path / "dagster.txt"
+    a_file.write_text("")
+    monkeypatch.setenv("DAGSTER_HOME", str(a_file))
+    with pytest.raises(SvocError) as err:
+        _dagster_instance(dg)
+    assert str(err.value) == f"DAGSTER_HOME {a_file}: not a folder; set DAGSTER_HOME to a folder, or unset it"
