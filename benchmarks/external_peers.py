@@ -137,7 +137,8 @@ def splink_settings(records: pd.DataFrame, link_type: str):
 
 def run_splink(records: pd.DataFrame, link_type: str = "link_and_dedupe") -> pd.DataFrame:
     """Plain Splink 5: one input table per source, u by random sampling, EM on two blocking rules, then
-    connected components of predictions at p >= 0.95. Returns clusters over every record."""
+    connected components of predictions at p >= 0.95. Returns clusters over every record. A drop of one
+    source is a dedupe (Splink's ``link_and_dedupe`` needs at least two input tables)."""
     import duckdb
     from splink import DuckDBAPI, Linker, block_on
 
@@ -147,6 +148,8 @@ def run_splink(records: pd.DataFrame, link_type: str = "link_and_dedupe") -> pd.
     api = DuckDBAPI(con)
     tables = [api.register(df.reset_index(drop=True), table_name=f"peer_{i}")
               for i, (_, df) in enumerate(records.groupby("source", sort=True))]
+    if len(tables) == 1:
+        link_type = "dedupe_only"
     linker = Linker(tables, splink_settings(records, link_type), log_level=logging.WARNING)
     training = linker.training
     deterministic = [block_on("first_name", "surname", "dob")]

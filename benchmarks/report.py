@@ -31,11 +31,11 @@ def growth(scale: list[dict]) -> list[str]:
 
 ACCURACY_NOTE = (
     "Each linker ran in the same run on the same machine and read the same raw files. svoc: a drop folder with a "
-    "`sources.yaml` (FEBRL4, pseudopeople) or the presets (generated), `svoc run` on a fresh warehouse, the "
+    "`sources.yaml` (FEBRL4, pseudopeople, FEBRL3) or the presets (generated), `svoc run` on a fresh warehouse, the "
     "result read from `linked.record_citizen`; `seconds` is the whole CLI process (extract, quality checks, "
     "matching, single view, publishing). Splink: plain Splink 5 with its tutorial model (Jaro-Winkler names, "
     "DOB, exact postcode/town with term frequencies, identifiers when present; EM on two blocking rules; "
-    "clusters at p >= 0.95). recordlinkage: blocking on DOB plus a sorted neighbourhood on the surname, "
+    "clusters at p >= 0.95; a one-source drop such as FEBRL3 is a dedupe). recordlinkage: blocking on DOB plus a sorted neighbourhood on the surname, "
     "string and exact comparisons, the ECM classifier. Metrics are pairwise over every truth record (a "
     "record a linker did not output counts as a singleton).")
 
@@ -81,8 +81,8 @@ def write_markdown(out: dict, detail: dict) -> str:
     lines = ["# svoc benchmarks", "",
              f"Command: `{m.get('command', 'python -m benchmarks.run')}` (`make bench`)"
              + (f"; accuracy last measured by `{m['accuracy_command']}`" if m.get("accuracy_command") else "")
-             + ". Fixed seeds: scale drops seed 2026, throughput drop seed 1, accuracy: FEBRL4 as shipped with "
-             "recordlinkage, the pseudopeople sample population seed 0, the generated 20k drop seed 7.", "",
+             + ". Fixed seeds: scale drops seed 2026, throughput drop seed 1, accuracy: FEBRL4 and FEBRL3 as "
+             "shipped with recordlinkage, the pseudopeople sample population seed 0, the generated 20k drop seed 7.", "",
              "## Machine", "",
              f"* {m.get('cpus')} CPUs ({m.get('cpu_model')}), {m.get('memory_gb')} GB RAM, {m.get('os')}",
              f"* Python {m.get('python')}, DuckDB {m.get('duckdb')}, pandas {m.get('pandas')}, "

@@ -33,8 +33,9 @@ from benchmarks.report import keep_notes, write_markdown  # noqa: E402
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
-EXTERNAL_DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k")
-SCALE_KEYS = ("identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons", "stages", "splink_dedupe_s")
+EXTERNAL_DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k", "febrl3-dedupe")
+SCALE_KEYS = ("identity_records", "interactions", "wall_s", "peak_rss_mb", "comparisons", "stages", "splink_dedupe_s",
+              "splink_peak_rss_mb")
 ACCURACY_KEYS = ("dataset", "linker", "precision", "recall", "f1", "seconds")
 ACCURACY_EXTRA_KEYS = ("twin_pairs_merged", "review_queue_pairs", "review_queue_true_share", "children",
                        "by_source_pair", "error")
