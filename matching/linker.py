@@ -21,6 +21,7 @@ import pandas as pd
 from matching.artifact import ModelArtifact, load_latest_model, save_model
 from matching.blocking import analysis_from_counts, blocking_analysis
 from matching.model import PREDICT_CHUNK_RECORDS, extra_ids, predict_pairs
+from matching.prior import calibrate_prior
 from matching.thresholds import Thresholds, thresholds_from_model, wants_model_thresholds
 from matching.training import label_accuracy, train_model
 
@@ -100,6 +101,9 @@ def link_records(
     rule_counts: dict[int, int] = {}
     if trained:
         model = (steps.train if steps else train_model)(features, seed=seed, threads=threads, memory_limit=memory_limit, decisions=decisions)
+        # the prior from rules assumes their recall; the scores say how many true pairs there are
+        model = calibrate_prior(features, model, steps.predict if steps else predict_pairs, seed=seed,
+                                threads=threads, memory_limit=memory_limit)
         if analyse_blocking and not count_while_scoring:
             analysis = (steps.blocking if steps else blocking_analysis)(features, threads=threads, memory_limit=memory_limit)
             model = _with_analysis(model, analysis)
