@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 _SIG_DIGITS = 10
 
@@ -28,6 +29,8 @@ class ModelArtifact:
     created_at: str
     settings: dict[str, Any]
     training_summary: dict[str, Any] = field(default_factory=dict)
+    # Splink term-frequency lookups counted on the training records (``matching.term_frequencies``), by column
+    term_frequencies: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def settings_json(self) -> str:
@@ -104,6 +107,42 @@ def save_model(con: duckdb.DuckDBPyConnection, artifact: ModelArtifact, run_id: 
             artifact.model_version,
         ],
     )
+    _save_term_frequencies(con, artifact)
+
+
+_TF_DDL = """
+CREATE SCHEMA IF NOT EXISTS matching;
+CREATE TABLE IF NOT EXISTS matching.term_frequencies (
+    model_version VARCHAR, column_name VARCHAR, value VARCHAR, tf DOUBLE
+);
+"""
+
+
+def _save_term_frequencies(con: duckdb.DuckDBPyConnection, artifact: ModelArtifact) -> None:
+    """The model's term-frequency lookups, once per model version."""
+    if not artifact.term_frequencies:
+        return
+    con.execute(_TF_DDL)
+    if con.execute("SELECT count(*) FROM matching.term_frequencies WHERE model_version = ?",
+                   [artifact.model_version]).fetchall()[0][0]:
+        return
+    for col, frame in artifact.term_frequencies.items():
+        rows = pd.DataFrame({"value": frame[col].astype(str), "tf": frame[f"tf_{col}"].astype(float)})
+        con.register("__svoc_tf_in", rows)
+        con.execute("INSERT INTO matching.term_frequencies SELECT ?, ?, value, tf FROM __svoc_tf_in",
+                    [artifact.model_version, col])
+        con.unregister("__svoc_tf_in")
+
+
+def _load_term_frequencies(con: duckdb.DuckDBPyConnection, model_version: str) -> dict[str, pd.DataFrame]:
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'matching' "
+                         "AND table_name = 'term_frequencies'").fetchall()[0][0]
+    if not exists:
+        return {}
+    rows = con.execute("SELECT column_name, value, tf FROM matching.term_frequencies WHERE model_version = ? "
+                       "ORDER BY column_name, value", [model_version]).df()
+    return {str(col): pd.DataFrame({col: g["value"].to_numpy(), f"tf_{col}": g["tf"].to_numpy()})
+            for col, g in rows.groupby("column_name", sort=True)}
 
 
 def load_latest_model(con: duckdb.DuckDBPyConnection) -> ModelArtifact | None:
@@ -127,4 +166,5 @@ def load_latest_model(con: duckdb.DuckDBPyConnection) -> ModelArtifact | None:
         created_at=row[1].isoformat(timespec="seconds") if hasattr(row[1], "isoformat") else str(row[1]),
         settings=settings,
         training_summary=json.loads(row[3] or "{}"),
+        term_frequencies=_load_term_frequencies(con, row[0]),
     )

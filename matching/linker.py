@@ -22,6 +22,7 @@ from matching.artifact import ModelArtifact, load_latest_model, save_model
 from matching.blocking import analysis_from_counts, blocking_analysis
 from matching.model import PREDICT_CHUNK_RECORDS, extra_ids, predict_pairs
 from matching.prior import calibrate_prior
+from matching.term_frequencies import with_term_frequencies
 from matching.thresholds import Thresholds, thresholds_from_model, wants_model_thresholds
 from matching.training import label_accuracy, train_model
 
@@ -101,6 +102,8 @@ def link_records(
     rule_counts: dict[int, int] = {}
     if trained:
         model = (steps.train if steps else train_model)(features, seed=seed, threads=threads, memory_limit=memory_limit, decisions=decisions)
+        # a pair's score depends only on its records and the model: frequencies counted once, kept with it
+        model = with_term_frequencies(model, features)
         # the prior from rules assumes their recall; the scores say how many true pairs there are
         model = calibrate_prior(features, model, steps.predict if steps else predict_pairs, seed=seed,
                                 threads=threads, memory_limit=memory_limit)

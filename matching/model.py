@@ -29,6 +29,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 
 from matching import settings as S
 from matching.artifact import ModelArtifact
+from matching.term_frequencies import register_term_frequencies
 
 log = logging.getLogger(__name__)
 SPLINK_LOG_LEVEL = logging.ERROR  # "level not observed" EM notes are expected on small drops
@@ -257,6 +258,7 @@ def predict_pairs(
         table = load_features(con, features, extra)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         linker = make_linker(con, table, json.loads(artifact.settings_json))
+        register_term_frequencies(linker, artifact.term_frequencies)
         if new_ids is not None:
             from matching.incremental import predict_new
 

@@ -77,7 +77,7 @@ def with_prior(model: ModelArtifact, prior: float) -> ModelArtifact:
     summary = {**model.training_summary, "prior_from_rules": model.prior,
                "prior": f"{rules_note} from rules, then re-estimated from the scored pairs"}
     out = make_artifact({**model.settings, "probability_two_random_records_match": prior}, summary)
-    return dataclasses.replace(out, created_at=model.created_at)
+    return dataclasses.replace(out, created_at=model.created_at, term_frequencies=model.term_frequencies)
 
 
 def calibration_sample(features: pd.DataFrame, max_records: int = CALIBRATION_RECORDS, seed: int = 42) -> pd.DataFrame:
@@ -89,11 +89,11 @@ def calibration_sample(features: pd.DataFrame, max_records: int = CALIBRATION_RE
 
 
 def calibrate_prior(features: pd.DataFrame, model: ModelArtifact, predict: Callable[..., pd.DataFrame], *,
-                    seed: int = 42, **predict_kwargs: Any) -> ModelArtifact:
+                    seed: int = 42, max_records: int = CALIBRATION_RECORDS, **predict_kwargs: Any) -> ModelArtifact:
     """``model`` with the fixed-point prior, measured by ``predict`` (the engine's scoring: ``features``,
     ``model``, a probability floor) on ``calibration_sample(features)``. Tonight's pairs are then scored by
     the engine under the new prior, as every later night's are."""
-    sample = calibration_sample(features, seed=seed)
+    sample = calibration_sample(features, max_records=max_records, seed=seed)
     n = len(sample)
     if n < 2:
         return model

@@ -137,6 +137,9 @@ TABLES.update({
         *_PAIR, ("match_probability", "DOUBLE"), ("match_weight", "DOUBLE"), ("match_key", "BIGINT"),
         ("auto_link_eligible", "BOOLEAN"), ("evidence_gap", "VARCHAR"), ("evidence", "VARCHAR"), ("run_id", "VARCHAR"),
     ],
+    # The stored models' name frequencies (matching.term_frequencies): names, so identifiable like the features.
+    "matching.term_frequencies": [("model_version", "VARCHAR"), ("column_name", "VARCHAR"), ("value", "VARCHAR"),
+                                  ("tf", "DOUBLE")],
 })
 
 SCHEMAS = ("staging", "quarantine", "matching", "linked", "marts", "audit")

@@ -275,6 +275,20 @@ def test_a_model_trained_on_spark_is_stored_in_duckdb_sql_and_links_like_duckdbs
 
 
 @pytest.mark.spark
+def test_the_prior_is_calibrated_on_the_sample_on_either_engine(spark, duckdb_run):
+    """The calibration scores only its sample of a large drop (here: 60 of the records) on Spark too."""
+    from matching.model import predict_pairs
+    from matching.prior import calibrate_prior
+    from matching.spark.linker import spark_steps
+
+    features, kwargs = _inputs(duckdb_run)
+    model = kwargs["stored_model"]
+    on_duckdb = calibrate_prior(features, model, predict_pairs, max_records=60, threads=1)
+    on_spark = calibrate_prior(features, model, spark_steps(spark, features).predict, max_records=60)
+    assert on_duckdb.prior == pytest.approx(on_spark.prior, rel=1e-6)
+
+
+@pytest.mark.spark
 def test_svoc_run_with_the_spark_engine_publishes_duckdb_and_parquet(duckdb_run, tmp_path):
     warehouse = tmp_path / "warehouse" / "svoc.duckdb"
     shutil.copytree(duckdb_run.parent, warehouse.parent)

@@ -25,7 +25,9 @@ def spark_steps(spark: Any, features: pd.DataFrame) -> EngineSteps:
     sdf = spark_features(spark, features)
 
     def predict(feats: pd.DataFrame, model: ModelArtifact, floor: float = 0.01, **_: Any) -> pd.DataFrame:
-        return predict_pairs_spark(spark, sdf, feats, model, floor)
+        # another frame (the prior's calibration sample of a large drop) is loaded into Spark for this call
+        frame = sdf if feats is features else spark_features(spark, feats)
+        return predict_pairs_spark(spark, frame, feats, model, floor)
 
     return EngineSteps(
         train=functools.partial(train_model_spark, spark, sdf),

@@ -22,6 +22,7 @@ from matching.model import SPLINK_LOG_LEVEL, load_features, make_linker, scoped_
 from matching.spark.dialect import spark_settings
 from matching.spark.session import BREAK_LINEAGE, frame
 from matching.spark.similarity import register as register_similarity
+from matching.term_frequencies import register_term_frequencies
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def predict_pairs_spark(spark: Any, sdf: Any, features: pd.DataFrame, artifact: 
     """``matching.model.predict_pairs`` on Spark: the same columns, pairs and evidence."""
     settings = json.loads(artifact.settings_json)
     linker = spark_linker(spark, sdf, settings)
+    register_term_frequencies(linker, artifact.term_frequencies)
     pred = linker.inference.predict(threshold_match_probability=threshold_probability)
     scored = pred.as_spark_dataframe()
     keep = [c for c in scored.columns if _KEEP.match(c)]
