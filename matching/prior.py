@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from matching.artifact import ModelArtifact, make_artifact
@@ -47,8 +48,8 @@ def log_odds(p: float) -> float:
     return math.log2(p / (1.0 - p))
 
 
-def probability(weights: np.ndarray) -> np.ndarray:
-    """Match probability from match weights (log2 odds)."""
+def probability(weights: npt.ArrayLike) -> np.ndarray:
+    """Match probability from match weights (log2 odds): an array, or a 0-d array for one weight."""
     return 1.0 / (1.0 + np.exp2(-np.asarray(weights, dtype=float)))
 
 

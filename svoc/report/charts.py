@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from html import escape
 
+from matching.prior import probability as weight_to_probability
+
 POS, NEG, NEUTRAL, INK, GRID = "#2a7f62", "#c0392b", "#7f8c8d", "#222", "#ddd"
 STATUS_COLOURS = {"linked": "#2a7f62", "review": "#e67e22"}
 
@@ -135,4 +137,4 @@ def waterfall(prior: float, items: list[dict], title: str = "How the evidence ad
 
 def probability(total_weight: float) -> float:
     """Match probability from a total match weight (prior included)."""
-    return 1.0 / (1.0 + 2.0 ** (-total_weight))
+    return float(weight_to_probability(total_weight))

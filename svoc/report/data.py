@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from matching.prior import log_odds
 from svoc.warehouse.sql import one_row
 
 QUEUE_CAP = 200
@@ -65,7 +66,7 @@ def weight(m: float | None, u: float | None) -> float | None:
 def prior_weight(p: float | None) -> float:
     if not p or p <= 0 or p >= 1:
         return 0.0
-    return math.log2(p / (1 - p))
+    return log_odds(p)
 
 
 def pick_run(w: Warehouse, run_id: str | None) -> str | None:
