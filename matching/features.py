@@ -39,6 +39,7 @@ from schemas.identifiers import (
     check_postcode,
     check_series,
     check_upn,
+    is_missing,
     map_distinct,
     partial_postcode_parts,
 )
@@ -51,13 +52,14 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "dob", "dob_year", "dob_month", "dob_day", "dob_str", "sex",
     "postcode", "postcode_sector", "postcode_district", "address_std", "house_number",
     "nhs_number", "upn", "former_upn", "upn_any", "ethnicity", "is_placeholder_first_name",
-    "dob_precision", "postcode_token", "identifier_keys", "identifier_names",
+    "dob_precision", "postcode_token", "identifier_keys", "identifier_names", "town_std",
 )
 # The staged identity columns ``build_features`` reads (a caller may load only these; absent ones count as NULL).
 FEATURE_INPUT_COLUMNS: tuple[str, ...] = (
     "source", "source_record_id", "first_name", "middle_names", "last_name", "preferred_surname",
     "former_surname", "alternative_names", "dob", "sex", "address_line", "postcode", "postcode_raw",
     "nhs_number", "upn", "former_upn", "identifiers", "date_of_death", "ethnicity", "quality_flags",
+    "town",
 )
 LIST_COLUMNS = ("first_name_groups", "last_name_parts", "other_surnames", "alt_first_names", "upn_any",
                 "identifier_keys", "identifier_names")
@@ -81,6 +83,21 @@ _ANYWHERE = {"rd": "road", "ave": "avenue", "gdns": "gardens", "cres": "crescent
 _INNER_WORD = {**_ANYWHERE, "st": "saint"}  # any word but the last: "st" is saint there
 _HOUSE_STREET = re.compile(r"^(\d+[a-z]?)(?: \d+[a-z]?)?\s+([a-z].*)$")
 _STREET_WORDS = frozenset(_STREET_SUFFIX) | frozenset(_STREET_SUFFIX.values()) | {"row", "green", "rise", "mews"}
+
+
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+
+
+@lru_cache(maxsize=100_000)
+def _normalise_town(text: str) -> str | None:
+    out = _NOT_LETTERS.sub(" ", fold_text(text.replace("'", ""))).strip()
+    return out or None
+
+
+def normalise_town(value: object) -> str | None:
+    """Town or city in its compared form: lower case, accents folded, letters only (``St. Albans`` →
+    ``st albans``); ``None`` when missing."""
+    return None if is_missing(value) else _normalise_town(str(value))
 
 
 @lru_cache(maxsize=500_000)
@@ -295,6 +312,7 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     addr = map_distinct(_col(identity, "address_line"), lambda v: standardise_address(str(v)), missing=(None, None))
     cols["address_std"] = _arr([a[0] for a in addr])
     cols["house_number"] = _arr([a[1] for a in addr])
+    cols["town_std"] = map_distinct(_col(identity, "town"), normalise_town)
 
     cols["nhs_number"] = check_series(_col(identity, "nhs_number"), check_nhs_number)[0].to_numpy()
     upn, former_upn = _stable_upns(_col(identity, "upn")), _stable_upns(_col(identity, "former_upn"))

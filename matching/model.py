@@ -81,6 +81,7 @@ _DEFAULTS = {
     "postcode_token": "replace(CAST(postcode AS VARCHAR), ' ', '')",
     "identifier_keys": "[]::VARCHAR[]",
     "identifier_names": "[]::VARCHAR[]",
+    "town_std": "NULL::VARCHAR",
 }
 
 

@@ -51,6 +51,7 @@ REQUIRED_FEATURE_COLUMNS: tuple[str, ...] = (
     "postcode_token",
     "identifier_keys",
     "identifier_names",
+    "town_std",
 )
 LIST_COLUMNS: tuple[str, ...] = (
     "first_name_groups",
@@ -207,8 +208,9 @@ def _sex() -> cl.CustomComparison:
 
 
 def _location() -> cl.CustomComparison:
-    """Postcode and address line as ONE comparison: siblings share both, and movers change both, so
-    scoring them independently would count the same household evidence twice."""
+    """Postcode, address line and town as ONE comparison: siblings share them all, and movers change them
+    all, so scoring them independently would count the same household evidence twice. The town is the
+    weakest level: the only place evidence where a source has no postcode or address (EM weighs it)."""
     al, ar = "address_std_l", "address_std_r"
     same_addr = (
         f"({al} = {ar} OR (house_number_l = house_number_r AND jaro_winkler_similarity({al}, {ar}) >= 0.85))"
@@ -219,8 +221,9 @@ def _location() -> cl.CustomComparison:
         comparison_levels=[
             _null(
                 f"(postcode_token_l IS NULL OR postcode_token_r IS NULL) AND ({al} IS NULL OR {ar} IS NULL)"
-                " AND (postcode_district_l IS NULL OR postcode_district_r IS NULL)",
-                "postcode and address missing on one or both records",
+                " AND (postcode_district_l IS NULL OR postcode_district_r IS NULL)"
+                " AND (town_std_l IS NULL OR town_std_r IS NULL)",
+                "postcode, address and town missing on one or both records",
             ),
             _level(f"postcode_token_l = postcode_token_r AND coalesce({same_addr}, false)",
                    "same postcode and address"),
@@ -229,6 +232,7 @@ def _location() -> cl.CustomComparison:
                    "same address, postcode differs or missing"),
             _level("postcode_sector_l = postcode_sector_r", "same postcode sector"),
             _level("postcode_district_l = postcode_district_r", "same postcode district"),
+            _level("town_std_l = town_std_r", "same town or city (postcode and address differ or missing)"),
             cll.ElseLevel().configure(label_for_charts="different area"),
         ],
     )
@@ -318,6 +322,8 @@ PREDICTION_BLOCKING_RULES: tuple[tuple[str, Any], ...] = (
     ("first_phonetic+last_phonetic, left dob missing", f"{_NAMES_PHONETIC} AND l.dob IS NULL"),
     ("first_phonetic+last_phonetic, right dob missing", f"{_NAMES_PHONETIC} AND r.dob IS NULL"),
     ("names_transposed", "l.first_name_std = r.last_name_std AND l.last_name_std = r.first_name_std"),
+    ("dob_day_month_swapped+last_phonetic", "l.dob_year = r.dob_year AND l.dob_month = r.dob_day"
+     " AND l.dob_day = r.dob_month AND l.last_name_phonetic = r.last_name_phonetic"),
     ("postcode+dob_year", block_on("postcode_token", "dob_year")),
     ("postcode+first_phonetic", block_on("postcode_token", "first_name_phonetic")),
     ("postcode+last_phonetic", block_on("postcode_token", "last_name_phonetic")),

@@ -218,9 +218,15 @@ class TwinGuard:
 
     def one_person_evidence(self, i: int, j: int) -> bool:
         """Something besides the first name makes the two records one person: a middle name used as the first
-        name, a known-as name, forename and surname transposed, or a shared identifier value."""
+        name, a known-as name, forename and surname transposed, a shared identifier value, or the same full
+        middle names under two spellings of one first name (Sofia/Sofiia Amelia: co-twins may share a middle
+        name, but not with first names one letter apart as well)."""
         fi, fj = self.first[i], self.first[j]
         if (fi and fi in self.middle[j]) or (fj and fj in self.middle[i]):
+            return True
+        mi = self.middle[i]
+        if (mi and mi == self.middle[j] and all(len(t) > 1 for t in mi) and fi and fj
+                and not _names_clearly_different(fi, fj)):
             return True
         li, lj = clean_str(self.last[i]), clean_str(self.last[j])
         if li and lj and fi == lj.upper() and fj == li.upper():

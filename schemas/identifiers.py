@@ -208,11 +208,12 @@ def partial_postcode_parts(raw: object) -> dict[str, str | None]:
     if full.value:
         return postcode_parts(full.value)
     spaced = re.sub(r"\s+", " ", _as_text(raw).strip().upper())
+    compact = _postcode_compact(raw)
     m = _OUTWARD_SECTOR.match(spaced)
-    if m:
+    if _OUTWARD.match(compact) and (" " not in spaced or not m):  # LS14 is the district, LS1 4 a sector
+        outward, sector = compact, None
+    elif m:
         outward, sector = m.group(1), f"{m.group(1)} {m.group(2)}"
-    elif _OUTWARD.match(_postcode_compact(raw)):
-        outward, sector = _postcode_compact(raw), None
     else:
         return dict(_NO_PARTS)
     letters = re.match(r"^[A-Z]+", outward)

@@ -37,7 +37,10 @@ PLACEHOLDER_WORDS = frozenset({"baby", "boy", "girl", "male", "female", "twin", 
                                "not", "known", "nk", "unnamed",
                                # who the person is to someone, or a title, written where the name was not known
                                "son", "daughter", "mother", "father", "husband", "wife", "brother", "sister",
-                               "grandson", "granddaughter", "grandchild", "kid", "person", "occupant", "occupier",
+                               "grandson", "granddaughter", "grandchild", "nephew", "niece", "cousin", "aunt",
+                               "auntie", "uncle", "step", "stepson", "stepdaughter", "stepchild", "sibling", "dad", "daddy",
+                               "mum", "mummy", "mom", "mommy", "gentleman",
+                               "kid", "person", "occupant", "occupier",
                                "resident", "inmate", "patient", "client", "lady", "mr", "mrs", "ms", "miss",
                                "master", "the"})
 _NOT_LETTER = re.compile(r"[^a-z]+")

@@ -129,7 +129,7 @@ _FEATURE_ROW = [
     ("address_std", "VARCHAR"), ("house_number", "VARCHAR"), ("nhs_number", "VARCHAR"), ("upn", "VARCHAR"),
     ("former_upn", "VARCHAR"), ("upn_any", "VARCHAR[]"), ("ethnicity", "VARCHAR"),
     ("is_placeholder_first_name", "BOOLEAN"), ("dob_precision", "VARCHAR"), ("postcode_token", "VARCHAR"),
-    ("identifier_keys", "VARCHAR[]"), ("identifier_names", "VARCHAR[]"),
+    ("identifier_keys", "VARCHAR[]"), ("identifier_names", "VARCHAR[]"), ("town_std", "VARCHAR"),
 ]
 TABLES.update({
     "matching.record_features": [*_FEATURE_ROW, ("identity_hash", "VARCHAR"), ("run_id", "VARCHAR")],

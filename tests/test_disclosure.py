@@ -119,7 +119,7 @@ def test_dates_leave_as_months_and_dob_as_age_band(build, tmp_path):
 @given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from("MF"), st.sampled_from(["LS1", "LS2", "LS3", None]),
                           st.sampled_from(["W", "B", None])), min_size=1, max_size=40),
        st.integers(min_value=2, max_value=6))
-def test_generalise_leaves_no_small_class_except_all_blank(rows, k):
+def test_generalise_leaves_no_small_class(rows, k):
     con = duckdb.connect()
     con.execute("CREATE TABLE t (id INTEGER, age_band VARCHAR, sex VARCHAR, postcode_district VARCHAR, "
                 "ethnicity VARCHAR)")
@@ -127,11 +127,33 @@ def test_generalise_leaves_no_small_class_except_all_blank(rows, k):
     generalise(con, "t", "id", k)
     small = con.execute("SELECT age_band, sex, postcode_district, ethnicity, count(*) FROM t GROUP BY ALL "
                         "HAVING count(*) < ?", [k]).fetchall()
-    # Only the fully blanked class can stay small (fewer than k children in the whole table need blanking).
-    assert all(r[:4] == (None, None, None, None) for r in small)
+    # A small class is left only when the whole table is smaller than k (then every cell is blank).
+    if len(rows) >= k:
+        assert small == []
+    else:
+        assert small == [(None, None, None, None, len(rows))]
     m = uniqueness(con, "t", ("age_band", "sex", "postcode_district", "ethnicity"), k)
     assert m["children"] == len(rows)
     assert m["children_below_threshold"] == sum(r[4] for r in small)
+
+
+def test_the_blank_class_is_topped_up_from_the_largest_class():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (id INTEGER, age_band VARCHAR, sex VARCHAR, postcode_district VARCHAR, "
+                "ethnicity VARCHAR)")
+    rows = [("A", "M", "LS1", "W")] * 9 + [("B", "F", "LS2", "B")] * 6 + [("C", "F", "LS3", "W")]
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [[i, *r] for i, r in enumerate(rows)])
+    generalise(con, "t", "id", 5)
+    sizes = sorted(con.execute("SELECT count(*) FROM t GROUP BY age_band, sex, postcode_district, ethnicity")
+                   .fetchall())
+    assert sizes == [(5,), (5,), (6,)]  # the lone C joined by the first four of the nine As, all blanked
+    blank = [i for (i,) in con.execute("SELECT id FROM t WHERE age_band IS NULL ORDER BY id").fetchall()]
+    assert blank == [0, 1, 2, 3, 15]
+    # no class can spare four children (8 - 4 < 5): every cell is blanked instead
+    con.execute("DELETE FROM t")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [[i, *r] for i, r in enumerate(rows[1:])])
+    generalise(con, "t", "id", 5)
+    assert con.execute("SELECT count(*) FROM t WHERE coalesce(age_band, sex, postcode_district, ethnicity) IS NOT NULL").fetchone() == (0,)
 
 
 @pytest.mark.slow

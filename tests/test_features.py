@@ -6,9 +6,11 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from stdnum.gb import upn as std_upn
 
-from matching.features import FEATURE_COLUMNS, build_features, standardise_address
+from matching.features import FEATURE_COLUMNS, build_features, normalise_town, standardise_address
 from schemas.records import IDENTITY_COLUMNS, IdentityRecord
 
 REF = dt.date(2026, 1, 1)
@@ -154,3 +156,17 @@ def test_input_index_is_ignored_and_order_kept():
 )
 def test_standardise_address(line, std, house):
     assert standardise_address(line) == (std, house)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("St. Albans", "st albans"), ("  LEEDS ", "leeds"), ("Newcastle-upon-Tyne", "newcastle upon tyne"),
+    ("Zürich", "zurich"), ("King's Lynn", "kings lynn"), (None, None), ("", None), ("  ", None), ("--", None),
+])
+def test_town_compares_on_letters_only(raw, expected):
+    assert normalise_town(raw) == expected
+
+
+@given(st.text(max_size=30))
+def test_a_normalised_town_is_lower_case_letters_and_single_spaces(raw):
+    out = normalise_town(raw)
+    assert out is None or (out == out.strip() and "  " not in out and all(c == " " or "a" <= c <= "z" for c in out))

@@ -229,6 +229,9 @@ def test_postcode_parts(postcode, area, district, sector):
 
 @pytest.mark.parametrize(
     "raw, district, sector", [("ls1", "LS1", None), ("LS1 4", "LS1", "LS1 4"), ("ls14ab", "LS1", "LS1 4"),
+                              # no space: an outward code on its own is the district (LS14), not LS1 sector 4
+                              ("LS14", "LS14", None), ("m14", "M14", None), ("LS14 2", "LS14", "LS14 2"),
+                              ("LS142", "LS14", "LS14 2"), ("ls 14", "LS14", None), ("M1 4", "M1", "M1 4"),
                               ("rubbish!", None, None), (None, None, None)],
 )
 def test_partial_postcode_parts(raw, district, sector):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,6 +156,44 @@ def test_null_levels_say_one_or_both(comparison):
     assert "one or both records" in null["label_for_charts"]
 
 
+def _level(comparison: str, left: dict, right: dict) -> str:
+    """The label of the level a pair of (partial) feature rows falls in, evaluated by DuckDB as Splink would."""
+    comp = next(c for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
+                if c["output_column_name"] == comparison)
+    cols = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
+    con = duckdb.connect()
+    con.register("pair", pd.DataFrame([cols]).astype(object))
+    for lvl in comp["comparison_levels"]:
+        cond = lvl["sql_condition"]
+        if cond == "ELSE" or con.execute(f"SELECT coalesce(({cond}), false) FROM pair").fetchone()[0]:
+            return lvl["label_for_charts"]
+    raise AssertionError("no level matched")
+
+
+_PLACE = ("postcode_token", "address_std", "house_number", "postcode_sector", "postcode_district", "town_std")
+
+
+def _place(**given: str) -> dict:
+    return {c: given.get(c) for c in _PLACE}
+
+
+@pytest.mark.parametrize(("left", "right", "label"), [
+    (_place(town_std="london"), _place(town_std="london"),
+     "same town or city (postcode and address differ or missing)"),
+    (_place(town_std="london"), _place(town_std="leeds"), "different area"),
+    (_place(town_std="london"), _place(postcode_token="LS14AB", postcode_district="LS1"),
+     "postcode, address and town missing on one or both records"),
+    (_place(postcode_token="LS14AB", postcode_district="LS1", town_std="leeds"),
+     _place(postcode_token="LS14AB", postcode_district="LS1", town_std="otley"),
+     "same postcode (address differs or missing)"),
+    (_place(postcode_token="LS14AB", postcode_district="LS1", town_std="leeds"),
+     _place(postcode_token="BD35XY", postcode_district="BD3", town_std="leeds"),
+     "same town or city (postcode and address differ or missing)"),
+])
+def test_the_town_is_place_evidence_only_below_postcode_and_address(left, right, label):
+    assert _level("location", left, right) == label
+
+
 # ------------------------------------------------------------------------------------ features
 def _identity(**cols) -> pd.DataFrame:
     base = {"source": ["a", "b"], "source_record_id": ["1", "2"], "first_name": ["Ann", "Ann"],
@@ -218,6 +257,19 @@ def test_evidence_beyond_the_first_name_overrides_the_twin_guard(override):
     assert ConstraintIndex(f).pair_conflict(0, 1) is None
     plain = _with([rec("a:1", "AMELIA"), rec("b:1", "ISLA")], middle_names_std=[None, None])
     assert ConstraintIndex(plain).pair_conflict(0, 1) == "twin_guard"
+
+
+@pytest.mark.parametrize(("first", "middles", "conflict"), [
+    (("SOFIA", "SOFIIA"), ("AMELIA", "AMELIA"), None),  # one name two spellings, the same middle name
+    (("SOFIA", "SOFIIA"), ("AMELIA", "ROSE"), "twin_guard"),
+    (("SOFIA", "SOFIIA"), ("A", "A"), "twin_guard"),  # initials say too little
+    (("AVA", "ISLA"), ("ROSE", "ROSE"), "twin_guard"),  # co-twins may share a middle name
+])
+def test_a_shared_middle_name_makes_two_spellings_one_child_but_not_two_names(first, middles, conflict):
+    many = [rec(f"c:{k}", name, postcode=f"ZZ{k} 1AA") for k in range(4) for name in first]  # both established
+    f = _with([rec("a:1", first[0]), rec("b:1", first[1]), *many],
+              middle_names_std=[*middles, *[None] * len(many)])
+    assert ConstraintIndex(f).pair_conflict(0, 1) == conflict
 
 
 def test_an_identifier_one_digit_apart_is_one_person_not_twins():

@@ -72,4 +72,35 @@ def generalise(con: duckdb.DuckDBPyConnection, table: str, key: str, threshold: 
               SELECT {quote_ident(key)} FROM (SELECT {quote_ident(key)}, {_class_size(qis)} AS n
                                                FROM {qualified(table)}) WHERE n < ?)""", [threshold])
         blanked[column] = before - _non_null(con, table, column)
+    for column, n in _top_up_blank_class(con, table, key, threshold, qis).items():
+        blanked[column] = blanked.get(column, 0) + n
     return blanked
+
+
+def _top_up_blank_class(con: duckdb.DuckDBPyConnection, table: str, key: str, threshold: int,
+                        qis: tuple[str, ...]) -> dict[str, int]:
+    """After ``generalise``'s passes only the fully blanked class can be small (fewer than ``threshold``
+    children needed blanking): blank the quasi-identifiers of just enough children from the largest class that
+    stays at or above the threshold to make it whole (the first by ``key``), or of every child when no class
+    can spare them. Returns cells blanked per column."""
+    found = con.execute(f"SELECT count(*) FROM (SELECT {_class_size(qis)} AS n FROM {qualified(table)}) "
+                        "WHERE n < ?", [threshold]).fetchone()
+    short = int(found[0]) if found else 0
+    if not short:
+        return {}
+    need = threshold - short
+    cols = [quote_ident(q) for q in qis]
+    donor = con.execute(
+        f"SELECT {', '.join(cols)} FROM {qualified(table)} GROUP BY ALL "
+        f"HAVING count(*) - ? >= ? AND NOT ({' AND '.join(f'{c} IS NULL' for c in cols)}) "
+        f"ORDER BY count(*) DESC, {', '.join(cols)} LIMIT 1", [need, threshold]).fetchone()
+    before = {q: _non_null(con, table, q) for q in qis}
+    blank = ", ".join(f"{c} = NULL" for c in cols)
+    if donor is None:
+        con.execute(f"UPDATE {qualified(table)} SET {blank}")
+    else:
+        same = " AND ".join(f"{c} IS NOT DISTINCT FROM ?" for c in cols)
+        con.execute(f"UPDATE {qualified(table)} SET {blank} WHERE {quote_ident(key)} IN ("
+                    f"SELECT {quote_ident(key)} FROM {qualified(table)} WHERE {same} "
+                    f"ORDER BY {quote_ident(key)} LIMIT ?)", [*donor, need])
+    return {q: before[q] - _non_null(con, table, q) for q in qis}
