@@ -194,8 +194,10 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     Minimum identity evidence for an automatic probabilistic link, the same within one source and across
     sources: an identifier agrees; or first name AND date of birth agree; or identical middle names, DOB and
     surname; or, when one record has no usable DOB, first name AND surname AND an address or postcode; or, when
-    one record has no usable first name, the exact DOB AND surname AND an address, postcode or middle name (in full, or its initial). Household evidence alone (surname + address) never suffices. ``evidence_gap`` names what
-    an ineligible pair lacks (``matching.review.REASON_TEXT`` words it for people)."""
+    one record has no usable first name, the exact DOB AND surname AND an address, postcode or middle name (in
+    full, or its initial); in those last two, only when sex and middle names do not differ. Household evidence
+    alone (surname + address) never suffices. ``evidence_gap`` names what an ineligible pair lacks
+    (``matching.review.REASON_TEXT`` words it for people)."""
     names = [c.output_column_name for c in linker._settings_obj.comparisons]
 
     def agree(c: str) -> str:
@@ -209,11 +211,18 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     exact_middle = _gamma_in("middle_names", _levels_where(linker, "middle_names", lambda t: "exact" in t))
     place = _gamma_in("location", _levels_where(
         linker, "location", lambda t: t.startswith(("same postcode ", "same postcode and", "same address"))))
+    def differs(c: str) -> str:  # the comparison's "different" level (its else level, gamma 0)
+        return f"coalesce(gamma_{c} = 0, false)" if c in names else "false"
+
+    # Without a first name or a DOB, a household's evidence (surname, address, DOB) fits a sibling or a parent as
+    # well: a different sex or different middle names then say two people.
+    uncontradicted = f"NOT {differs('sex')} AND NOT {differs('middle_names')}"
     core = [
         f"({agree('first_name')} AND {agree('dob')})",
         f"({exact_middle} AND {agree('dob')} AND {agree('last_name')})",
-        f"({agree('first_name')} AND {agree('last_name')} AND {missing('dob')} AND {place})",
-        f"({missing('first_name')} AND {dob_exact} AND {agree('last_name')} AND ({place} OR {agree('middle_names')}))",
+        f"({agree('first_name')} AND {agree('last_name')} AND {missing('dob')} AND {place} AND {uncontradicted})",
+        f"({missing('first_name')} AND {dob_exact} AND {agree('last_name')} AND ({place} OR {agree('middle_names')})"
+        f" AND {uncontradicted})",
     ]
     eligible = "(" + " OR ".join([*ids, *core]) + ")"
     gap = (

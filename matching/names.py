@@ -127,13 +127,23 @@ def surname_parts(s: object) -> list[str]:
 # ------------------------------------------------------------------------------------------- nicknames
 def corpus_relations() -> list[tuple[str, str]]:
     """``(full name, nickname)`` pairs from the maintained ``nicknames`` corpus (PyPI, Apache-2.0), leaving out
-    a nickname that is itself a full name there (Aaron/Ron yes, Alexandra/Sandra no: two names a family may
-    give two children)."""
+    a nickname that is a name in its own right there: one with a nickname of its own that the full name does not
+    share (Aaron/Ron yes; Alexandra/Sandra no, Sandra also gives Cassandra: two names a family may give two
+    children; Luke/Lucas no, each only names the other). A diminutive whose own nicknames are all the full
+    name's too stays (Deborah/Debby: Deb)."""
     from nicknames import name_triplets
 
-    triplets = [t for t in name_triplets() if t.relationship == "has_nickname"]
-    full = {t.name1 for t in triplets}
-    return [(t.name1, t.name2) for t in triplets if t.name2 not in full]
+    nicks: dict[str, set[str]] = {}
+    pairs = [(t.name1, t.name2) for t in name_triplets() if t.relationship == "has_nickname"]
+    for full, nick in pairs:
+        nicks.setdefault(full, set()).add(nick)
+    def diminutive(full: str, nick: str) -> bool:
+        if nick not in nicks:
+            return True
+        own = nicks[nick] - {full}  # empty: the two only name each other (Luke/Lucas): two forms, two names
+        return bool(own) and own <= nicks[full]
+
+    return [(full, nick) for full, nick in pairs if diminutive(full, nick)]
 
 
 @lru_cache(maxsize=4)

@@ -125,11 +125,12 @@ def _middle_names() -> cl.CustomComparison:
         comparison_description="Middle names",
         comparison_levels=[
             _null(f"{ml} IS NULL OR {mr} IS NULL", "middle names missing on one or both records"),
-            _level(f"{ml} = {mr}", "middle names exact match"),
-            _level(f"jaro_winkler_similarity({ml}, {mr}) >= 0.88", "middle names similar (JW >= 0.88)"),
+            # Full names only: two equal initials ("J" and "J") say far less, at the initial level below.
+            _level(f"{ml} = {mr} AND length({ml}) > 1", "middle names exact match"),
             # One system keeps only the initial: "N" against "Nicole" agrees as far as the initial goes.
             _level(f"(length({ml}) = 1 OR length({mr}) = 1) AND left({ml}, 1) = left({mr}, 1)",
                    "middle initial matches the other record's middle name"),
+            _level(f"jaro_winkler_similarity({ml}, {mr}) >= 0.88", "middle names similar (JW >= 0.88)"),
             cll.ElseLevel().configure(label_for_charts="middle names different"),
         ],
     )

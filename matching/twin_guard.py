@@ -33,6 +33,9 @@ ESTABLISHED_NAME_COUNT = 3
 # as a second given name (Leo/Leon) rather than a typo of it (Riely beside Riley).
 TYPO_FREQUENCY_RATIO = 0.1
 
+# Days from 1970-01-01 back to the twin guard's epoch (over 2,700 years): every real DOB has a key >= 0.
+TWIN_DOB_EPOCH_OFFSET = 1_000_000
+
 _SURNAME_SPLIT = re.compile(r"[\s\-']+")
 
 
@@ -104,8 +107,8 @@ class TwinGuard:
     """Twin-guard data and checks for records addressed by integer index ``0..n-1``.
 
     Per record: upper-cased first name, nickname groups, surnames, household (postcode, address), middle
-    and alternative first names, identifier keys, source, and ``twin_dob`` - the DOB in days, or -1 when the
-    record cannot take part (no day-precision DOB or no usable first name).
+    and alternative first names, identifier keys, source, and ``twin_dob`` - the DOB as a day number (>= 0), or
+    -1 when the record cannot take part (no day-precision DOB or no usable first name).
     """
 
     def __init__(self, features: pd.DataFrame) -> None:
@@ -152,8 +155,10 @@ class TwinGuard:
             ok &= (features["dob_precision"].astype(object) == "day").fillna(False).to_numpy(dtype=bool)
         self.alts = features["alt_first_names"].tolist() if "alt_first_names" in features else [None] * n
         self.last_parts = features["last_name_parts"].tolist() if "last_name_parts" in features else [None] * n
-        dob_int = np.where(ok, days.astype("int64", copy=False), -1)
-        # DOB key for the twin guard: -1 when the record cannot take part (no DOB or no usable first name)
+        # DOB key for the twin guard: days from an epoch before any plausible DOB (a DOB before 1970 is a negative
+        # day count from 1970, which once read as "cannot take part"), -1 when the record cannot take part (no
+        # day-precision DOB or no usable first name)
+        dob_int = np.where(ok, days.astype("int64", copy=False) + TWIN_DOB_EPOCH_OFFSET, -1)
         self.twin_dob = np.where(ok & usable, dob_int, -1).tolist()
         self._surnames: dict[int, frozenset[str]] = {}
         self._groups: dict[int, tuple[str, ...]] = {}

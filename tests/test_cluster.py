@@ -108,6 +108,17 @@ def test_twin_guard_requires_household_and_clear_names():
     assert idx.pair_conflict(0, 5) is None  # other surname
 
 
+@pytest.mark.parametrize("dob", [dt.date(1969, 12, 31), dt.date(1963, 9, 13), dt.date(1901, 2, 3), dt.date(1970, 1, 1),
+                                 dt.date(2016, 3, 4)])
+def test_the_twin_guard_holds_for_any_birth_date(dob):
+    """A DOB before 1970 once gave a negative day count, read as "cannot take part": twins (and an adult couple
+    given one DOB) born then merged on surname, DOB and address."""
+    feats = frame(rec("a:1", "MARTHA", dob=dob), rec("b:1", "ANTONIO", dob=dob))
+    assert ConstraintIndex(feats).pair_conflict(0, 1) == "twin_guard"
+    res = cluster_records(feats, pairs(("a:1", "b:1", 0.9999)), None, 0.9, (0.5, 0.9))
+    assert frozenset({"a:1", "b:1"}) not in clusters(res)
+
+
 def test_twin_guard_respects_alternative_names_and_placeholder_flag():
     feats = frame(rec("a:1", "AMELIA"), rec("b:1", "ISLA"), rec("c:1", "ISLA"))
     feats["alt_first_names"] = [[], ["AMELIA"], []]

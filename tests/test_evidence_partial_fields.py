@@ -16,6 +16,7 @@ from matching.artifact import ModelArtifact
 from matching.model import predict_pairs
 from matching.training import train_model
 from schemas.rules import is_placeholder_first_name
+from tests.test_matching_evidence import comparison_level
 from tests.test_model import _row, synthetic_features
 
 
@@ -83,6 +84,17 @@ def test_the_middle_name_comparison_has_an_initial_level():
         "middle names different")
 
 
+@pytest.mark.parametrize(("left", "right", "label"), [
+    ("amelia", "amelia", "middle names exact match"),
+    ("j", "j", "middle initial matches the other record's middle name"),  # initials only: not "exact"
+    ("n", "nicole", "middle initial matches the other record's middle name"),
+    ("amelia", "amelie", "middle names similar (JW >= 0.88)"),
+    ("j", "k", "middle names different"),
+])
+def test_only_full_middle_names_match_exactly(left, right, label):
+    assert comparison_level("middle_names", {"middle_names_std": left}, {"middle_names_std": right}) == label
+
+
 @pytest.fixture(scope="module")
 def trained() -> tuple[pd.DataFrame, ModelArtifact]:
     base = synthetic_features()
@@ -114,6 +126,22 @@ def test_no_first_name_links_on_exact_dob_surname_and_a_middle_name(trained, mid
     assert bool(pair["auto_link_eligible"].iat[0]) is eligible
     if not eligible:
         assert pair["evidence_gap"].iat[0] == "first_name_missing"
+
+
+@pytest.mark.parametrize(("first_r", "sex_r", "middle_r", "eligible"), [
+    (None, "M", None, True),        # no first name: same DOB, surname and household
+    (None, "F", None, False),       # ... but a different sex: a co-twin or a sibling given the same DOB
+    (None, "M", "kayla", False),    # ... or different middle names
+    ("emmanuel", "F", None, True),  # first name and DOB agree: a miscoded sex does not stop the link
+])
+def test_a_household_link_without_a_first_name_needs_nothing_against_it(trained, first_r, sex_r, middle_r, eligible):
+    base, model = trained
+    pair = _pair(first_r, "mateo" if middle_r else None, middle_r, "LS6 2AB")
+    pair.loc[1, ["sex", "house_number", "address_std"]] = [sex_r, "4", "4 elm road"]
+    scored = predict_pairs(pd.concat([base, pair], ignore_index=True), model, 0.0, threads=1)
+    row = scored[(scored["unique_id_l"] == "census:X1") & (scored["unique_id_r"] == "ssa:X2")]
+    assert len(row) == 1
+    assert bool(row["auto_link_eligible"].iat[0]) is eligible
 
 
 # ------------------------------------------------------------------------------------ DOBs that cannot be births

@@ -156,7 +156,7 @@ def test_null_levels_say_one_or_both(comparison):
     assert "one or both records" in null["label_for_charts"]
 
 
-def _level(comparison: str, left: dict, right: dict) -> str:
+def comparison_level(comparison: str, left: dict, right: dict) -> str:
     """The label of the level a pair of (partial) feature rows falls in, evaluated by DuckDB as Splink would."""
     comp = next(c for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
                 if c["output_column_name"] == comparison)
@@ -191,7 +191,7 @@ def _place(**given: str) -> dict:
      "same town or city (postcode and address differ or missing)"),
 ])
 def test_the_town_is_place_evidence_only_below_postcode_and_address(left, right, label):
-    assert _level("location", left, right) == label
+    assert comparison_level("location", left, right) == label
 
 
 # ------------------------------------------------------------------------------------ features

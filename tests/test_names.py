@@ -147,7 +147,16 @@ def test_name_groups_shapes():
     assert name_groups("mohammed") == name_groups("MUHAMMAD") == ["mohammed"]
     assert name_groups(None) == []
     assert {"jack henry", "john"} <= set(name_groups("Jack Henry"))  # not in the file: itself + first word's groups
-    assert name_groups("Mary-Jane") == ["mary", "mary-jane"]
+    assert name_groups("Mary-Jane") == sorted({*name_groups("mary"), "mary-jane"})  # the first word's groups
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("Debby", "Deborah", True), ("Beck", "Rebecca", True), ("Ollie", "Oliver", True),  # diminutives kept
+    ("Chick", "Charles", False),  # Chick is also Charlotte's and Caroline's: a name of its own
+    ("Sandy", "Cassandra", True), ("Amelia", "Isla", False),
+])
+def test_corpus_diminutives_join_their_name(a, b, same):
+    assert same_name_group(a, b) is same
 
 
 def test_nickname_file_is_well_formed():
