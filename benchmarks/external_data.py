@@ -266,13 +266,17 @@ def under18_simulants(raw: dict[str, pd.DataFrame], year: int = PSEUDOPEOPLE_YEA
     return set(med[(med >= 0) & (med < ADULT_AGE)].index)
 
 
-def pseudopeople_frames(raw: dict[str, pd.DataFrame], keep: set[str]) -> dict[str, pd.DataFrame]:
-    """Records of the ``keep`` simulants, each with a stable ``record_id`` and the truth ``entity_id``."""
+def pseudopeople_frames(raw: dict[str, pd.DataFrame], keep: set[str] | None) -> dict[str, pd.DataFrame]:
+    """Records of the ``keep`` simulants (``None``: all), each with a stable ``record_id`` and the truth
+    ``entity_id``."""
     out = {}
-    prefix = {"census": "C", "wic": "W", "ssa": "S"}
+    prefix = {"census": "C", "wic": "W", "ssa": "S", "acs": "A", "cps": "P"}
     for name, df in raw.items():
-        df = df[df["simulant_id"].astype(str).isin(keep)].astype("string")
-        df = df.drop(columns=[c for c in ("age", "year", "household_id") if c in df]).reset_index(drop=True)
+        if keep is not None:
+            df = df[df["simulant_id"].astype(str).isin(keep)]
+        df = df.astype("string")
+        df = df.drop(columns=[c for c in ("age", "year", "household_id", "survey_date") if c in df])
+        df = df.reset_index(drop=True)
         df.insert(0, "record_id", [f"{prefix[name]}{i:06d}" for i in range(len(df))])
         out[name] = df.rename(columns={"simulant_id": "entity_id"})
     return out
@@ -299,3 +303,28 @@ def write_pseudopeople_drop(drop: Path, support: SchemaSupport, seed: int = PSEU
 
 def read_truth(drop: Path) -> pd.DataFrame:
     return pd.read_csv(drop / "truth.csv", dtype=str, keep_default_na=False)
+
+
+# The surveys: every age (adults born long before 1970 too), three systems with the census's layout.
+SURVEYS = ("census", "acs", "cps")
+
+
+def write_pseudopeople_surveys_drop(drop: Path, support: SchemaSupport, seed: int = PSEUDOPEOPLE_SEED) -> Path:
+    """The decennial census of ``PSEUDOPEOPLE_YEAR`` with the American Community Survey and the Current
+    Population Survey (every year of the bundled sample), people of every age (data cached); returns its
+    sources.yaml."""
+    def build(out: Path) -> None:
+        import pseudopeople as psp
+
+        raw = {"census": psp.generate_decennial_census(seed=seed, year=PSEUDOPEOPLE_YEAR),
+               "acs": psp.generate_american_community_survey(seed=seed, year=None),
+               "cps": psp.generate_current_population_survey(seed=seed, year=None)}
+        write_drop(out, pseudopeople_frames(raw, None), "record_id", f"{PSEUDOPEOPLE_YEAR}-12-31")
+
+    cached_drop(drop, build)
+    ident = PSEUDOPEOPLE_IDENTITY["census"]
+    specs = [SourceSpec(name=name, identity={"file": name, **ident, "columns": {"source_record_id": "record_id",
+                                                                                **ident["columns"]},
+                                             "code_maps": {"sex": SEX_MAP}, "required": ["source_record_id"]},
+                        identifiers={}) for name in SURVEYS]
+    return write_sources_yaml(drop / "sources.yaml", specs, support)
