@@ -110,11 +110,20 @@ def write_results(results: dict) -> None:
     print(f"[bench] wrote {RESULTS_JSON} and {RESULTS_MD}", flush=True)
 
 
+# Sections a benchmark run alone writes into results.json only (``--merge``): there they are newer than in the
+# detail file, which only a whole ``make bench`` writes.
+MERGED_SECTIONS = ("scale", "incremental", "spark", "lookup")
+
+
 def previous_results() -> dict:
-    """The last run's full results (``data/results_detail.json``, else ``results.json``), or an empty shell."""
+    """The last run's full results (``data/results_detail.json``, else ``results.json``), or an empty shell;
+    ``MERGED_SECTIONS`` always come from ``results.json``."""
     for path in (HERE / "data" / "results_detail.json", RESULTS_JSON):
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
+            if path != RESULTS_JSON and RESULTS_JSON.exists():
+                published = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+                results.update({k: published[k] for k in MERGED_SECTIONS if k in published})
             results.setdefault("scale", [])
             if "throughput" not in results:  # before the external benchmark, "accuracy" held the peer rows
                 results["throughput"] = [r for r in results.get("accuracy", []) if "comparisons_per_s" in r

@@ -112,3 +112,22 @@ def test_merge_accuracy_replaces_rows_and_keeps_the_rest(tmp_path: Path, monkeyp
     out = json.loads((tmp_path / "results.json").read_text())
     assert [(r["dataset"], r["linker"], r["f1"]) for r in out["accuracy"]] == [
         ("generated-20k", "svoc", 0.999), ("febrl4", "svoc", 0.5)]
+
+
+def test_a_section_merged_into_results_json_is_not_overwritten_by_the_older_detail(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``benchmarks.scale 1M --merge`` writes results.json only; a later ``benchmarks.external`` once rewrote
+    the scale rows from the older detail file."""
+    monkeypatch.setattr(bench_run, "HERE", tmp_path)
+    monkeypatch.setattr(bench_run, "RESULTS_JSON", tmp_path / "results.json")
+    monkeypatch.setattr(bench_run, "RESULTS_MD", tmp_path / "RESULTS.md")
+    row = {"identity_records": 10, "interactions": 1, "wall_s": 9.0, "peak_rss_mb": 1.0, "comparisons": 1,
+           "stages": {}}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "results_detail.json").write_text(json.dumps(
+        {"machine": {"cpus": 2}, "scale": [row], "accuracy": [], "throughput": []}))
+    (tmp_path / "results.json").write_text(json.dumps({"machine": {"cpus": 2}, "scale": [{**row, "wall_s": 5.0}],
+                                                       "accuracy": []}))
+    bench_run.merge_accuracy(ROWS[:1], "python -m benchmarks.external --datasets febrl4")
+    assert json.loads((tmp_path / "results.json").read_text())["scale"][0]["wall_s"] == 5.0
+    assert json.loads((tmp_path / "data" / "results_detail.json").read_text())["scale"][0]["wall_s"] == 5.0
