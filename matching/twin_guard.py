@@ -30,7 +30,7 @@ TWIN_NAME_JW_THRESHOLD = 0.88
 # A first name held by at least this many records is an established given name, not a one-off typo.
 ESTABLISHED_NAME_COUNT = 3
 # One letter apart, the rarer name must be held by at least this share of the commoner one's records to count
-# as a second given name (Leo/Leon) rather than a typo of it (Riely beside Riley).
+# as a second given name (Luca/Lucas) rather than a typo of it (Riely beside Riley).
 TYPO_FREQUENCY_RATIO = 0.1
 
 # Days from 1970-01-01 back to the twin guard's epoch (over 2,700 years): every real DOB has a key >= 0.
@@ -200,7 +200,7 @@ class TwinGuard:
         """Two given names, not one name written two ways: both usable, not a nickname group, an initial or a
         short form of the other, both established names (in the name lexicon or held by at least
         ``ESTABLISHED_NAME_COUNT`` records: a one-off spelling such as Jacb is a typo), and, when one letter
-        apart (Leo/Leon, Luca/Lucas vs Riley/Riely), of comparable frequency (a typo is rare beside the name
+        apart (Luca/Lucas vs Riley/Riely), of comparable frequency (a typo is rare beside the name
         it mistypes)."""
         fi, fj = self.first[i], self.first[j]
         if not first_names_clearly_different(fi, self.name_groups(i), fj, self.name_groups(j)):
@@ -209,7 +209,7 @@ class TwinGuard:
             if set(self.name_groups(i)) & set(self.name_groups(j)):
                 return False
             short, long_ = sorted((fi, fj), key=len)
-            if long_.startswith(short) and len(long_) - len(short) >= 2:  # Sam/Samuel; not Leo/Leon
+            if long_.startswith(short) and len(long_) - len(short) >= 2:  # Sam/Samuel; not Luca/Lucas
                 return False
             return self.comparable_names(i, j)
         if DamerauLevenshtein.distance(fi, fj) <= 1:  # short names: Amy/Amt is "clearly different" by JW
