@@ -282,12 +282,13 @@ def pseudopeople_frames(raw: dict[str, pd.DataFrame], keep: set[str] | None) -> 
     return out
 
 
-def pseudopeople_specs() -> list[SourceSpec]:
+def pseudopeople_specs(identities: dict[str, dict[str, Any]] | None = None) -> list[SourceSpec]:
+    """One source per dataset (default ``PSEUDOPEOPLE_IDENTITY``), keyed by ``record_id``."""
     specs = []
-    for name, ident in PSEUDOPEOPLE_IDENTITY.items():
+    for name, ident in (identities or PSEUDOPEOPLE_IDENTITY).items():
         identity = {"file": name, **ident, "columns": {"source_record_id": "record_id", **ident["columns"]},
                     "code_maps": {"sex": SEX_MAP}, "required": ["source_record_id"]}
-        specs.append(SourceSpec(name=name, identity=identity, identifiers=PSEUDOPEOPLE_IDENTIFIERS[name]))
+        specs.append(SourceSpec(name=name, identity=identity, identifiers=PSEUDOPEOPLE_IDENTIFIERS.get(name, {})))
     return specs
 
 
@@ -322,9 +323,5 @@ def write_pseudopeople_surveys_drop(drop: Path, support: SchemaSupport, seed: in
         write_drop(out, pseudopeople_frames(raw, None), "record_id", f"{PSEUDOPEOPLE_YEAR}-12-31")
 
     cached_drop(drop, build)
-    ident = PSEUDOPEOPLE_IDENTITY["census"]
-    specs = [SourceSpec(name=name, identity={"file": name, **ident, "columns": {"source_record_id": "record_id",
-                                                                                **ident["columns"]},
-                                             "code_maps": {"sex": SEX_MAP}, "required": ["source_record_id"]},
-                        identifiers={}) for name in SURVEYS]
+    specs = pseudopeople_specs({name: PSEUDOPEOPLE_IDENTITY["census"] for name in SURVEYS})  # the census layout
     return write_sources_yaml(drop / "sources.yaml", specs, support)

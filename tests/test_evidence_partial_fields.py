@@ -16,7 +16,6 @@ from matching.artifact import ModelArtifact
 from matching.model import predict_pairs
 from matching.training import train_model
 from schemas.rules import is_placeholder_first_name
-from tests.test_matching_evidence import comparison_level
 from tests.test_model import _row, synthetic_features
 
 
@@ -82,17 +81,6 @@ def test_the_middle_name_comparison_has_an_initial_level():
     labels = [lvl.get("label_for_charts") for lvl in comp["comparison_levels"]]
     assert labels.index("middle initial matches the other record's middle name") < labels.index(
         "middle names different")
-
-
-@pytest.mark.parametrize(("left", "right", "label"), [
-    ("amelia", "amelia", "middle names exact match"),
-    ("j", "j", "middle initial matches the other record's middle name"),  # initials only: not "exact"
-    ("n", "nicole", "middle initial matches the other record's middle name"),
-    ("amelia", "amelie", "middle names similar (JW >= 0.88)"),
-    ("j", "k", "middle names different"),
-])
-def test_only_full_middle_names_match_exactly(left, right, label):
-    assert comparison_level("middle_names", {"middle_names_std": left}, {"middle_names_std": right}) == label
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -154,44 +153,6 @@ def test_null_levels_say_one_or_both(comparison):
                 if c["output_column_name"] == comparison)
     null = next(lvl for lvl in comp["comparison_levels"] if lvl.get("is_null_level"))
     assert "one or both records" in null["label_for_charts"]
-
-
-def comparison_level(comparison: str, left: dict, right: dict) -> str:
-    """The label of the level a pair of (partial) feature rows falls in, evaluated by DuckDB as Splink would."""
-    comp = next(c for c in S.build_settings().create_settings_dict("duckdb")["comparisons"]
-                if c["output_column_name"] == comparison)
-    cols = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
-    con = duckdb.connect()
-    con.register("pair", pd.DataFrame([cols]).astype(object))
-    for lvl in comp["comparison_levels"]:
-        cond = lvl["sql_condition"]
-        if cond == "ELSE" or con.execute(f"SELECT coalesce(({cond}), false) FROM pair").fetchone()[0]:
-            return lvl["label_for_charts"]
-    raise AssertionError("no level matched")
-
-
-_PLACE = ("postcode_token", "address_std", "house_number", "postcode_sector", "postcode_district", "town_std")
-
-
-def _place(**given: str) -> dict:
-    return {c: given.get(c) for c in _PLACE}
-
-
-@pytest.mark.parametrize(("left", "right", "label"), [
-    (_place(town_std="london"), _place(town_std="london"),
-     "same town or city (postcode and address differ or missing)"),
-    (_place(town_std="london"), _place(town_std="leeds"), "different area"),
-    (_place(town_std="london"), _place(postcode_token="LS14AB", postcode_district="LS1"),
-     "postcode, address and town missing on one or both records"),
-    (_place(postcode_token="LS14AB", postcode_district="LS1", town_std="leeds"),
-     _place(postcode_token="LS14AB", postcode_district="LS1", town_std="otley"),
-     "same postcode (address differs or missing)"),
-    (_place(postcode_token="LS14AB", postcode_district="LS1", town_std="leeds"),
-     _place(postcode_token="BD35XY", postcode_district="BD3", town_std="leeds"),
-     "same town or city (postcode and address differ or missing)"),
-])
-def test_the_town_is_place_evidence_only_below_postcode_and_address(left, right, label):
-    assert comparison_level("location", left, right) == label
 
 
 # ------------------------------------------------------------------------------------ features
