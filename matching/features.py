@@ -327,7 +327,7 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
         map_distinct(first_raw, is_placeholder_first_name, missing=False).astype(bool) | placeholder_flagged
     )
     cols["identifier_keys"], cols["identifier_names"] = _identifier_lists(_col(identity, "identifiers"))
-    return pd.DataFrame({c: cols[c] for c in FEATURE_COLUMNS})
+    return pd.DataFrame({c: cols[c] for c in FEATURE_COLUMNS}, copy=False)  # fresh arrays: no 2-D block copy
 
 
 def _postcode_token(raw: object) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from schemas.errors import SvocError
 from svoc.settings import Settings
 
 JOB_NAME = "svoc_run_job"
+TEMP_HOME_PREFIX = "svoc-dagster-"  # a run's private Dagster home when $DAGSTER_HOME is unset
 OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "SvocError", "Failure",
               "WarehouseBusy", "RunCancelled")
 
@@ -77,11 +79,17 @@ def run_pipeline(settings: Settings, *,
 
 
 def _dagster_instance(dg):  # dagster is imported late, for a fast CLI
-    """The Dagster instance of ``$DAGSTER_HOME``, else an ephemeral one. A home that does not exist yet is
-    created with the project's instance settings (``pipelines/dagster.yaml``: run queue, no telemetry)."""
+    """The Dagster instance of ``$DAGSTER_HOME``, else a private one in a new temporary folder (removed by
+    ``_close_instance``). A home that does not exist yet is created with the project's instance settings
+    (``pipelines/dagster.yaml``: run queue, no telemetry, no compute-log capture).
+
+    Never Dagster's ephemeral instance: its in-memory SQLite runs in shared-cache mode, where this module's
+    progress reader and the run's own writes collide ("database table is locked: runs") and fail the run."""
     home = os.environ.get("DAGSTER_HOME")
     if not home:
-        return dg.DagsterInstance.ephemeral()
+        temp = Path(tempfile.mkdtemp(prefix=TEMP_HOME_PREFIX))
+        shutil.copyfile(Path(__file__).with_name("dagster.yaml"), temp / "dagster.yaml")
+        return dg.DagsterInstance.from_config(str(temp))
     try:
         if not Path(home).exists():
             Path(home).mkdir(parents=True)
@@ -94,17 +102,23 @@ def _dagster_instance(dg):  # dagster is imported late, for a fast CLI
     return dg.DagsterInstance.get()
 
 
+def _close_instance(instance) -> None:
+    """Dispose of the instance; a private temporary home (no ``$DAGSTER_HOME``) is removed with it."""
+    root = Path(instance.root_directory)
+    instance.dispose()
+    if root.name.startswith(TEMP_HOME_PREFIX) and root.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None] | None,
                   on_log: Callable[[str, str], None] | None = None) -> RunOutcome:
     import dagster as dg
 
     from pipelines.definitions import build_defs
-    from pipelines.recovery import process_tags, release_dead_runs
-    from svoc.warehouse.build import cancel, check_not_held, discard_build, recover
-    from svoc.warehouse.lock import acquire_lock, release_lock
-    from svoc.warehouse.runlog import append_failure
+    from svoc.warehouse.build import check_not_held, discard_build, recover
+    from svoc.warehouse.lock import acquire_lock
 
-    drop, warehouse = settings.drop, settings.warehouse
+    warehouse = settings.warehouse
     run_id = str(uuid.uuid4())
     # The writer lock first: a second run is refused here, before it has created anything.
     acquire_lock(warehouse, run_id)
@@ -113,6 +127,28 @@ def _run_pipeline(settings: Settings, on_event: Callable[[str, str, float], None
         recover(warehouse, run_id)
         job = build_defs(settings).resolve_job_def(JOB_NAME)
         instance = _dagster_instance(dg)
+    except BaseException:
+        discard_build(warehouse, run_id)
+        raise
+    outcome = None
+    try:
+        outcome = _execute(dg, job, instance, settings, run_id, on_event, on_log)
+        return outcome
+    finally:
+        if outcome is None or not outcome.interrupted:  # an abandoned worker may still write to the instance
+            _close_instance(instance)
+
+
+def _execute(dg, job, instance, settings: Settings, run_id: str, on_event: Callable[[str, str, float], None] | None,
+             on_log: Callable[[str, str], None] | None) -> RunOutcome:
+    """Run the job in a worker thread and follow its event log (the writer lock is held)."""
+    from pipelines.recovery import process_tags, release_dead_runs
+    from svoc.warehouse.build import cancel, discard_build
+    from svoc.warehouse.lock import release_lock
+    from svoc.warehouse.runlog import append_failure
+
+    drop, warehouse = settings.drop, settings.warehouse
+    try:
         release_dead_runs(instance, JOB_NAME)
     except BaseException:
         discard_build(warehouse, run_id)

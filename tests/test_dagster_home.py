@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.runner import _dagster_instance
+from pipelines.runner import TEMP_HOME_PREFIX, _close_instance, _dagster_instance
 from schemas.errors import SvocError
 
 
@@ -33,14 +33,27 @@ def test_an_existing_dagster_home_is_left_as_it_is(tmp_path: Path, monkeypatch) 
 
 
 @pytest.mark.parametrize("value", ["", None])
-def test_no_dagster_home_gives_an_ephemeral_instance(monkeypatch, value) -> None:
+def test_no_dagster_home_gives_a_private_home_removed_after_the_run(monkeypatch, value) -> None:
+    """Not Dagster's ephemeral instance: its shared-cache in-memory SQLite let the progress reader's query and
+    the run's own status write collide ("database table is locked: runs") and fail a run."""
     if value is None:
         monkeypatch.delenv("DAGSTER_HOME", raising=False)
     else:
         monkeypatch.setenv("DAGSTER_HOME", value)
     instance = _dagster_instance(dg)
-    assert instance.is_ephemeral
-    instance.dispose()
+    root = Path(instance.root_directory)
+    try:
+        assert not instance.is_ephemeral and root.name.startswith(TEMP_HOME_PREFIX)
+        assert "telemetry:\n  enabled: false" in (root / "dagster.yaml").read_text()
+    finally:
+        _close_instance(instance)
+    assert not root.exists()
+
+
+def test_closing_an_operators_home_keeps_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    _close_instance(_dagster_instance(dg))
+    assert tmp_path.is_dir()
 
 
 def test_a_dagster_home_that_is_a_file_stops_with_one_line(tmp_path: Path, monkeypatch) -> None:
