@@ -196,8 +196,8 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     surname; or, when one record has no usable DOB, first name AND surname AND an address or postcode; or, when
     one record has no usable first name, the exact DOB AND surname AND an address, postcode or middle name (in
     full, or its initial); in those last two, only when sex and middle names do not differ. Household evidence
-    alone (surname + address) never suffices. ``evidence_gap`` names what an ineligible pair lacks
-    (``matching.review.REASON_TEXT`` words it for people)."""
+    alone (surname + address) never suffices. ``evidence_gap`` names what an ineligible pair lacks,
+    or what contradicts it (``matching.review.REASON_TEXT`` words the queued ones for people)."""
     names = [c.output_column_name for c in linker._settings_obj.comparisons]
 
     def agree(c: str) -> str:
@@ -225,12 +225,15 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
         f" AND {uncontradicted})",
     ]
     eligible = "(" + " OR ".join([*ids, *core]) + ")"
+    # The first gap that applies is the pair's real reason; a middle name that differs is evidence of two people.
     gap = (
         f"CASE WHEN {eligible} THEN NULL "
+        f"WHEN ({missing('first_name')} OR {missing('dob')}) AND {differs('middle_names')} THEN 'middle_names_differ' "
         f"WHEN {missing('first_name')} AND {agree('dob')} THEN 'first_name_missing' "
         f"WHEN {missing('first_name')} THEN 'household_only' "
         f"WHEN NOT {agree('first_name')} THEN 'first_name_differs' "
         f"WHEN {missing('dob')} AND NOT {agree('last_name')} THEN 'dob_missing_surname_differs' "
+        f"WHEN {missing('dob')} AND {place} THEN 'dob_missing_sex_differs' "
         f"WHEN {missing('dob')} THEN 'dob_missing_no_address' "
         "ELSE 'dob_differs' END"
     )

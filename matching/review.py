@@ -39,10 +39,12 @@ REASON_TEXT: dict[str, str] = {
     "held_apart:steward_decision": "a reviewer decided a linked record is a different child",
     "conflicting_identifiers:nhs_number": "linked through other records, but this child now holds two NHS numbers",
     "conflicting_identifiers:upn": "linked through other records, but this child now holds two UPNs",
-    "weak_evidence:first_name_missing": "one record has no usable first name; date of birth, surname and "
-                                        "address agree",
+    "weak_evidence:first_name_missing": "one record has no usable first name; the date of birth agrees (exactly "
+                                        "or nearly) and no middle name differs",
     "weak_evidence:dob_missing_no_address": "first name and surname agree, but one record has no usable date "
                                             "of birth and no address, postcode or identifier agrees",
+    "weak_evidence:dob_missing_sex_differs": "first name, surname and address agree and one record has no usable "
+                                             "date of birth, but the recorded sex differs",
     "insufficient_identity_evidence": "scores high, but lacks the identity evidence an automatic link needs",
 }
 

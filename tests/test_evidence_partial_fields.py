@@ -99,21 +99,20 @@ def _pair(first_r: str | None, middle_l: str | None, middle_r: str | None, postc
     return pd.DataFrame([left, right])
 
 
-@pytest.mark.parametrize(("middle_l", "middle_r", "eligible"), [
-    ("m", "mateo", True),       # the initial agrees with the full middle name
-    ("mateo", "mateo", True),
-    ("m", "kayla", False),      # the initial disagrees: surname and DOB alone are a household, not a child
-    (None, None, False),
+@pytest.mark.parametrize(("middle_l", "middle_r", "eligible", "gap"), [
+    ("m", "mateo", True, None),       # the initial agrees with the full middle name
+    ("mateo", "mateo", True, None),
+    ("m", "kayla", False, "middle_names_differ"),  # the initial disagrees: a household, not a child (not queued)
+    (None, None, False, "first_name_missing"),     # nothing against it: a person may find the first name
 ])
-def test_no_first_name_links_on_exact_dob_surname_and_a_middle_name(trained, middle_l, middle_r, eligible):
+def test_no_first_name_links_on_exact_dob_surname_and_a_middle_name(trained, middle_l, middle_r, eligible, gap):
     base, model = trained
     scored = predict_pairs(pd.concat([base, _pair(None, middle_l, middle_r, "BD1 1AA")], ignore_index=True),
                            model, 0.0, threads=1)
     pair = scored[(scored["unique_id_l"] == "census:X1") & (scored["unique_id_r"] == "ssa:X2")]
     assert len(pair) == 1
     assert bool(pair["auto_link_eligible"].iat[0]) is eligible
-    if not eligible:
-        assert pair["evidence_gap"].iat[0] == "first_name_missing"
+    assert pair["evidence_gap"].iat[0] == gap
 
 
 @pytest.mark.parametrize(("first_r", "sex_r", "middle_r", "eligible"), [
@@ -130,6 +129,30 @@ def test_a_household_link_without_a_first_name_needs_nothing_against_it(trained,
     row = scored[(scored["unique_id_l"] == "census:X1") & (scored["unique_id_r"] == "ssa:X2")]
     assert len(row) == 1
     assert bool(row["auto_link_eligible"].iat[0]) is eligible
+
+
+@pytest.mark.parametrize(("sex_r", "middle_r", "postcode_r", "gap", "queued"), [
+    ("M", None, "LS6 2AB", None, False),                          # names and address agree: linked
+    ("F", None, "LS6 2AB", "dob_missing_sex_differs", True),       # only the sex differs: a person can check
+    ("M", "kayla", "LS6 2AB", "middle_names_differ", False),       # a different middle name: two people
+    ("M", None, "BD1 1AA", "dob_missing_no_address", True),        # names only: a person may find more
+])
+def test_a_pair_without_a_dob_is_labelled_with_what_stops_it(trained, sex_r, middle_r, postcode_r, gap, queued):
+    from matching.linker import QUEUEABLE_GAPS
+    from matching.review import REASON_TEXT
+
+    base, model = trained
+    pair = _pair("emmanuel", "mateo" if middle_r else None, middle_r, postcode_r)
+    pair.loc[1, ["sex", "dob", "dob_year", "dob_month", "dob_day", "dob_str", "dob_precision"]] = [sex_r] + [None] * 6
+    if postcode_r == "LS6 2AB":
+        pair.loc[1, ["house_number", "address_std"]] = ["4", "4 elm road"]
+    scored = predict_pairs(pd.concat([base, pair], ignore_index=True), model, 0.0, threads=1)
+    row = scored[(scored["unique_id_l"] == "census:X1") & (scored["unique_id_r"] == "ssa:X2")]
+    assert len(row) == 1
+    assert bool(row["auto_link_eligible"].iat[0]) is (gap is None)
+    assert (row["evidence_gap"].iat[0] if gap else None) == gap
+    assert (gap in QUEUEABLE_GAPS) is queued
+    assert not queued or f"weak_evidence:{gap}" in REASON_TEXT  # every queued reason is worded for people
 
 
 # ------------------------------------------------------------------------------------ DOBs that cannot be births
