@@ -25,6 +25,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from matching.constraints import (
+    IDENTIFIER_CONFLICTS,
     ConstraintIndex,
     canonical_pairs,
     deterministic_evidence,
@@ -216,7 +217,12 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
     # review: (b) held apart by a constraint, (a) in the review band and not linked, (c) identifier conflicts
     reasons = np.full(len(scored), None, dtype=object)
     lo, hi = review_band
-    reasons[(~decided & (prob >= lo) & (prob <= hi)) & (roots[sli] != roots[sri])] = "review_band"
+    band = np.flatnonzero((~decided & (prob >= lo) & (prob <= hi)) & (roots[sli] != roots[sri]))
+    reasons[band] = "review_band"
+    for row in band.tolist():  # two different valid identifiers decide a band pair too, as they do above the band
+        why = cidx.pair_conflict(int(sli[row]), int(sri[row]))
+        if why is not None and why.startswith(IDENTIFIER_CONFLICTS):
+            reasons[row] = f"held_apart:{why}"
     if blocked_rows:
         reasons[np.asarray(blocked_rows)] = [f"held_apart:{r}" for r in blocked_reason]
     queued = np.flatnonzero(reasons != None)  # noqa: E711 - elementwise

@@ -32,6 +32,9 @@ from matching.must_links import (  # noqa: F401 - re-exported: the constraints A
 from matching.twin_guard import TwinGuard
 
 _MULTI = object()  # a cluster holding more than one NHS number (only must-links can make one)
+# Conflict reasons that are two different valid identifiers: the identifiers decide, so such a pair is never a
+# question for a person (the others, twins and steward decisions, are).
+IDENTIFIER_CONFLICTS = ("nhs_number", "upn", "identifier:")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import pandas as pd
 
 from matching.artifact import ModelArtifact, load_latest_model, save_model
 from matching.blocking import analysis_from_counts, blocking_analysis
+from matching.constraints import IDENTIFIER_CONFLICTS
 from matching.model import PREDICT_CHUNK_RECORDS, extra_ids, predict_pairs
 from matching.prior import calibrate_prior
 from matching.term_frequencies import with_term_frequencies
@@ -211,9 +212,10 @@ def _run_blocking_analysis(model: ModelArtifact, trained: bool) -> dict[str, Any
 # sex recorded wrongly beside agreeing names and address is a common slip. Pairs whose first names, DOBs or middle
 # names *disagree* are not queued: that is evidence they are two children (a household member given the same DOB).
 QUEUEABLE_GAPS = ("first_name_missing", "dob_missing_no_address", "dob_missing_sex_differs")
-# Held apart by two different valid values of an identifier: the identifiers decide, so the pair is not queued
+# Held apart by two different valid values of an identifier (above the link threshold or in the review band): the
+# identifiers decide, so the pair is not queued
 # (pairs that must-links joined despite such a conflict are: ``conflicting_identifiers:*``).
-FIRM_HOLDS = ("held_apart:nhs_number", "held_apart:upn", "held_apart:identifier:")
+FIRM_HOLDS = tuple(f"held_apart:{reason}" for reason in IDENTIFIER_CONFLICTS)
 
 
 def cluster_scored(features: pd.DataFrame, scored: pd.DataFrame, decisions: pd.DataFrame | None,

@@ -54,8 +54,7 @@ def with_term_frequencies(model: ModelArtifact, features: pd.DataFrame) -> Model
 
 def register_term_frequencies(linker: Any, lookups: dict[str, pd.DataFrame]) -> None:
     """Make ``linker`` (DuckDB or Spark) use ``lookups`` instead of counting tonight's records."""
-    api = linker._db_api  # Splink 5: frames are registered through the linker's database API
     for col, frame in lookups.items():
         # a name of its own per call: a Spark session outlives the linker and keeps the views it was given
-        table = api.register(frame, table_name=f"svoc_tf_{col}_{uuid.uuid4().hex[:12]}")
+        table = linker.table_management.register_table(frame, f"svoc_tf_{col}_{uuid.uuid4().hex[:12]}")
         linker.table_management.register_term_frequency_lookup(table, col)

@@ -228,6 +228,24 @@ def test_review_band_pairs_that_did_not_link():
     assert res.review[["unique_id_l", "unique_id_r", "reason"]].values.tolist() == [["a:1", "b:1", "review_band"]]
 
 
+@pytest.mark.parametrize(("nhs_b", "upn_b", "reason"), [
+    (None, None, "review_band"),                    # the model is unsure and nothing decides it: a question
+    ("9434765870", None, "held_apart:nhs_number"),   # two different valid NHS numbers decide it
+    (None, "B2", "held_apart:upn"),
+    ("9434765919", None, None),                      # the same NHS number: a deterministic link, no question
+])
+def test_a_review_band_pair_with_two_different_identifiers_is_held_apart_not_asked(nhs_b, upn_b, reason):
+    from matching.linker import FIRM_HOLDS, cluster_scored
+
+    feats = frame(rec("health:1", "MILLIE", nhs="9434765919", upn="A1"),
+                  rec("health:2", "EMILY", nhs=nhs_b, upn=upn_b, postcode="LS13 2PZ"))
+    scored = pairs(("health:1", "health:2", 0.8))
+    res = cluster_records(feats, scored, None, 0.9, (0.5, 0.9))
+    assert res.review["reason"].tolist() == ([reason] if reason else [])
+    queued = cluster_scored(feats, scored, None, {"link": 0.9, "review": (0.5, 0.9)}).review
+    assert queued["reason"].tolist() == ([reason] if reason and not reason.startswith(FIRM_HOLDS) else [])
+
+
 def _random_case(seed: int):
     rng = np.random.default_rng(seed)
     firsts = ["AMELIA", "ISLA", "MILLIE", "TOM", "JACK", "OLIVIA"]
