@@ -108,8 +108,9 @@ def _run(settings: Settings) -> None:
                 progress.console.print(f"  {mark} {step} ({secs:.1f}s)")
                 progress.advance(task)
 
-        def on_log(step: str, message: str) -> None:
-            progress.update(task, description=f"[bold]{step}[/] {escape(message.split(': ', 1)[-1][:70])}")
+        def on_log(step: str, message: str) -> None:  # drawn at once: lines read in one poll are each shown
+            progress.update(task, description=f"[bold]{step}[/] {escape(message.split(': ', 1)[-1][:70])}",
+                            refresh=True)
 
         try:
             outcome = run_pipeline(settings, on_event=on_event, on_log=on_log)
