@@ -25,7 +25,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from matching.constraints import (
-    IDENTIFIER_CONFLICTS,
     ConstraintIndex,
     canonical_pairs,
     deterministic_evidence,
@@ -220,8 +219,8 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
     band = np.flatnonzero((~decided & (prob >= lo) & (prob <= hi)) & (roots[sli] != roots[sri]))
     reasons[band] = "review_band"
     for row in band.tolist():  # two different valid identifiers decide a band pair too, as they do above the band
-        why = cidx.pair_conflict(int(sli[row]), int(sri[row]))
-        if why is not None and why.startswith(IDENTIFIER_CONFLICTS):
+        why = cidx.pair_identifier_conflict(int(sli[row]), int(sri[row]))
+        if why is not None:
             reasons[row] = f"held_apart:{why}"
     if blocked_rows:
         reasons[np.asarray(blocked_rows)] = [f"held_apart:{r}" for r in blocked_reason]

@@ -105,6 +105,16 @@ class ConstraintIndex(TwinGuard):
     def upn_conflict(self, a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:
         return a[0] != b[0] and a[0] != b[1] and b[0] != a[1]
 
+    def pair_identifier_conflict(self, i: int, j: int) -> str | None:
+        """Two different valid identifiers on two single records (``IDENTIFIER_CONFLICTS``), or None; cheaper
+        than ``pair_conflict``, which also runs the twin guard."""
+        if self.nhs[i] is not None and self.nhs[j] is not None and self.nhs[i] != self.nhs[j]:
+            return "nhs_number"
+        if self.upn[i] is not None and self.upn[j] is not None and self.upn_conflict(
+                (self.upn[i], self.former_upn[i]), (self.upn[j], self.former_upn[j])):
+            return "upn"
+        return self.identifier_conflict((i,), (j,)) if self.cl_ids else None
+
     def pair_conflict(self, i: int, j: int) -> str | None:
         """Reason two single records may not share a cluster, or None."""
         return self._conflict((i,), (j,), lambda x: x, i, j)
