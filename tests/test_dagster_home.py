@@ -6,12 +6,19 @@ test, and there Dagster's compute-log capture once left two ``tail -F`` processe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from pipelines.runner import TEMP_HOME_PREFIX, _close_instance, _dagster_instance
+from pipelines.runner import (
+    OWNER_FILE,
+    TEMP_HOME_PREFIX,
+    _close_instance,
+    _dagster_instance,
+    sweep_private_homes,
+)
 from schemas.errors import SvocError
 
 
@@ -48,6 +55,25 @@ def test_no_dagster_home_gives_a_private_home_removed_after_the_run(monkeypatch,
     finally:
         _close_instance(instance)
     assert not root.exists()
+
+
+def test_a_killed_runs_private_home_is_swept_by_the_next_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()  # a process that has ended
+    homes = {}
+    for name, owner in (("dead", dead), ("alive", str(os.getpid())), ("unowned", None), ("garbled", "not a pid")):
+        home = homes[name] = tmp_path / f"{TEMP_HOME_PREFIX}{name}"
+        home.mkdir()
+        if owner is not None:
+            (home / OWNER_FILE).write_text(owner)
+    other = tmp_path / "someone-elses-folder"
+    other.mkdir()
+    assert sweep_private_homes(tmp_path) == [homes["dead"]]
+    assert not homes["dead"].exists()
+    assert all(homes[k].is_dir() for k in ("alive", "unowned", "garbled")) and other.is_dir()
 
 
 def test_closing_an_operators_home_keeps_it(tmp_path: Path, monkeypatch) -> None:
