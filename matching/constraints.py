@@ -108,12 +108,7 @@ class ConstraintIndex(TwinGuard):
     def pair_identifier_conflict(self, i: int, j: int) -> str | None:
         """Two different valid identifiers on two single records (``IDENTIFIER_CONFLICTS``), or None; cheaper
         than ``pair_conflict``, which also runs the twin guard."""
-        if self.nhs[i] is not None and self.nhs[j] is not None and self.nhs[i] != self.nhs[j]:
-            return "nhs_number"
-        if self.upn[i] is not None and self.upn[j] is not None and self.upn_conflict(
-                (self.upn[i], self.former_upn[i]), (self.upn[j], self.former_upn[j])):
-            return "upn"
-        return self.identifier_conflict((i,), (j,)) if self.cl_ids else None
+        return self._identifier_conflict((i,), (j,), i, j)
 
     def pair_conflict(self, i: int, j: int) -> str | None:
         """Reason two single records may not share a cluster, or None."""
@@ -126,10 +121,9 @@ class ConstraintIndex(TwinGuard):
             return m
         return (r,) if (r in flags if isinstance(flags, dict) else flags[r]) else ()
 
-    def _conflict(self, ma: tuple | None, mb: tuple | None, find: Callable[[int], int], ra: int,
-                  rb: int) -> str | None:
-        """Conflict between clusters rooted at ra and rb (``ma``/``mb``: explicit member tuples for the
-        record-level check, else None to use the cluster signatures)."""
+    def _identifier_conflict(self, ma: tuple | None, mb: tuple | None, ra: int, rb: int) -> str | None:
+        """Two different valid identifiers between clusters rooted at ra and rb (``IDENTIFIER_CONFLICTS``), or None
+        (``ma``/``mb``: explicit member tuples for the record-level check, else None to use the signatures)."""
         if ma is None:
             na, nb = self.nhs_root[ra], self.nhs_root[rb]
         else:
@@ -151,9 +145,16 @@ class ConstraintIndex(TwinGuard):
             ia = ma if ma is not None else self._members(self.clid_root, self.cl_ids, ra)
             ib = mb if mb is not None else self._members(self.clid_root, self.cl_ids, rb)
             if ia and ib:
-                reason = self.identifier_conflict(ia, ib)
-                if reason:
-                    return reason
+                return self.identifier_conflict(ia, ib)
+        return None
+
+    def _conflict(self, ma: tuple | None, mb: tuple | None, find: Callable[[int], int], ra: int,
+                  rb: int) -> str | None:
+        """Conflict between clusters rooted at ra and rb (``ma``/``mb``: explicit member tuples for the
+        record-level check, else None to use the cluster signatures)."""
+        reason = self._identifier_conflict(ma, mb, ra, rb)
+        if reason:
+            return reason
         if self.diff_partners:
             da = ma if ma is not None else self._members(self.diff_root, self.diff_partners, ra)
             db = mb if mb is not None else self._members(self.diff_root, self.diff_partners, rb)
