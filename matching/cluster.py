@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 
 from matching.constraints import (
     ConstraintIndex,
+    ambiguous_links,
     canonical_pairs,
     deterministic_evidence,
     deterministic_links,
@@ -169,6 +170,9 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
         decided = np.isin(sli * n + sri, dkey)
     cand = np.flatnonzero(~decided & (prob >= link_threshold))
     order = cand[np.lexsort((sri[cand], sli[cand], -weight[cand]))]
+    # a record without a usable first name that fits two children held apart (twins) is queued, not linked
+    ambiguous = ambiguous_links(cidx, sli[order], sri[order])
+    ambiguous_rows, order = order[ambiguous], order[~ambiguous]
 
     # components of all candidate links: constraints only need checking where a conflict is possible
     ml, mr = must["_l"].to_numpy(dtype=np.int64), must["_r"].to_numpy(dtype=np.int64)
@@ -222,6 +226,8 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
         why = cidx.pair_identifier_conflict(int(sli[row]), int(sri[row]))
         if why is not None:
             reasons[row] = f"held_apart:{why}"
+    apart = ambiguous_rows[roots[sli[ambiguous_rows]] != roots[sri[ambiguous_rows]]]
+    reasons[apart] = "held_apart:ambiguous"
     if blocked_rows:
         reasons[np.asarray(blocked_rows)] = [f"held_apart:{r}" for r in blocked_reason]
     queued = np.flatnonzero(reasons != None)  # noqa: E711 - elementwise
@@ -243,6 +249,7 @@ def cluster_records(features: pd.DataFrame, scored_pairs: pd.DataFrame | None, d
         "clusters": int(len(np.unique(roots))) if n else 0,
         "links": len(links),
         "blocked_edges": len(blocked_rows),
+        "ambiguous_edges": len(ambiguous_rows),
         "review_pairs": len(review),
         "refused_must_links": len(refused_df),
     }

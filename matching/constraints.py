@@ -236,6 +236,32 @@ class ConstraintIndex(TwinGuard):
         return dirty
 
 
+def ambiguous_links(cidx: ConstraintIndex, left: np.ndarray, right: np.ndarray, max_partners: int = 50) -> np.ndarray:
+    """Mask over candidate links ``(left[k], right[k])``: the links of a record with no usable first name (missing,
+    a lone initial, a placeholder) into two records that may not share a cluster. "L Smith" beside twins Lily and
+    Lila Smith (same DOB and household) fits both: which child it is, if either, is a question for a person, not
+    for the order in which links are tried."""
+    out = np.zeros(len(left), dtype=bool)
+    weak = ~np.asarray(cidx.usable_first, dtype=bool)
+    wl, wr = weak[left], weak[right]
+    ends = np.concatenate([left[wl], right[wr]])
+    if not len(ends):
+        return out
+    partners = np.concatenate([right[wl], left[wr]])
+    rows = np.concatenate([np.flatnonzero(wl), np.flatnonzero(wr)])
+    by_end = np.argsort(ends, kind="stable")
+    ends, partners, rows = ends[by_end], partners[by_end], rows[by_end]
+    starts = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
+    stops = np.r_[starts[1:], len(ends)]
+    for s, e in zip(starts.tolist(), stops.tolist(), strict=True):
+        if e - s < 2 or e - s > max_partners:
+            continue
+        ps = partners[s:e].tolist()
+        if any(cidx.pair_conflict(ps[x], ps[y]) for x in range(len(ps)) for y in range(x + 1, len(ps))):
+            out[rows[s:e]] = True  # all its links: a partner as weak as itself may be either child too
+    return out
+
+
 def records_conflict(features_a: pd.DataFrame, features_b: pd.DataFrame) -> str | None:
     """Reason two groups of feature rows may not be one person (``nhs_number``, ``upn``, ``twin_guard``)."""
     both = pd.concat([features_a, features_b], ignore_index=True)

@@ -211,7 +211,7 @@ def _run_blocking_analysis(model: ModelArtifact, trained: bool) -> dict[str, Any
 # Gaps (``matching.model`` ``evidence_gap``) a person can close by looking: the missing field may be found, and a
 # sex recorded wrongly beside agreeing names and address is a common slip. Pairs whose first names, DOBs or middle
 # names *disagree* are not queued: that is evidence they are two children (a household member given the same DOB).
-QUEUEABLE_GAPS = ("first_name_missing", "dob_missing_no_address", "dob_missing_sex_differs")
+QUEUEABLE_GAPS = ("first_name_missing", "first_name_initial_only", "dob_missing_no_address", "dob_missing_sex_differs")
 # Held apart by two different valid values of an identifier (above the link threshold or in the review band): the
 # identifiers decide, so the pair is not queued
 # (pairs that must-links joined despite such a conflict are: ``conflicting_identifiers:*``).

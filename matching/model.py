@@ -211,6 +211,12 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     exact_middle = _gamma_in("middle_names", _levels_where(linker, "middle_names", lambda t: "exact" in t))
     place = _gamma_in("location", _levels_where(
         linker, "location", lambda t: t.startswith(("same postcode ", "same postcode and", "same address"))))
+    # "J" against "Joshua": the initial fits the child, a brother or a twin alike, so it counts for no more
+    # than a missing first name does
+    initial = _gamma_in("first_name", _levels_where(linker, "first_name", lambda t: t == S.FIRST_INITIAL_LABEL))
+    first = f"({agree('first_name')} AND NOT {initial})"
+    no_first = f"({missing('first_name')} OR {initial})"
+
     def differs(c: str) -> str:  # the comparison's "different" level (its else level, gamma 0)
         return f"coalesce(gamma_{c} = 0, false)" if c in names else "false"
 
@@ -218,19 +224,20 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     # well: a different sex or different middle names then say two people.
     uncontradicted = f"NOT {differs('sex')} AND NOT {differs('middle_names')}"
     core = [
-        f"({agree('first_name')} AND {agree('dob')})",
+        f"({first} AND {agree('dob')})",
         f"({exact_middle} AND {agree('dob')} AND {agree('last_name')})",
-        f"({agree('first_name')} AND {agree('last_name')} AND {missing('dob')} AND {place} AND {uncontradicted})",
-        f"({missing('first_name')} AND {dob_exact} AND {agree('last_name')} AND ({place} OR {agree('middle_names')})"
+        f"({first} AND {agree('last_name')} AND {missing('dob')} AND {place} AND {uncontradicted})",
+        f"({no_first} AND {dob_exact} AND {agree('last_name')} AND ({place} OR {agree('middle_names')})"
         f" AND {uncontradicted})",
     ]
     eligible = "(" + " OR ".join([*ids, *core]) + ")"
     # The first gap that applies is the pair's real reason; a middle name that differs is evidence of two people.
     gap = (
         f"CASE WHEN {eligible} THEN NULL "
-        f"WHEN ({missing('first_name')} OR {missing('dob')}) AND {differs('middle_names')} THEN 'middle_names_differ' "
+        f"WHEN ({no_first} OR {missing('dob')}) AND {differs('middle_names')} THEN 'middle_names_differ' "
+        f"WHEN {initial} AND {agree('dob')} THEN 'first_name_initial_only' "
         f"WHEN {missing('first_name')} AND {agree('dob')} THEN 'first_name_missing' "
-        f"WHEN {missing('first_name')} THEN 'household_only' "
+        f"WHEN {no_first} THEN 'household_only' "
         f"WHEN NOT {agree('first_name')} THEN 'first_name_differs' "
         f"WHEN {missing('dob')} AND NOT {agree('last_name')} THEN 'dob_missing_surname_differs' "
         f"WHEN {missing('dob')} AND {place} THEN 'dob_missing_sex_differs' "

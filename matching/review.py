@@ -34,6 +34,9 @@ REASON_TEXT: dict[str, str] = {
                              "else (middle name, identifier) showing one child; the model alone would link them",
     "held_apart:same_source_twin": "possible twins registered side by side in one system: same birthday and "
                                    "household, two distinct given names; the model alone would link them",
+    "held_apart:ambiguous": "one record has no usable first name (missing or an initial) and fits two children "
+                            "held apart from each other (twins or siblings); which one it is, if either, needs a "
+                            "person",
     "held_apart:nhs_number": "the model scores them as one child, but they hold two different valid NHS numbers",
     "held_apart:upn": "the model scores them as one child, but they hold two different valid UPNs",
     "held_apart:steward_decision": "a reviewer decided a linked record is a different child",
@@ -41,6 +44,9 @@ REASON_TEXT: dict[str, str] = {
     "conflicting_identifiers:upn": "linked through other records, but this child now holds two UPNs",
     "weak_evidence:first_name_missing": "one record has no usable first name; the date of birth agrees (exactly "
                                         "or nearly) and no middle name differs",
+    "weak_evidence:first_name_initial_only": "one record holds only the initial of the other's first name and the "
+                                             "date of birth agrees (exactly or nearly); an initial fits a brother "
+                                             "or sister as well",
     "weak_evidence:dob_missing_no_address": "first name and surname agree, but one record has no usable date "
                                             "of birth and no address, postcode or identifier agrees",
     "weak_evidence:dob_missing_sex_differs": "first name, surname and address agree and one record has no usable "

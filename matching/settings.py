@@ -77,6 +77,7 @@ def _has_any(col_l: str, col_r: str) -> str:
     return f"coalesce(len(list_intersect({col_l}, {col_r})) >= 1, false)"
 
 
+FIRST_INITIAL_LABEL = "first name is the initial of the other"
 _SWAPPED = "first_name_std_l = last_name_std_r AND last_name_std_l = first_name_std_r"
 
 
@@ -90,11 +91,16 @@ def _first_name() -> cl.CustomComparison:
         f"(list_contains(string_split(middle_names_std_r, ' '), {fl})"
         f" OR list_contains(string_split(middle_names_std_l, ' '), {fr}))"
     )
+    names = f"least(length({fl}), length({fr})) >= 2"
     return cl.CustomComparison(
         output_column_name="first_name",
         comparison_description="First name",
         comparison_levels=[
             _null(f"{fl} IS NULL OR {fr} IS NULL", "first name missing on one or both records"),
+            # One system keeps only the initial: "J" against "Joshua" (or "J") agrees as far as the initial goes,
+            # which fits a brother or a twin as well (``matching.model`` asks more of such a pair before it links).
+            _level(f"(length({fl}) = 1 OR length({fr}) = 1) AND left({fl}, 1) = left({fr}, 1)",
+                   FIRST_INITIAL_LABEL),
             cll.ExactMatchLevel("first_name_std", term_frequency_adjustments=True).configure(
                 label_for_charts="first name exact match"
             ),
@@ -104,15 +110,18 @@ def _first_name() -> cl.CustomComparison:
             _level(f"coalesce({alt}, false)", "matches an alternative (known-as) first name"),
             _level(f"{fl} = last_name_std_r OR {fr} = last_name_std_l",
                    "first name recorded as the other record's surname"),
-            _level(f"jaro_winkler_similarity({fl}, {fr}) >= 0.92", "first name very similar (JW >= 0.92)"),
-            _level(f"damerau_levenshtein({fl}, {fr}) <= 1", "first name one typo apart"),
-            _level(f"coalesce({middle_swap}, false)", "first name matches the other record's middle name"),
+            # Below, names of two letters or more: two different initials ("K", "P") are one edit apart and
+            # may sound alike, but they are different names.
+            _level(f"{names} AND jaro_winkler_similarity({fl}, {fr}) >= 0.92", "first name very similar (JW >= 0.92)"),
+            _level(f"least(length({fl}), length({fr})) >= 3 AND damerau_levenshtein({fl}, {fr}) <= 1",
+                   "first name one typo apart"),
+            _level(f"{names} AND coalesce({middle_swap}, false)", "first name matches the other record's middle name"),
             _level(
                 f"least(length({fl}), length({fr})) >= 3 AND (starts_with({fl}, {fr}) OR starts_with({fr}, {fl}))",
                 "first name is a shortened form of the other",
             ),
-            _level(f"jaro_winkler_similarity({fl}, {fr}) >= 0.88", "first name similar (JW >= 0.88)"),
-            _level("first_name_phonetic_l = first_name_phonetic_r", "first name sounds the same (phonetic)"),
+            _level(f"{names} AND jaro_winkler_similarity({fl}, {fr}) >= 0.88", "first name similar (JW >= 0.88)"),
+            _level(f"{names} AND first_name_phonetic_l = first_name_phonetic_r", "first name sounds the same (phonetic)"),
             cll.ElseLevel().configure(label_for_charts="first name different"),
         ],
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-from splink import block_on
+from splink import Linker, block_on
 from splink.internals.exceptions import EMTrainingException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -140,12 +140,9 @@ def train_model(
         except (ValueError, EMTrainingException) as exc:  # rules inconsistent with recall, or found nothing
             prior_note = f"default ({type(exc).__name__})"
         tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-        sessions, skipped = run_em(tr, n, em_max_pairs)
+        sessions, skipped = run_em(linker, n, em_max_pairs)
         if not sessions:
-            raise TrainingError(
-                f"no matching model could be trained: no two records share a {', nor '.join(skipped)}; "
-                "check that the identity columns are mapped in sources.yaml"
-            )
+            raise untrainable(skipped)
         labels = _labels_table(con, decisions, table)
         m_from_labels = labels >= MIN_STEWARD_LABELS
         if m_from_labels:
@@ -172,7 +169,17 @@ def train_model(
         return make_artifact(model_dict, summary)
 
 
-def run_em(tr: Any, n: int, em_max_pairs: float | None,
+def untrainable(skipped: list[str]) -> TrainingError:
+    """The one-line error when no training session gave estimates (``skipped``: from ``run_em``)."""
+    empty = [f for f in skipped if not f.endswith(" (degenerate)")]
+    odd = [f.removesuffix(" (degenerate)") for f in skipped if f.endswith(" (degenerate)")]
+    why = "; ".join([*([f"no two records share a {', nor '.join(empty)}"] if empty else []),
+                     *([f"pairs sharing a {', or '.join(odd)} gave degenerate estimates"] if odd else [])])
+    return TrainingError(f"no matching model could be trained: {why}; "
+                         "check that the identity columns are mapped in sources.yaml")
+
+
+def run_em(linker: Linker, n: int, em_max_pairs: float | None,
            as_engine_rule: Callable[[Any], Any] = lambda rule: rule) -> tuple[list[str], list[str]]:
     """Run the EM sessions; ``(rules trained on, as DuckDB SQL; fields of sessions skipped)``. Fallback sessions
     run only when no primary session found pairs. ``as_engine_rule`` turns a rule into the backend's form (the
@@ -185,12 +192,28 @@ def run_em(tr: Any, n: int, em_max_pairs: float | None,
         if k >= len(rules) and sessions:
             break
         sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+        # Splink trains a session on the linker's own settings with the session's comparisons left out, and puts
+        # them back only when the session succeeds: a failed session must not leave the model without them
+        before = linker._settings_obj.core_model_settings.copy()
         try:
-            tr.estimate_parameters_using_expectation_maximisation(as_engine_rule(rule), max_pairs=em_pairs)
+            linker.training.estimate_parameters_using_expectation_maximisation(as_engine_rule(rule),
+                                                                               max_pairs=em_pairs)
         except EMTrainingException:
+            linker._settings_obj.core_model_settings = before
             field_name = _SESSION_FIELDS.get(k, sql)
             log.warning("matching model: no record pairs share a %s; that training session was skipped", field_name)
             skipped.append(field_name)
+            continue
+        except ValueError as exc:
+            # Splink 5 refuses an m-probability EM drove to exactly 0 (every pair at that level scored 0.0): the
+            # session's estimates are left out (the model keeps the other sessions'), as for a session without pairs
+            if "below the minimum allowed" not in str(exc):
+                raise
+            linker._settings_obj.core_model_settings = before
+            field_name = _SESSION_FIELDS.get(k, sql)
+            log.warning("matching model: training on pairs sharing a %s drove a comparison level's m-probability "
+                        "to zero; that training session was skipped", field_name)
+            skipped.append(f"{field_name} (degenerate)")
             continue
         sessions.append(sql)
     return sessions, skipped

@@ -160,6 +160,7 @@ class TwinGuard:
         # day-precision DOB or no usable first name)
         dob_int = np.where(ok, days.astype("int64", copy=False) + TWIN_DOB_EPOCH_OFFSET, -1)
         self.twin_dob = np.where(ok & usable, dob_int, -1).tolist()
+        self.usable_first = usable.tolist()  # a given name (not missing, a lone initial or a placeholder)
         self._surnames: dict[int, frozenset[str]] = {}
         self._groups: dict[int, tuple[str, ...]] = {}
         self._twin_ok = [d >= 0 for d in self.twin_dob]

@@ -177,3 +177,37 @@ def test_a_typed_dob_one_digit_from_the_other_is_not_treated_as_missing():
                 if c["output_column_name"] == "dob")
     null = next(lvl for lvl in comp["comparison_levels"] if lvl.get("is_null_level"))
     assert "levenshtein(dob_str_l, dob_str_r) = 1" in null["sql_condition"]
+
+
+# ------------------------------------------------------------------------------------ first-name initials
+@pytest.mark.parametrize(("first_l", "first_r", "same_home", "level", "eligible", "gap"), [
+    # one system keeps only the initial: with the exact DOB, surname and home it is one child
+    ("emmanuel", "e", True, S.FIRST_INITIAL_LABEL, True, None),
+    ("e", "e", True, S.FIRST_INITIAL_LABEL, True, None),
+    # ... without the home, an initial fits a brother as well as the child: a person decides
+    ("emmanuel", "e", False, S.FIRST_INITIAL_LABEL, False, "first_name_initial_only"),
+    ("e", "e", False, S.FIRST_INITIAL_LABEL, False, "first_name_initial_only"),
+    # two different initials are two different names, however alike one letter sounds or however few edits apart
+    ("k", "c", True, "first name different", False, "first_name_differs"),
+    ("k", "p", True, "first name different", False, "first_name_differs"),
+    ("emmanuel", "x", True, "first name different", False, "first_name_differs"),
+])
+def test_a_first_name_initial_counts_only_with_the_household(trained, first_l, first_r, same_home, level, eligible,
+                                                              gap):
+    from matching.linker import QUEUEABLE_GAPS
+
+    base, model = trained
+    pair = _pair(first_r, None, None, "LS6 2AB" if same_home else "BD1 1AA")
+    pair.loc[0, ["first_name_std", "first_name_groups", "first_name_phonetic"]] = pd.Series(
+        [first_l, [first_l], first_l.upper()], dtype=object).to_numpy()
+    pair.loc[1, ["first_name_groups", "first_name_phonetic"]] = pd.Series([[first_r], first_r.upper()],
+                                                                          dtype=object).to_numpy()
+    if same_home:
+        pair.loc[1, ["house_number", "address_std"]] = ["4", "4 elm road"]
+    scored = predict_pairs(pd.concat([base, pair], ignore_index=True), model, 0.0, threads=1)
+    row = scored[(scored["unique_id_l"] == "census:X1") & (scored["unique_id_r"] == "ssa:X2")]
+    assert len(row) == 1
+    assert row["level_first_name"].iat[0] == level
+    assert bool(row["auto_link_eligible"].iat[0]) is eligible
+    assert row["evidence_gap"].iat[0] == gap
+    assert (gap in QUEUEABLE_GAPS) is (gap == "first_name_initial_only")

@@ -105,6 +105,32 @@ def test_a_drop_without_any_usable_dob_still_links_and_names_the_field(caplog):
     assert result.stats["linked_pairs"] > 50  # names + address/identifier still link
 
 
+@pytest.mark.parametrize("unique_field", ["dob", "names"])
+def test_a_skipped_training_session_leaves_every_comparison_in_the_model(unique_field):
+    """Splink leaves out a session's blocking comparisons while it trains and puts them back only on success."""
+    features = synthetic_features(150)
+    if unique_field == "dob":  # no two records share a DOB: the DOB session finds no pairs
+        features["dob"] = [dt.date(1990, 1, 1) + dt.timedelta(days=3 * i) for i in range(len(features))]
+        for part in ("year", "month", "day"):
+            features[f"dob_{part}"] = [getattr(d, part) for d in features["dob"]]
+        features["dob_str"] = [d.isoformat() for d in features["dob"]]
+    else:  # no two records share first name and surname
+        features["first_name_std"] = [f"name{i:04d}" for i in range(len(features))]
+    model = train_model(features, seed=1, u_max_pairs=1e4)
+    assert model.training_summary["em_sessions_skipped"]
+    names = [c["output_column_name"] for c in model.settings["comparisons"]]
+    assert {"first_name", "last_name", "dob", "location"} <= set(names)
+
+
+def test_a_degenerate_training_session_is_named_in_the_one_line_error():
+    from matching.training import untrainable
+
+    msg = str(untrainable(["date of birth (dob)", "first name and surname (degenerate)"]))
+    assert msg.startswith("no matching model could be trained: no two records share a date of birth (dob); pairs "
+                          "sharing a first name and surname gave degenerate estimates;")
+    assert "\n" not in msg
+
+
 def test_no_trainable_field_stops_with_one_line_naming_them():
     features = _without(synthetic_features(40), "dob", "dob_year", "dob_month", "dob_day", "dob_str",
                         "first_name_std", "last_name_std", "postcode", "nhs_number", "upn")

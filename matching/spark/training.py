@@ -24,7 +24,7 @@ from matching.blocking import shape_analysis
 from matching.spark.dialect import spark_settings, to_spark
 from matching.spark.scoring import spark_linker
 from matching.spark.session import BREAK_LINEAGE
-from matching.training import MIN_STEWARD_LABELS, TrainingError, guard_parameters, run_em
+from matching.training import MIN_STEWARD_LABELS, guard_parameters, run_em, untrainable
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,9 @@ def train_model_spark(spark: Any, sdf: Any, features: pd.DataFrame, *, seed: int
     except (ValueError, EMTrainingException) as exc:
         prior_note = f"default ({type(exc).__name__})"
     tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    sessions, skipped = run_em(tr, n, em_max_pairs, as_engine_rule=_spark_rule)
+    sessions, skipped = run_em(linker, n, em_max_pairs, as_engine_rule=_spark_rule)
     if not sessions:
-        raise TrainingError(f"no matching model could be trained: no two records share a {', nor '.join(skipped)}; "
-                            "check that the identity columns are mapped in sources.yaml")
+        raise untrainable(skipped)
     labels = _labels(spark, decisions, features)
     if labels >= MIN_STEWARD_LABELS:
         tr.estimate_m_from_pairwise_labels("svoc_labels")
