@@ -183,7 +183,7 @@ def _dob() -> cl.CustomComparison:
         comparison_description="Date of birth",
         comparison_levels=[
             # A DOB that cannot be a birth date is still compared as typed, one digit from the other (below).
-            _null("(dob_l IS NULL OR dob_r IS NULL) AND NOT coalesce(levenshtein(dob_str_l, dob_str_r) = 1, false)",
+            _null("(dob_l IS NULL OR dob_r IS NULL) AND NOT coalesce(damerau_levenshtein(dob_str_l, dob_str_r) = 1, false)",
                   "date of birth missing or unusable on one or both records"),
             _level(f"dob_l = dob_r AND {both_day}", "date of birth exact match"),
             _level(
@@ -197,7 +197,9 @@ def _dob() -> cl.CustomComparison:
                 "dob_day_l = dob_day_r AND dob_month_l = dob_month_r AND abs(dob_year_l - dob_year_r) = 1",
                 "date of birth one year apart (same day and month)",
             ),
-            _level("levenshtein(dob_str_l, dob_str_r) = 1", "date of birth one digit different"),
+            # a digit mistyped, or two neighbouring digits keyed the wrong way round (2012-01-18 as 2012-10-18)
+            _level("damerau_levenshtein(dob_str_l, dob_str_r) = 1",
+                   "date of birth one digit different (or two neighbouring digits swapped)"),
             _level("dob_year_l = dob_year_r AND dob_month_l = dob_month_r",
                    "date of birth same month and year"),
             cll.ElseLevel().configure(label_for_charts="date of birth different"),

@@ -57,3 +57,38 @@ def test_the_town_is_place_evidence_only_below_postcode_and_address(left, right,
 ])
 def test_only_full_middle_names_match_exactly(left, right, label):
     assert comparison_level("middle_names", {"middle_names_std": left}, {"middle_names_std": right}) == label
+
+
+def _dob(value: str | None) -> dict:
+    d = pd.Timestamp(value).date() if value else None
+    return {"dob": d, "dob_str": value, "dob_year": d.year if d else None, "dob_month": d.month if d else None,
+            "dob_day": d.day if d else None, "dob_precision": "day" if d else None}
+
+
+@pytest.mark.parametrize(("left", "right", "label"), [
+    ("2012-01-18", "2012-01-18", "date of birth exact match"),
+    ("2012-03-04", "2012-04-03", "date of birth with day and month swapped"),
+    ("2012-01-18", "2012-10-18", "date of birth one digit different (or two neighbouring digits swapped)"),
+    ("2015-03-12", "2015-03-21", "date of birth one digit different (or two neighbouring digits swapped)"),
+    ("2015-03-12", "2015-03-17", "date of birth one digit different (or two neighbouring digits swapped)"),
+    ("2015-03-12", "2015-03-29", "date of birth same month and year"),
+    ("2012-01-18", "2012-11-19", "date of birth different"),
+])
+def test_a_dob_with_two_neighbouring_digits_keyed_the_wrong_way_round_is_one_digit_out(left, right, label):
+    assert comparison_level("dob", _dob(left), _dob(right)) == label
+
+
+@pytest.mark.parametrize(("left", "right", "label"), [
+    ("j", "joshua", S.FIRST_INITIAL_LABEL),
+    ("t", "t", S.FIRST_INITIAL_LABEL),         # two initials: no more than an initial, never "exact"
+    ("joshua", "joshua", "first name exact match"),
+    ("k", "p", "first name different"),        # one edit apart, but two different names
+    ("k", "c", "first name different"),        # alike in sound, but two different names
+    ("amy", "ami", "first name one typo apart"),   # a one-letter typo in a short name still counts
+])
+def test_a_lone_initial_agrees_only_as_an_initial(left, right, label):
+    def row(name: str) -> dict:
+        return {"first_name_std": name, "first_name_groups": [name], "first_name_phonetic": name[0].upper(),
+                "last_name_std": "smith", "alt_first_names": [], "middle_names_std": None}
+
+    assert comparison_level("first_name", row(left), row(right)) == label
