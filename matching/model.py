@@ -241,6 +241,7 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
         f"WHEN NOT {agree('first_name')} THEN 'first_name_differs' "
         f"WHEN {missing('dob')} AND NOT {agree('last_name')} THEN 'dob_missing_surname_differs' "
         f"WHEN {missing('dob')} AND {place} THEN 'dob_missing_sex_differs' "
+        f"WHEN {missing('dob')} AND {differs('location')} THEN 'dob_missing_address_differs' "
         f"WHEN {missing('dob')} THEN 'dob_missing_no_address' "
         "ELSE 'dob_differs' END"
     )

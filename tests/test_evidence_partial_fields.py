@@ -135,7 +135,8 @@ def test_a_household_link_without_a_first_name_needs_nothing_against_it(trained,
     ("M", None, "LS6 2AB", None, False),                          # names and address agree: linked
     ("F", None, "LS6 2AB", "dob_missing_sex_differs", True),       # only the sex differs: a person can check
     ("M", "kayla", "LS6 2AB", "middle_names_differ", False),       # a different middle name: two people
-    ("M", None, "BD1 1AA", "dob_missing_no_address", True),        # names only: a person may find more
+    ("M", None, None, "dob_missing_no_address", True),             # names only: a person may find more
+    ("M", None, "BD1 1AA", "dob_missing_address_differs", False),  # names only, and they live elsewhere: not asked
 ])
 def test_a_pair_without_a_dob_is_labelled_with_what_stops_it(trained, sex_r, middle_r, postcode_r, gap, queued):
     from matching.linker import QUEUEABLE_GAPS
@@ -146,6 +147,9 @@ def test_a_pair_without_a_dob_is_labelled_with_what_stops_it(trained, sex_r, mid
     pair.loc[1, ["sex", "dob", "dob_year", "dob_month", "dob_day", "dob_str", "dob_precision"]] = [sex_r] + [None] * 6
     if postcode_r == "LS6 2AB":
         pair.loc[1, ["house_number", "address_std"]] = ["4", "4 elm road"]
+    if postcode_r is None:  # no address at all on one record (a national register)
+        pair.loc[1, ["postcode", "postcode_sector", "postcode_district", "postcode_token", "house_number",
+                     "address_std"]] = [None] * 6
     scored = predict_pairs(pd.concat([base, pair], ignore_index=True), model, 0.0, threads=1)
     row = scored[(scored["unique_id_l"] == "census:X1") & (scored["unique_id_r"] == "ssa:X2")]
     assert len(row) == 1
