@@ -56,8 +56,8 @@ def load_source_configs(sources_yaml: Path | None) -> list[SourceConfig]:
     try:
         data = read_sources_yaml(path)
     except Exception as err:  # YAML syntax errors
-        raise UnusableInputError(path, f"cannot be parsed: {type(err).__name__}: "
-                                 f"{str(err).splitlines()[0] if str(err) else ''}") from None
+        raise UnusableInputError(path, "cannot be parsed as YAML"
+                                 + (f": {str(err).splitlines()[0]}" if str(err) else "")) from None
     entries = data.get("sources")
     if not isinstance(entries, list) or not entries:
         raise UnusableInputError(path, "expected a non-empty 'sources:' list")

@@ -27,7 +27,13 @@ from schemas.identifiers import (
     check_series,
     check_upn,
 )
-from schemas.records import EVENT_TYPES, IDENTITY_COLUMNS, INTERACTION_COLUMNS, identifier_entry
+from schemas.records import (
+    EVENT_TYPES,
+    IDENTITY_COLUMNS,
+    IDENTITY_TEXT_FIELDS,
+    INTERACTION_COLUMNS,
+    identifier_entry,
+)
 from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, MISSING_TOKENS, is_placeholder_first_name
 
 DEFAULT_SEX_MAP = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
@@ -36,10 +42,6 @@ BOOL_MAP = {"TRUE": True, "T": True, "YES": True, "Y": True, "1": True,
 TERM_STARTS = {"Autumn": (0, 9, 1), "Spring": (1, 1, 1), "Summer": (1, 4, 15)}  # (year offset, month, day)
 _SPACES = re.compile(r"\s+")
 _ACADEMIC_YEAR = re.compile(r"^(\d{4})\s*[/-]\s*(\d{2}|\d{4})$")
-
-IDENTITY_TEXT_FIELDS = ("first_name", "middle_names", "last_name", "preferred_surname", "former_surname",
-                        "address_line", "town", "ethnicity", "sen_provision", "organisation_code",
-                        "organisation_name")
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +43,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.errors import UnusableInputError
-from schemas.records import EVENT_TYPES
+from schemas.records import EVENT_TYPES, IDENTITY_INPUT_FIELDS, INTERACTION_INPUT_FIELDS
 from schemas.rules import DOB_FROM_DEFAULT
 from schemas.source_rules import QualityRules, check_indicators, check_known_to, check_reliability
 
@@ -137,6 +138,28 @@ class FileConfig(BaseModel):
         return list(dict.fromkeys(identifier_name(name) for name in value))
 
     @model_validator(mode="after")
+    def _known_fields(self) -> FileConfig:
+        """Every key naming a canonical field is one svoc reads from this kind of file (a typo such as
+        ``frist_name`` would otherwise leave the field empty on every record, silently)."""
+        known = self.input_fields()
+        keyed = {"columns": self.columns, "concat": self.concat, "constants": self.constants,
+                 "code_maps": self.code_maps, "split": self.split, "required": dict.fromkeys(self.required)}
+        for section, fields in keyed.items():
+            for field in fields:
+                if field not in known:
+                    near = difflib.get_close_matches(field, known, n=1)
+                    hint = f"did you mean '{near[0]}'? " if near else ""
+                    raise ValueError(f"{section}: '{field}' is not a field svoc reads from {self.kind_label()}; "
+                                     f"{hint}the fields are {', '.join(known)}")
+        return self
+
+    def input_fields(self) -> tuple[str, ...]:
+        return IDENTITY_INPUT_FIELDS
+
+    def kind_label(self) -> str:
+        return "an identity file"
+
+    @model_validator(mode="after")
     def _cannot_link_declared(self) -> FileConfig:
         undeclared = [n for n in self.cannot_link_identifiers if n not in self.identifiers]
         if undeclared:
@@ -175,6 +198,12 @@ class InteractionFileConfig(FileConfig):
 
     kind: Literal["events", "attendance"] = "events"
     event_type: str | None = Field(default=None, description="fixed event_type when the file has no type column")
+
+    def input_fields(self) -> tuple[str, ...]:
+        return INTERACTION_INPUT_FIELDS
+
+    def kind_label(self) -> str:
+        return "an interaction file"
 
     @model_validator(mode="after")
     def _event_types_in_vocabulary(self) -> InteractionFileConfig:

@@ -126,6 +126,19 @@ class QuarantinedRow(BaseModel):
 
 
 IDENTITY_COLUMNS: tuple[str, ...] = tuple(IdentityRecord.model_fields)
+
+# The canonical fields a source's files can feed (``columns``, ``concat``, ``constants``, ``code_maps``, ``split``
+# and ``required`` in sources.yaml); a key outside them is a typo, refused when sources.yaml is read.
+IDENTITY_TEXT_FIELDS: tuple[str, ...] = ("first_name", "middle_names", "last_name", "preferred_surname",
+                                         "former_surname", "address_line", "town", "ethnicity", "sen_provision",
+                                         "organisation_code", "organisation_name")
+IDENTITY_INPUT_FIELDS: tuple[str, ...] = ("source_record_id", *IDENTITY_TEXT_FIELDS, "alternative_names", "dob",
+                                          "date_of_death", "sex", "postcode", "nhs_number", "upn", "former_upn",
+                                          "pnc_id", "fsm_eligible", "start_date", "end_date")
+INTERACTION_INPUT_FIELDS: tuple[str, ...] = ("source_record_id", "event_id", "event_type", "event_code",
+                                             "event_date", "end_date", "role", "detail", "sessions", "academic_year",
+                                             "term", "sessions_possible", "sessions_authorised_absence",
+                                             "sessions_unauthorised_absence")
 INTERACTION_COLUMNS: tuple[str, ...] = tuple(Interaction.model_fields)
 QUARANTINE_COLUMNS: tuple[str, ...] = tuple(QuarantinedRow.model_fields)
 

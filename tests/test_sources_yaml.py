@@ -115,6 +115,13 @@ sources:
     ("sources:\n  - name: x\n    identity: {file: a}\n    interactions:\n      - file: b\n"
      "        code_maps: {event_type: {A: not_a_type}}\n", "not in the shared vocabulary"),
     ("sources:\n  - name: x\n    identity: {file: a, encoding: klingon}\n", "unknown encoding"),
+    ("sources:\n  - name: x\n    identity: {file: a, columns: {source_record_id: ID, frist_name: F}}\n",
+     "identity: columns: 'frist_name' is not a field svoc reads from an identity file; did you mean 'first_name'?"),
+    ("sources:\n  - name: x\n    identity: {file: a, columns: {source_record_id: ID}}\n    interactions:\n"
+     "      - {file: b, columns: {source_record_id: ID, event_dat: D}}\n",
+     "'event_dat' is not a field svoc reads from an interaction file; did you mean 'event_date'?"),
+    ("sources:\n  - name: x\n    identity: {file: a, required: [dob, full_name]}\n",
+     "required: 'full_name' is not a field svoc reads from an identity file"),
     ("sources:\n  - preset: police\n  - preset: police\n", "configured twice"),
     ("sources: [\n", "cannot be parsed"),
     ("sources: []\n", "non-empty 'sources:' list"),
