@@ -19,6 +19,7 @@ import pandas as pd
 from ftfy import fix_encoding
 
 from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates_repaired
+from connectors.names import split_names
 from schemas.config import FileConfig, InteractionFileConfig
 from schemas.identifiers import (
     check_nhs_number,
@@ -88,37 +89,16 @@ class Flags:
 
 
 def _text(value: object) -> str | None:
-    clean = str(value).strip()
+    clean = str(value)
     if not clean.isascii():  # "ZoÃ©": UTF-8 bytes read as Windows-1252 somewhere upstream, put back as "Zoé"
-        clean = fix_encoding(clean)
+        clean = fix_encoding(clean)  # before stripping: "à" so mangled ends in a no-break space
+    clean = clean.strip()
     return None if clean.upper() in MISSING_TOKENS else _SPACES.sub(" ", clean)
 
 
 def text(series: pd.Series) -> pd.Series:
     """Blank tokens -> None, whitespace collapsed, text mangled by a wrong encoding upstream repaired."""
     return map_distinct(series, _text)
-
-
-def split_comma_names(out: dict[str, object]) -> np.ndarray:
-    """"SMITH, John" in the surname with no first name (the register convention "Surname, Forenames"): surname
-    SMITH, first name John, further given names into middle names when those are empty. Changes ``out``'s
-    ``first_name`` / ``middle_names`` / ``last_name`` arrays in place; returns the mask of rows split."""
-    last = np.array(out["last_name"], dtype=object)
-    first = np.array(out["first_name"], dtype=object)
-    middle = np.array(out["middle_names"], dtype=object)
-    done = np.zeros(len(last), dtype=bool)
-    candidates = np.flatnonzero(pd.isna(first) & pd.notna(last))
-    for i in candidates[[("," in last[i]) for i in candidates.tolist()]].tolist() if len(candidates) else []:
-        surname, _, given = last[i].partition(",")
-        names = given.split()
-        if not surname.strip() or not names or "," in given:
-            continue
-        last[i], first[i] = surname.strip(), names[0]
-        if len(names) > 1 and pd.isna(middle[i]):
-            middle[i] = " ".join(names[1:])
-        done[i] = True
-    out["last_name"], out["first_name"], out["middle_names"] = last, first, middle
-    return done
 
 
 def field_series(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], field: str) -> pd.Series:
@@ -234,7 +214,9 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
             mapped = map_codes(series, cfg.code_maps[field])
             series = mapped.where(mapped.notna(), series).replace("", None).astype(object)
         out[field] = series.to_numpy(dtype=object)
-    flags.add(split_comma_names(out), "name_split_at_comma")
+    by_comma, by_whole = split_names(out, text(field_series(raw, cfg, colmap, "full_name")).to_numpy(dtype=object))
+    flags.add(by_comma, "name_split_at_comma")
+    flags.add(by_whole, "name_split_from_full_name")
     for field in ("first_name", "last_name"):
         flags.add(pd.isna(np.asarray(out[field])), f"{field}_missing")
     placeholder = map_distinct(pd.Series(out["first_name"], dtype=object), is_placeholder_first_name)

@@ -142,7 +142,7 @@ class FileConfig(BaseModel):
         """Every key naming a canonical field is one svoc reads from this kind of file (a typo such as
         ``frist_name`` would otherwise leave the field empty on every record, silently)."""
         known = self.input_fields()
-        keyed = {"columns": self.columns, "concat": self.concat, "constants": self.constants,
+        keyed: dict[str, Any] = {"columns": self.columns, "concat": self.concat, "constants": self.constants,
                  "code_maps": self.code_maps, "split": self.split, "required": dict.fromkeys(self.required)}
         for section, fields in keyed.items():
             for field in fields:

@@ -132,7 +132,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = tuple(IdentityRecord.model_fields)
 IDENTITY_TEXT_FIELDS: tuple[str, ...] = ("first_name", "middle_names", "last_name", "preferred_surname",
                                          "former_surname", "address_line", "town", "ethnicity", "sen_provision",
                                          "organisation_code", "organisation_name")
-IDENTITY_INPUT_FIELDS: tuple[str, ...] = ("source_record_id", *IDENTITY_TEXT_FIELDS, "alternative_names", "dob",
+IDENTITY_INPUT_FIELDS: tuple[str, ...] = ("source_record_id", *IDENTITY_TEXT_FIELDS, "full_name", "alternative_names", "dob",
                                           "date_of_death", "sex", "postcode", "nhs_number", "upn", "former_upn",
                                           "pnc_id", "fsm_eligible", "start_date", "end_date")
 INTERACTION_INPUT_FIELDS: tuple[str, ...] = ("source_record_id", "event_id", "event_type", "event_code",

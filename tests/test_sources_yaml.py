@@ -120,8 +120,8 @@ sources:
     ("sources:\n  - name: x\n    identity: {file: a, columns: {source_record_id: ID}}\n    interactions:\n"
      "      - {file: b, columns: {source_record_id: ID, event_dat: D}}\n",
      "'event_dat' is not a field svoc reads from an interaction file; did you mean 'event_date'?"),
-    ("sources:\n  - name: x\n    identity: {file: a, required: [dob, full_name]}\n",
-     "required: 'full_name' is not a field svoc reads from an identity file"),
+    ("sources:\n  - name: x\n    identity: {file: a, required: [dob, fullname]}\n",
+     "required: 'fullname' is not a field svoc reads from an identity file; did you mean 'full_name'?"),
     ("sources:\n  - preset: police\n  - preset: police\n", "configured twice"),
     ("sources: [\n", "cannot be parsed"),
     ("sources: []\n", "non-empty 'sources:' list"),
