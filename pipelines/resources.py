@@ -11,14 +11,17 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from pipelines.sources import configured_sources
 from pipelines.steps import step_scope
-from schemas.config import cannot_link_names, load_sources_options, resolve_dob_from
+from schemas.config import SourceConfig, cannot_link_names, load_sources_options, resolve_dob_from
 from schemas.errors import SvocError
 from schemas.rules import DOB_FROM_DEFAULT
 from svoc.drops import check_drop, drop_date
 from svoc.settings import Settings, writes_parquet
+from svoc.stages.ahead import ExtractAhead
+from svoc.stages.changes import changes_only
 from svoc.state import carry_state_into_build, open_store
 from svoc.warehouse.analytics import resolve_pseudonym_key
 from svoc.warehouse.build import open_build
@@ -82,6 +85,30 @@ class LandingResource(dg.ConfigurableResource):
     @property
     def dir(self) -> Path:
         return Path(self.path)
+
+
+class AheadResource(dg.ConfigurableResource):
+    """Worker processes that extract the drop's sources ahead of their steps (``svoc.stages.ahead``;
+    ``SVOC_EXTRACT_WORKERS``, 0 for none). Started by the first source step of a run, stopped when the run ends."""
+
+    workers: int = 1
+    _ahead: ExtractAhead | None = PrivateAttr(default=None)
+    _started: bool = PrivateAttr(default=False)
+
+    def for_run(self, run_id: str, drop: Path, reference_date: dt.date, dob_from: dt.date,
+                configs: list[SourceConfig]) -> ExtractAhead | None:
+        """The run's worker (started on the first call); None when there is none: switched off, one source, or
+        an intraday drop of changes only (small by nature)."""
+        if not self._started:
+            self._started = True
+            if self.workers >= 1 and len(configs) > 1 and not changes_only(drop):
+                self._ahead = ExtractAhead(drop, configs, run_id, reference_date, dob_from)
+        return self._ahead
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
 
 
 class MatchingResource(dg.ConfigurableResource):
@@ -163,6 +190,7 @@ def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
                                        spill_dir=str(settings.spill_dir) if settings.spill_dir else None,
                                        state_url=_state_url(settings), parquet=writes_parquet(settings)),
         "drop": DropResource(path=str(settings.drop)),
+        "ahead": AheadResource(workers=settings.extract_workers),
         "landing": LandingResource(path=str(settings.landing_dir)),
         "matching": matching_resource(settings),
         "privacy": PrivacyResource(

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     pseudonym_key_file: Path = Field(default_factory=default_key_file)
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
+    extract_workers: int = Field(default=1, ge=0, description="worker processes extracting sources ahead of their steps (0: none)")
     spill_dir: Path | None = None
     small_cell_threshold: int = Field(
         default=5, ge=2, description="analytics file: counts of 1 to this-1 children are suppressed")

@@ -9,49 +9,61 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 from schemas.config import SourceConfig
 from schemas.rules import DOB_FROM_DEFAULT
+from svoc.stages.ahead import ExtractAhead, staged_tables
 from svoc.warehouse.sql import one_row, write_frame
 
 log = logging.getLogger(__name__)
 
 
 def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfig, run_id: str,
-                 reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT) -> dict:
+                 reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT,
+                 ahead: ExtractAhead | None = None) -> dict:
     """Extract one source of the drop into staging.* and quarantine.rows (replacing that source's rows).
-    ``dob_from``: the earliest plausible DOB (from the settings or sources.yaml, via the matching resource)."""
+    ``dob_from``: the earliest plausible DOB (from the settings or sources.yaml, via the matching resource).
+    ``ahead``: the run's worker extracting sources ahead (``svoc.stages.ahead``), if any."""
     from connectors import extract_source
     from svoc.stages.changes import changes_only, unchanged_source, write_changed
 
     partial = changes_only(drop)  # an intraday drop of changes only: absent records and sources are unchanged
     if partial and not (drop / config.name).is_dir():
         return unchanged_source(con, config.name, run_id)
-    extract = extract_source(drop / config.name, config, run_id=run_id, reference_date=reference_date,
-                             dob_from=dob_from, drop=drop)
+    staged = ahead.take(config.name) if ahead is not None and not partial else None
+    if staged is None:
+        extract = extract_source(drop / config.name, config, run_id=run_id, reference_date=reference_date,
+                                 dob_from=dob_from, drop=drop)
+        if partial:
+            for frame in (extract.identity, extract.interactions):
+                frame["run_id"] = run_id
+        else:
+            staged = staged_tables(extract, run_id)
     where, params = "source = ?", [config.name]
     # The last published run's count, read before this run replaces it (kept across a retried step).
     earlier = con.execute("SELECT previous_identity_records FROM audit.source_runs WHERE run_id = ? AND source = ?",
                           [run_id, config.name]).fetchone()
     previous = earlier[0] if earlier else one_row(
         con, "SELECT count(*) FROM staging.identity_records WHERE source = ?", params)[0]
-    for frame in (extract.identity, extract.interactions):
-        frame["run_id"] = run_id
-    extract.quarantine["run_id"] = run_id
-    if partial:
+    if staged is None:  # a changes-only drop
         n_id, n_ix = write_changed(con, config.name, extract.identity, extract.interactions)
+        extract.quarantine["run_id"] = run_id
+        quarantine: Any = extract.quarantine
+        accounts, notices_list = extract.accounts, extract.notices
     else:
-        n_id = write_frame(con, "staging.identity_records", extract.identity, replace_where=where, params=params)
-        n_ix = write_frame(con, "staging.interactions", extract.interactions, replace_where=where, params=params)
-    n_q = write_frame(con, "quarantine.rows", extract.quarantine, replace_where=where, params=params)
-    accounts = pd.DataFrame([a.__dict__ for a in extract.accounts])
-    accounts["run_id"], accounts["source"] = run_id, config.name
-    write_frame(con, "audit.file_accounts", accounts, replace_where="source = ? AND run_id = ?",
+        n_id = write_frame(con, "staging.identity_records", staged.identity, replace_where=where, params=params)
+        n_ix = write_frame(con, "staging.interactions", staged.interactions, replace_where=where, params=params)
+        quarantine, accounts, notices_list = staged.quarantine, staged.accounts, staged.notices
+    n_q = write_frame(con, "quarantine.rows", quarantine, replace_where=where, params=params)
+    account_rows = pd.DataFrame([a.__dict__ for a in accounts])
+    account_rows["run_id"], account_rows["source"] = run_id, config.name
+    write_frame(con, "audit.file_accounts", account_rows, replace_where="source = ? AND run_id = ?",
                 params=[config.name, run_id])
-    notices = pd.DataFrame([n.__dict__ for n in extract.notices], columns=["source", "file", "kind", "subject",
+    notices = pd.DataFrame([n.__dict__ for n in notices_list], columns=["source", "file", "kind", "subject",
                                                                              "message"])
     notices["run_id"] = run_id
     write_frame(con, "audit.input_notices", notices, replace_where="source = ? AND run_id = ?",
@@ -63,4 +75,4 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     log.info("staged source=%s identity=%d interactions=%d quarantined=%d", config.name, n_id, n_ix, n_q)
     return {"identity_records": n_id, "interactions": n_ix, "quarantined": n_q, "notices": len(notices),
             "files": {a.file: {"lines_in": a.lines_in, "rows_in": a.rows_in, "records_out": a.records_out,
-                               "quarantined": a.quarantined} for a in extract.accounts}}
+                               "quarantined": a.quarantined} for a in accounts}}

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from schemas.tables import SCHEMAS, TABLES, to_arrow
 
@@ -45,13 +46,14 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, list[tuple[s
                 con.execute(f"ALTER TABLE {qualified(name)} ADD COLUMN {quote_ident(c)} {t}")
 
 
-def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame, *, replace_where: str | None = None,
-                params: list | None = None) -> int:
+def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame | pa.Table, *,
+                replace_where: str | None = None, params: list | None = None) -> int:
     """Append ``df`` to contract ``table`` (optionally deleting ``replace_where`` rows first). Returns rows written.
+    An Arrow table is taken as already shaped for ``table`` (``schemas.tables.to_arrow``).
 
     ``replace_where`` is a fixed predicate written in code (``"source = ?"``); its values come in ``params``.
     """
-    arrow = to_arrow(df, table)
+    arrow = df if isinstance(df, pa.Table) else to_arrow(df, table)
     if replace_where:
         con.execute(f"DELETE FROM {qualified(table)} WHERE {replace_where}", params or [])
     con.register("_svoc_frame", arrow)

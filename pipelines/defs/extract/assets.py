@@ -4,7 +4,7 @@ quarantine.rows (that source's rows)."""
 import dagster as dg
 
 from pipelines.metadata import contract_schema, table_metadata
-from pipelines.resources import DropResource, MatchingResource, WarehouseResource
+from pipelines.resources import AheadResource, DropResource, MatchingResource, WarehouseResource
 from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
 from schemas.config import SourceConfig
@@ -15,18 +15,20 @@ from svoc.stages.extract import stage_source
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL)
 
 
-def source_asset(config: SourceConfig) -> dg.AssetsDefinition:
+def source_asset(config: SourceConfig, configs: list[SourceConfig]) -> dg.AssetsDefinition:
     @dg.asset(key=["staging", config.name], group_name="extract", kinds={"duckdb"},
               retry_policy=TRANSIENT_RETRY,
               metadata={"dagster/column_schema": contract_schema("staging.identity_records"),
                         "dagster/table_name": "staging.identity_records"},
               description=f"{config.name} identity records, interactions and quarantined lines, staged")
     def _staged(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource,
-                matching: MatchingResource):
+                matching: MatchingResource, ahead: AheadResource):
         try:
-            with warehouse.build(context.run.run_id) as con:
-                counts = stage_source(con, drop.dir, config, context.run.run_id, drop.date,
-                                      dob_from=matching.earliest_dob)
+            run_id = context.run.run_id
+            worker = ahead.for_run(run_id, drop.dir, drop.date, matching.earliest_dob, configs)
+            with warehouse.build(run_id) as con:
+                counts = stage_source(con, drop.dir, config, run_id, drop.date, dob_from=matching.earliest_dob,
+                                      ahead=worker)
                 metadata = table_metadata(con, "staging.identity_records", rows=counts["identity_records"],
                                           extra={k: v for k, v in counts.items() if isinstance(v, int)})
         except SvocError as err:
@@ -38,4 +40,5 @@ def source_asset(config: SourceConfig) -> dg.AssetsDefinition:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[source_asset(cfg) for cfg in configured_sources(current_settings())])
+    configs = list(configured_sources(current_settings()))
+    return dg.Definitions(assets=[source_asset(cfg, configs) for cfg in configs])

@@ -1,0 +1,149 @@
+"""Extracting sources ahead: a worker process extracts the drop's sources, the last configured first, while the
+pipeline stages the first ones in its own process, so on two cores two sources are read at once.
+
+The worker writes each source it extracted as Arrow IPC files (created ``0600`` in a private ``0700`` folder: they
+hold identifiable data) and then a marker. A source step asks ``ExtractAhead.take``: a source nobody has started is
+claimed for the step (it extracts it in process, as without a worker); a source the worker holds is waited for and
+its files are staged. A claim is a file created exclusively, so each source is extracted exactly once. A source the
+worker fails on (or a worker that dies) is extracted again in process, where its error stops the run with the usual
+one line. The worker stops, and removes the folder, when the pipeline's process is gone; ``close`` stops it and
+removes the folder at the end of the run. Nothing here logs personal data: source names, counts and seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+
+from schemas.config import SourceConfig
+from schemas.tables import to_arrow
+
+log = logging.getLogger(__name__)
+
+_TABLES = (("identity", "staging.identity_records"), ("interactions", "staging.interactions"),
+           ("quarantine", "quarantine.rows"))
+
+
+@dataclass
+class StagedTables:
+    """One source's extract, shaped for its staging tables (``run_id`` set): Arrow tables plus the file accounts
+    and input notices."""
+
+    identity: pa.Table
+    interactions: pa.Table
+    quarantine: pa.Table
+    accounts: list[Any]
+    notices: list[Any]
+
+
+def staged_tables(extract: Any, run_id: str) -> StagedTables:
+    """A ``connectors.SourceExtract`` as ``StagedTables``."""
+    tables = {}
+    for name, table in _TABLES:
+        frame = getattr(extract, name)
+        frame["run_id"] = run_id
+        tables[name] = to_arrow(frame, table)
+    return StagedTables(**tables, accounts=list(extract.accounts), notices=list(extract.notices))
+
+
+def _claim(folder: Path, source: str) -> bool:
+    try:
+        os.close(os.open(folder / f"{source}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        return False
+
+
+def _private_file(path: Path) -> BinaryIO:
+    return open(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "wb")
+
+
+def _save(folder: Path, source: str, staged: StagedTables) -> None:
+    for name, _ in _TABLES:
+        table = getattr(staged, name)
+        with _private_file(folder / f"{source}.{name}.arrow") as fh, pa.ipc.new_file(fh, table.schema) as writer:
+            writer.write_table(table)
+    with _private_file(folder / f"{source}.meta.part") as fh:
+        pickle.dump((staged.accounts, staged.notices), fh)
+    os.replace(folder / f"{source}.meta.part", folder / f"{source}.done")  # the marker: everything is written
+
+
+def _load(folder: Path, source: str) -> StagedTables:
+    tables = {name: pa.ipc.open_file(pa.memory_map(str(folder / f"{source}.{name}.arrow"))).read_all()
+              for name, _ in _TABLES}
+    with open(folder / f"{source}.done", "rb") as fh:
+        accounts, notices = pickle.load(fh)  # noqa: S301 - written by this run's own worker, in a 0700 folder
+    return StagedTables(**tables, accounts=accounts, notices=notices)
+
+
+def _work(folder: str, drop: str, configs: list[SourceConfig], run_id: str, reference_date: dt.date,
+          dob_from: dt.date, parent: int) -> None:
+    """The worker: extract the sources, the last first, skipping those the pipeline claimed."""
+    from connectors import extract_source
+
+    where = Path(folder)
+    for config in reversed(configs):
+        if os.getppid() != parent:  # the pipeline is gone (killed): nobody will read or remove the files
+            shutil.rmtree(where, ignore_errors=True)
+            return
+        if not _claim(where, config.name):
+            continue
+        started = time.perf_counter()
+        try:
+            extract = extract_source(Path(drop) / config.name, config, run_id=run_id, reference_date=reference_date,
+                                     dob_from=dob_from, drop=Path(drop))
+            _save(where, config.name, staged_tables(extract, run_id))
+        except Exception:  # noqa: BLE001 - the pipeline extracts it again and reports the error itself
+            (where / f"{config.name}.failed").touch()
+            continue
+        log.info("extracted ahead: source=%s in %.1f s", config.name, time.perf_counter() - started)
+
+
+class ExtractAhead:
+    """A worker process extracting ``configs`` of ``drop`` for ``run_id``; see the module docstring."""
+
+    def __init__(self, drop: Path, configs: list[SourceConfig], run_id: str, reference_date: dt.date,
+                 dob_from: dt.date) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="svoc-extract-"))  # 0700
+        context = multiprocessing.get_context("spawn")  # not fork: the pipeline's process runs threads
+        self.process = context.Process(
+            target=_work, daemon=True, name="svoc-extract-ahead",
+            args=(str(self.folder), str(drop), configs, run_id, reference_date, dob_from, os.getpid()))
+        self.process.start()
+        self.mine: set[str] = set()  # sources this process claimed (a retried step extracts them again)
+
+    def take(self, source: str) -> StagedTables | None:
+        """The worker's extract of ``source``; None when the caller is to extract it (claimed for it, or the
+        worker failed on it)."""
+        if source in self.mine or _claim(self.folder, source):
+            self.mine.add(source)
+            return None
+        waited = time.perf_counter()
+        while not (self.folder / f"{source}.done").exists():
+            if (self.folder / f"{source}.failed").exists():
+                return None
+            if not self.process.is_alive():
+                if (self.folder / f"{source}.done").exists():
+                    break
+                return None
+            time.sleep(0.05)
+        log.info("staging source=%s from the worker (waited %.1f s)", source, time.perf_counter() - waited)
+        return _load(self.folder, source)
+
+    def close(self) -> None:
+        """Stop the worker and remove its files."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)

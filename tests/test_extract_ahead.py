@@ -1,0 +1,100 @@
+"""Extracting sources ahead in a worker process (svoc.stages.ahead): the same staged rows as extracting in
+process, each source extracted once, a failed source extracted again in process, private files removed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors import extract_source, load_source_configs
+from schemas.errors import UnusableInputError
+from svoc.stages.ahead import ExtractAhead, staged_tables
+from tests.e2e import DEMO
+
+REF = dt.date(2026, 12, 1)
+DOB_FROM = dt.date(1990, 1, 1)
+
+
+def _in_process(drop: Path, config) -> object:
+    return staged_tables(extract_source(drop / config.name, config, run_id="r1", reference_date=REF,
+                                        dob_from=DOB_FROM, drop=drop), "r1")
+
+
+def test_the_worker_stages_exactly_what_extracting_in_process_stages(demo_copy):
+    configs = load_source_configs(None)
+    ahead = ExtractAhead(demo_copy, configs, "r1", REF, DOB_FROM)
+    try:
+        deadline = time.time() + 120  # the worker starts (a new interpreter) while the first step extracts
+        while not (ahead.folder / f"{configs[-1].name}.claim").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        taken = {c.name: ahead.take(c.name) for c in configs}
+        by_worker = [name for name, staged in taken.items() if staged is not None]
+        assert configs[0].name not in by_worker  # claimed by the first step, which extracts it itself
+        assert configs[-1].name in by_worker     # the worker starts from the last
+        for name in by_worker:
+            config = next(c for c in configs if c.name == name)
+            expected, got = _in_process(demo_copy, config), taken[name]
+            for part in ("identity", "interactions", "quarantine"):
+                assert getattr(got, part).equals(getattr(expected, part)), (name, part)
+            assert got.accounts == expected.accounts and got.notices == expected.notices
+            files = list(ahead.folder.glob(f"{name}.*.arrow"))
+            assert len(files) == 3 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+        assert stat.S_IMODE(ahead.folder.stat().st_mode) == 0o700
+        assert ahead.take(configs[0].name) is None  # a retried step extracts its source again, never waits
+    finally:
+        ahead.close()
+    assert not ahead.folder.exists()
+
+
+def test_a_source_the_worker_cannot_read_is_extracted_again_in_process_and_stops_there(demo_copy):
+    configs = load_source_configs(None)
+    last = configs[-1]
+    for f in (demo_copy / last.name).iterdir():
+        f.write_bytes(b"")  # an empty export: unusable
+    ahead = ExtractAhead(demo_copy, configs, "r1", REF, DOB_FROM)
+    try:
+        deadline = time.time() + 120
+        while not (ahead.folder / f"{last.name}.failed").exists() and time.time() < deadline:
+            time.sleep(0.1)
+        assert ahead.take(last.name) is None
+        with pytest.raises(UnusableInputError):
+            extract_source(demo_copy / last.name, last, run_id="r1", reference_date=REF, drop=demo_copy)
+    finally:
+        ahead.close()
+
+
+_ORPHAN = """
+import datetime as dt, os, sys, time
+from pathlib import Path
+from connectors import load_source_configs
+from svoc.stages.ahead import ExtractAhead
+if __name__ == "__main__":  # the worker process re-imports this file (spawn)
+    ahead = ExtractAhead(Path(sys.argv[1]), load_source_configs(None), "r1", dt.date(2026, 12, 1),
+                         dt.date(1990, 1, 1))
+    print(ahead.folder, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_worker_whose_pipeline_was_killed_removes_its_files(demo_copy, tmp_path):
+    script = tmp_path / "orphan.py"
+    script.write_text(_ORPHAN)
+    proc = subprocess.Popen([sys.executable, str(script), str(demo_copy)], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    folder = Path(proc.stdout.readline().strip())
+    assert folder.is_dir()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 120
+    while folder.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not folder.exists()
