@@ -16,7 +16,7 @@ import pytest
 
 from connectors import extract_source, load_source_configs
 from schemas.errors import UnusableInputError
-from svoc.stages.ahead import ExtractAhead, staged_tables, work_order
+from svoc.stages.ahead import ExtractAhead, staged_tables
 
 REF = dt.date(2026, 12, 1)
 DOB_FROM = dt.date(1990, 1, 1)
@@ -31,13 +31,13 @@ def test_the_worker_stages_exactly_what_extracting_in_process_stages(demo_copy):
     configs = load_source_configs(None)
     ahead = ExtractAhead(demo_copy, configs, "r1", REF, DOB_FROM)
     try:
-        first = work_order(demo_copy, configs)[0].name
         deadline = time.time() + 120  # the worker starts (a new interpreter) while the first step extracts
-        while not (ahead.folder / f"{first}.claim").exists() and time.time() < deadline:
+        while not (ahead.folder / f"{configs[-1].name}.claim").exists() and time.time() < deadline:
             time.sleep(0.05)
         taken = {c.name: ahead.take(c.name) for c in configs}
         by_worker = [name for name, staged in taken.items() if staged is not None]
-        assert first in by_worker  # the worker starts from the largest source
+        assert configs[0].name not in by_worker  # claimed by the first step, which extracts it itself
+        assert configs[-1].name in by_worker     # the worker starts from the last
         for name in by_worker:
             config = next(c for c in configs if c.name == name)
             expected, got = _in_process(demo_copy, config), taken[name]
@@ -97,12 +97,3 @@ def test_a_worker_whose_pipeline_was_killed_removes_its_files(demo_copy, tmp_pat
     while folder.exists() and time.time() < deadline:
         time.sleep(0.2)
     assert not folder.exists()
-
-
-def test_the_worker_takes_the_largest_source_first_and_the_last_configured_on_a_tie(tmp_path):
-    configs = load_source_configs(None)
-    for config, size in zip(configs, [10, 300, 10, 0], strict=True):
-        (tmp_path / config.name).mkdir()
-        (tmp_path / config.name / "a.csv").write_bytes(b"x" * size)
-    order = [c.name for c in work_order(tmp_path, configs)]
-    assert order == [configs[1].name, configs[2].name, configs[0].name, configs[3].name]

@@ -1,5 +1,5 @@
-"""Extracting sources ahead: a worker process extracts the drop's sources, the largest first, while the pipeline
-stages them in order in its own process, so on two cores two sources are read at once.
+"""Extracting sources ahead: a worker process extracts the drop's sources, the last configured first, while the
+pipeline stages the first ones in its own process, so on two cores two sources are read at once.
 
 The worker writes each source it extracted as Arrow IPC files (created ``0600`` in a private ``0700`` folder: they
 hold identifiable data) and then a marker. A source step asks ``ExtractAhead.take``: a source nobody has started is
@@ -87,23 +87,13 @@ def _load(folder: Path, source: str) -> StagedTables:
     return StagedTables(**tables, accounts=accounts, notices=notices)
 
 
-def work_order(drop: Path, configs: list[SourceConfig]) -> list[SourceConfig]:
-    """The order the worker takes sources in: the most bytes of input first (the pipeline starts with the first
-    configured source, so the worker's first is usually the other large one), ties the last configured first."""
-    def size(config: SourceConfig) -> int:
-        folder = drop / config.name
-        return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
-
-    return sorted(reversed(configs), key=size, reverse=True)
-
-
 def _work(folder: str, drop: str, configs: list[SourceConfig], run_id: str, reference_date: dt.date,
           dob_from: dt.date, parent: int) -> None:
-    """The worker: extract the sources, the largest first, skipping those the pipeline claimed."""
+    """The worker: extract the sources, the last first, skipping those the pipeline claimed."""
     from connectors import extract_source
 
     where = Path(folder)
-    for config in work_order(Path(drop), configs):
+    for config in reversed(configs):
         if os.getppid() != parent:  # the pipeline is gone (killed): nobody will read or remove the files
             shutil.rmtree(where, ignore_errors=True)
             return
