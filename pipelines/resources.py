@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,11 +97,13 @@ class AheadResource(dg.ConfigurableResource):
     _started: bool = PrivateAttr(default=False)
 
     def for_run(self, run_id: str, drop: Path, reference_date: dt.date, dob_from: dt.date,
-                configs: list[SourceConfig]) -> ExtractAhead | None:
-        """The run's worker (started on the first call); None when there is none: switched off, one source, or
-        an intraday drop of changes only (small by nature)."""
+                configs: list[SourceConfig], selection: AbstractSet[dg.AssetKey] | None = None) -> ExtractAhead | None:
+        """The run's worker (started on the first call) for the sources the run stages (``selection``: the run's
+        assets, None for the whole job); None when there is none: switched off, one source, or an intraday drop of
+        changes only (small by nature)."""
         if not self._started:
             self._started = True
+            configs = [c for c in configs if selection is None or dg.AssetKey(["staging", c.name]) in selection]
             if self.workers >= 1 and len(configs) > 1 and not changes_only(drop):
                 self._ahead = ExtractAhead(drop, configs, run_id, reference_date, dob_from)
         return self._ahead

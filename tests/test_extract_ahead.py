@@ -97,3 +97,26 @@ def test_a_worker_whose_pipeline_was_killed_removes_its_files(demo_copy, tmp_pat
     while folder.exists() and time.time() < deadline:
         time.sleep(0.2)
     assert not folder.exists()
+
+
+def test_a_run_of_some_sources_reads_only_those_ahead(demo_copy):
+    import dagster as dg
+
+    from pipelines.resources import AheadResource
+
+    configs = load_source_configs(None)
+    resource = AheadResource(workers=1)
+    only = {dg.AssetKey(["staging", configs[0].name])}
+    assert resource.for_run("r1", demo_copy, REF, DOB_FROM, configs, only) is None  # one source: no worker
+    both = AheadResource(workers=1)
+    worker = both.for_run("r1", demo_copy, REF, DOB_FROM, configs,
+                          {dg.AssetKey(["staging", c.name]) for c in configs[:2]})
+    try:
+        assert worker is not None and worker.take(configs[0].name) is None
+        worker.process.join(timeout=120)  # the worker takes the other selected source, then stops
+        assert not worker.process.is_alive()
+        claimed = sorted(p.name.removesuffix(".claim") for p in worker.folder.glob("*.claim"))
+        assert claimed == sorted(c.name for c in configs[:2])
+    finally:
+        worker.close()
+    assert AheadResource(workers=0).for_run("r1", demo_copy, REF, DOB_FROM, configs) is None

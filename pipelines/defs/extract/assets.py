@@ -25,7 +25,8 @@ def source_asset(config: SourceConfig, configs: list[SourceConfig]) -> dg.Assets
                 matching: MatchingResource, ahead: AheadResource):
         try:
             run_id = context.run.run_id
-            worker = ahead.for_run(run_id, drop.dir, drop.date, matching.earliest_dob, configs)
+            worker = ahead.for_run(run_id, drop.dir, drop.date, matching.earliest_dob, configs,
+                                   context.run.asset_selection)
             with warehouse.build(run_id) as con:
                 counts = stage_source(con, drop.dir, config, run_id, drop.date, dob_from=matching.earliest_dob,
                                       ahead=worker)
