@@ -22,6 +22,8 @@ import time
 
 import dagster as dg
 
+from svoc.private_temp import pid_alive
+
 log = logging.getLogger(__name__)
 
 PID_TAG, HOST_TAG = "svoc/pid", "svoc/host"
@@ -33,16 +35,6 @@ IN_PROGRESS = {dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.Dag
 def process_tags() -> dict[str, str]:
     """Tags naming this process, so a later run can tell whether this one is still alive."""
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_is_dead(run: dg.DagsterRun, last_event_at: float | None = None, now: float | None = None) -> bool:

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from schemas.errors import SvocError
+from svoc.private_temp import private_temp_dir, sweep_dead
 from svoc.settings import Settings
 
 JOB_NAME = "svoc_run_job"
 TEMP_HOME_PREFIX = "svoc-dagster-"  # a run's private Dagster home when $DAGSTER_HOME is unset
-OWNER_FILE = "svoc-owner.pid"  # in a private home: the pid of the run that made it
 OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "SvocError", "Failure",
               "WarehouseBusy", "RunCancelled")
 
@@ -89,9 +89,8 @@ def _dagster_instance(dg):  # dagster is imported late, for a fast CLI
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         sweep_private_homes()
-        temp = Path(tempfile.mkdtemp(prefix=TEMP_HOME_PREFIX))
+        temp = private_temp_dir(TEMP_HOME_PREFIX)
         shutil.copyfile(Path(__file__).with_name("dagster.yaml"), temp / "dagster.yaml")
-        (temp / OWNER_FILE).write_text(str(os.getpid()))
         return dg.DagsterInstance.from_config(str(temp))
     try:
         if not Path(home).exists():
@@ -108,18 +107,7 @@ def _dagster_instance(dg):  # dagster is imported late, for a fast CLI
 def sweep_private_homes(folder: Path | None = None) -> list[Path]:
     """Remove the private homes of runs whose process is gone (killed, or stopped by Ctrl-C); returns them. A home
     without a readable owner is left alone."""
-    from pipelines.recovery import pid_alive
-
-    removed = []
-    for home in sorted(Path(folder or tempfile.gettempdir()).glob(TEMP_HOME_PREFIX + "*")):
-        try:
-            pid = int((home / OWNER_FILE).read_text())
-        except (OSError, ValueError):
-            continue
-        if not pid_alive(pid):
-            shutil.rmtree(home, ignore_errors=True)
-            removed.append(home)
-    return removed
+    return sweep_dead(TEMP_HOME_PREFIX, folder)
 
 
 def _close_instance(instance) -> None:

@@ -13,13 +13,13 @@ import dagster as dg
 import pytest
 
 from pipelines.runner import (
-    OWNER_FILE,
     TEMP_HOME_PREFIX,
     _close_instance,
     _dagster_instance,
     sweep_private_homes,
 )
 from schemas.errors import SvocError
+from svoc.private_temp import OWNER_FILE
 
 
 def test_a_missing_dagster_home_is_created_with_the_projects_settings(tmp_path: Path, monkeypatch) -> None:

@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import pytest
 
 from connectors import extract_source, load_source_configs
 from schemas.errors import UnusableInputError
-from svoc.stages.ahead import ExtractAhead, staged_tables
+from svoc.private_temp import OWNER_FILE
+from svoc.stages.ahead import FOLDER_PREFIX, ExtractAhead, staged_tables
 
 REF = dt.date(2026, 12, 1)
 DOB_FROM = dt.date(1990, 1, 1)
@@ -84,6 +86,20 @@ if __name__ == "__main__":  # the worker process re-imports this file (spawn)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_folder_left_by_a_run_killed_with_its_worker_is_swept_by_the_next(demo_copy, tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()  # a process that has ended
+    left = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
+    (left / OWNER_FILE).write_text(dead)
+    (left / "education.identity.arrow").write_bytes(b"x")
+    ahead = ExtractAhead(demo_copy, load_source_configs(None), "r1", REF, DOB_FROM)
+    try:
+        assert not left.exists() and ahead.folder.is_dir()
+        assert (ahead.folder / OWNER_FILE).read_text() == str(os.getpid())
+    finally:
+        ahead.close()
+
+
 def test_a_worker_whose_pipeline_was_killed_removes_its_files(demo_copy, tmp_path):
     script = tmp_path / "orphan.py"
     script.write_text(_ORPHAN)
@@ -112,9 +128,14 @@ def test_a_run_of_some_sources_reads_only_those_ahead(demo_copy):
     worker = both.for_run("r1", demo_copy, REF, DOB_FROM, configs,
                           {dg.AssetKey(["staging", c.name]) for c in configs[:2]})
     try:
-        assert worker is not None and worker.take(configs[0].name) is None
-        worker.process.join(timeout=120)  # the worker takes the other selected source, then stops
-        assert not worker.process.is_alive()
+        assert worker is not None
+        deadline = time.time() + 120  # the worker starts from the last selected source
+        while not (worker.folder / f"{configs[1].name}.claim").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert worker.take(configs[0].name) is None
+        assert worker.take(configs[1].name) is not None  # the worker's, waited for
+        time.sleep(1)  # the worker has nothing else to take: it only waits for the run to end
+        assert worker.process.is_alive()
         claimed = sorted(p.name.removesuffix(".claim") for p in worker.folder.glob("*.claim"))
         assert claimed == sorted(c.name for c in configs[:2])
     finally:

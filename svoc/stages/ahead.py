@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import pickle
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,11 @@ import pyarrow as pa
 
 from schemas.config import SourceConfig
 from schemas.tables import to_arrow
+from svoc.private_temp import private_temp_dir, sweep_dead
 
 log = logging.getLogger(__name__)
 
+FOLDER_PREFIX = "svoc-extract-"
 _TABLES = (("identity", "staging.identity_records"), ("interactions", "staging.interactions"),
            ("quarantine", "quarantine.rows"))
 
@@ -95,8 +96,7 @@ def _work(folder: str, drop: str, configs: list[SourceConfig], run_id: str, refe
     where = Path(folder)
     for config in reversed(configs):
         if os.getppid() != parent:  # the pipeline is gone (killed): nobody will read or remove the files
-            shutil.rmtree(where, ignore_errors=True)
-            return
+            break
         if not _claim(where, config.name):
             continue
         started = time.perf_counter()
@@ -108,6 +108,9 @@ def _work(folder: str, drop: str, configs: list[SourceConfig], run_id: str, refe
             (where / f"{config.name}.failed").touch()
             continue
         log.info("extracted ahead: source=%s in %.1f s", config.name, time.perf_counter() - started)
+    while os.getppid() == parent:  # done: the pipeline stops this process and removes the folder when its run ends
+        time.sleep(0.5)
+    shutil.rmtree(where, ignore_errors=True)  # unless it was killed first
 
 
 class ExtractAhead:
@@ -115,7 +118,8 @@ class ExtractAhead:
 
     def __init__(self, drop: Path, configs: list[SourceConfig], run_id: str, reference_date: dt.date,
                  dob_from: dt.date) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="svoc-extract-"))  # 0700
+        sweep_dead(FOLDER_PREFIX)  # left by a run killed with its worker
+        self.folder = private_temp_dir(FOLDER_PREFIX)
         context = multiprocessing.get_context("spawn")  # not fork: the pipeline's process runs threads
         self.process = context.Process(
             target=_work, daemon=True, name="svoc-extract-ahead",
