@@ -134,8 +134,8 @@ def test_a_run_of_some_sources_reads_only_those_ahead(demo_copy):
             time.sleep(0.05)
         assert worker.take(configs[0].name) is None
         assert worker.take(configs[1].name) is not None  # the worker's, waited for
-        time.sleep(1)  # the worker has nothing else to take: it only waits for the run to end
-        assert worker.process.is_alive()
+        worker.process.join(timeout=120)  # nothing else selected: the worker ends, its memory with it
+        assert not worker.process.is_alive() and worker.folder.is_dir()  # the files stay until the run ends
         claimed = sorted(p.name.removesuffix(".claim") for p in worker.folder.glob("*.claim"))
         assert claimed == sorted(c.name for c in configs[:2])
     finally:

@@ -108,9 +108,8 @@ def _work(folder: str, drop: str, configs: list[SourceConfig], run_id: str, refe
             (where / f"{config.name}.failed").touch()
             continue
         log.info("extracted ahead: source=%s in %.1f s", config.name, time.perf_counter() - started)
-    while os.getppid() == parent:  # done: the pipeline stops this process and removes the folder when its run ends
-        time.sleep(0.5)
-    shutil.rmtree(where, ignore_errors=True)  # unless it was killed first
+    if os.getppid() != parent:  # the pipeline was killed meanwhile; if it is killed later, the next run sweeps
+        shutil.rmtree(where, ignore_errors=True)
 
 
 class ExtractAhead:
