@@ -25,15 +25,10 @@ import pandas as pd
 from connectors.accounting import FileAccount, InputNotice, LineLedger
 from connectors.dates import blank_to_none, shared_factorize
 from connectors.dedupe import DuplicateTracker
+from connectors.interactions import attendance_keys, standardise_interactions
 from connectors.readers import RawStream, open_tables, resolve_file
 from connectors.sql import open_sql
-from connectors.standardise import (
-    IDENTIFIER_KEY,
-    attendance_keys,
-    field_series,
-    standardise_identity,
-    standardise_interactions,
-)
+from connectors.standardise import IDENTIFIER_KEY, field_series, standardise_identity
 from schemas.config import FileConfig, InteractionFileConfig, SourceConfig
 from schemas.errors import UnusableInputError
 from schemas.records import IDENTITY_COLUMNS, INTERACTION_COLUMNS, QUARANTINE_COLUMNS

@@ -1,8 +1,8 @@
-"""Raw source rows -> canonical identity and interaction frames (vectorised; per-distinct-value caching).
+"""Raw source rows -> canonical identity frames (vectorised; per-distinct-value caching), and the field access,
+flags and value cleaning that ``connectors.interactions`` shares.
 
 Input is a raw frame of the file's own columns (``str``/``None``) and a ``FileConfig`` saying which source
-column feeds which canonical field. Output frames carry exactly ``IDENTITY_COLUMNS`` /
-``INTERACTION_COLUMNS`` in order. Nothing here logs values: only counts leave this module.
+column feeds which canonical field. Output frames carry exactly ``IDENTITY_COLUMNS`` in order. Nothing here logs values: only counts leave this module.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ftfy import fix_encoding
 
 from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates_repaired
 from connectors.names import split_names
-from schemas.config import FileConfig, InteractionFileConfig
+from schemas.config import FileConfig
 from schemas.identifiers import (
     check_nhs_number,
     check_pnc_id,
@@ -29,10 +29,8 @@ from schemas.identifiers import (
     check_upn,
 )
 from schemas.records import (
-    EVENT_TYPES,
     IDENTITY_COLUMNS,
     IDENTITY_TEXT_FIELDS,
-    INTERACTION_COLUMNS,
     identifier_entry,
 )
 from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, MISSING_TOKENS, is_placeholder_first_name
@@ -40,9 +38,7 @@ from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, MISSING_TOKENS, 
 DEFAULT_SEX_MAP = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
 BOOL_MAP = {"TRUE": True, "T": True, "YES": True, "Y": True, "1": True,
             "FALSE": False, "F": False, "NO": False, "N": False, "0": False}
-TERM_STARTS = {"Autumn": (0, 9, 1), "Spring": (1, 1, 1), "Summer": (1, 4, 15)}  # (year offset, month, day)
 _SPACES = re.compile(r"\s+")
-_ACADEMIC_YEAR = re.compile(r"^(\d{4})\s*[/-]\s*(\d{2}|\d{4})$")
 
 
 @contextmanager
@@ -191,7 +187,7 @@ def identifier_lists(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str])
         return [[v for v in row if v is not None] for row in zip(*columns, strict=True)]
 
 
-def _dates(raw, cfg, colmap, field, flags: Flags) -> tuple[pd.Series, pd.Series]:
+def dates_field(raw, cfg, colmap, field, flags: Flags) -> tuple[pd.Series, pd.Series]:
     series = field_series(raw, cfg, colmap, field)
     dates, missing, unparseable, repaired = parse_dates_repaired(series, cfg.date_formats)
     flags.add(unparseable, f"{field}_unparseable")
@@ -226,7 +222,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     with row_lists():
         out["alternative_names"] = _split_list(alt, sep) if sep else [[] if v is None else [v] for v in text(alt)]
 
-    dob, dob_missing = _dates(raw, cfg, colmap, "dob", flags)
+    dob, dob_missing = dates_field(raw, cfg, colmap, "dob", flags)
     dob_raw = text(field_series(raw, cfg, colmap, "dob"))
     flags.add(dob_missing, "dob_missing")
     has_dob = dob.notna()
@@ -237,7 +233,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     else:
         flags.add(future, "dob_in_future")
     flags.add(early, DOB_TOO_EARLY_FLAG)
-    dod, _ = _dates(raw, cfg, colmap, "date_of_death", flags)
+    dod, _ = dates_field(raw, cfg, colmap, "date_of_death", flags)
     has_dod = dod.notna()
     dod_bad = has_dob & has_dod & (dod.where(has_dod, dt.date.max) < dob.where(has_dob, dt.date.min))
     flags.add(dod_bad, "dod_before_dob")
@@ -263,8 +259,8 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     fsm_text = blank_to_none(field_series(raw, cfg, colmap, "fsm_eligible"))
     fsm = map_codes(fsm_text, BOOL_MAP)
     flags.add(fsm_text.notna() & fsm.isna(), "fsm_eligible_invalid_format")
-    start, _ = _dates(raw, cfg, colmap, "start_date", flags)
-    end, _ = _dates(raw, cfg, colmap, "end_date", flags)
+    start, _ = dates_field(raw, cfg, colmap, "start_date", flags)
+    end, _ = dates_field(raw, cfg, colmap, "end_date", flags)
 
     out.update({
         "dob": dob, "dob_raw": dob_raw, "sex": sex, "sex_raw": sex_raw, "postcode": postcode,
@@ -274,131 +270,14 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
         "fsm_eligible": fsm.astype(object).where(fsm.notna(), None), "start_date": start, "end_date": end,
         "quality_flags": flags.lists(), "source_file": file_label, "source_line": lines, "run_id": run_id,
     })
-    frame = pd.DataFrame({c: _values(out[c], n) for c in IDENTITY_COLUMNS}, copy=False)
+    frame = pd.DataFrame({c: frame_values(out[c], n) for c in IDENTITY_COLUMNS}, copy=False)
     frame["source_line"] = frame["source_line"].astype("int64")
     return frame
 
 
-def _values(value, n: int):
+def frame_values(value, n: int):
     if isinstance(value, pd.Series):
         return value.to_numpy(dtype=object)
     if value is None or isinstance(value, str):
         return np.full(n, value, dtype=object)
     return value
-
-
-# ------------------------------------------------------------------------------------- interactions
-
-
-def attendance_keys(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str]) -> tuple[pd.Series, pd.Series]:
-    """Normalised academic year (``2025/26``) and term (``Autumn``/``Spring``/``Summer``); raw text when invalid."""
-    year = blank_to_none(field_series(raw, cfg, colmap, "academic_year"))
-    term = blank_to_none(field_series(raw, cfg, colmap, "term")).str.title()
-
-    def norm(v: str | None) -> str | None:
-        if v is None:
-            return None
-        m = _ACADEMIC_YEAR.match(v.replace(" ", ""))
-        if not m:
-            return v
-        start, end = int(m.group(1)), m.group(2)
-        if int(end) % 100 != (start + 1) % 100:
-            return v
-        return f"{start}/{(start + 1) % 100:02d}"
-
-    cache = {v: norm(v) for v in pd.unique(year)}
-    # pandas-stubs: map's result type excludes None, which a dict value may be (pandas keeps it)
-    return year.map(cache).astype(object), term.astype(object)  # type: ignore[type-var]
-
-
-def _term_start(year: pd.Series, term: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(term start date, valid year, valid term): computed per distinct year and term, mapped back by code."""
-    cy, uy = factorize(year.to_numpy(dtype=object))
-    ct, ut = factorize(term.to_numpy(dtype=object))
-    years = [str(y) for y in uy]
-    ok_year = np.array([bool(re.match(r"^\d{4}/\d{2}$", y)) for y in years] + [False], dtype=bool)
-    ok_term = np.array([t in TERM_STARTS for t in ut] + [False], dtype=bool)
-    valid_year, valid_term = ok_year[cy], ok_term[ct]  # code -1 (null) picks the trailing False
-    width = len(ut) + 1
-    pair_codes, pairs = pd.factorize(np.where(cy < 0, len(years), cy) * width + np.where(ct < 0, len(ut), ct))
-    starts = np.empty(len(pairs) + 1, dtype=object)  # per distinct (year, term) pair present
-    for k, pair in enumerate(pairs.tolist()):
-        i, j = divmod(pair, width)
-        ok = ok_year[i] and ok_term[j]
-        starts[k] = dt.date(int(years[i][:4]) + TERM_STARTS[ut[j]][0], *TERM_STARTS[ut[j]][1:]) if ok else None
-    dates = starts[pair_codes]
-    return (pd.Series(dates, index=year.index, dtype=object), pd.Series(valid_year, index=year.index),
-            pd.Series(valid_term, index=year.index))
-
-
-def _numbers(series: pd.Series, field: str, flags: Flags, integer: bool) -> pd.Series:
-    clean = blank_to_none(series)
-    codes, uniques = factorize(clean.to_numpy(dtype=object))
-    parsed = np.append(pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype="float64"),
-                       np.nan)  # per distinct value; code -1 (blank) -> NaN
-    num = pd.Series(parsed[codes], index=series.index, dtype="float64")
-    bad = clean.notna() & num.isna()
-    if integer:
-        frac = num.notna() & (num != num.round())
-        bad |= frac
-        num = num.where(~frac)
-    flags.add(bad, f"{field}_invalid_format")
-    return num.astype("Int64") if integer else num.astype("float64")
-
-
-def standardise_interactions(raw: pd.DataFrame, cfg: InteractionFileConfig, colmap: dict[str, str], *,
-                             source: str, record_ids: pd.Series, event_ids: pd.Series, lines: np.ndarray,
-                             file_label: str, run_id: str | None,
-                             terms: tuple[pd.Series, pd.Series] | None = None) -> pd.DataFrame:
-    """Canonical interaction frame (``INTERACTION_COLUMNS``); ids are already validated by the caller.
-
-    ``terms``: ``attendance_keys`` of ``raw`` when the caller has them already (attendance files)."""
-    n = len(raw)
-    flags = Flags(n)
-    out: dict[str, object] = {"source": source, "source_record_id": record_ids.to_numpy(dtype=object),
-                              "event_id": event_ids.to_numpy(dtype=object)}
-    none = pd.Series(None, index=raw.index, dtype=object)
-    if cfg.kind == "attendance":
-        year, term = terms if terms is not None else attendance_keys(raw, cfg, colmap)
-        event_date, valid_year, valid_term = _term_start(year, term)
-        flags.add(year.notna() & ~valid_year, "academic_year_invalid_format")
-        flags.add(term.notna() & ~valid_term, "term_invalid_format")
-        flags.add(year.isna(), "academic_year_missing")
-        flags.add(term.isna(), "term_missing")
-        out.update(event_type="attendance_term", event_code=none, event_date=event_date, end_date=none,
-                   academic_year=year, term=term)
-        for field in ("sessions_possible", "sessions_authorised_absence", "sessions_unauthorised_absence"):
-            out[field] = _numbers(field_series(raw, cfg, colmap, field), field, flags, integer=True)
-    else:
-        code = text(field_series(raw, cfg, colmap, "event_type"))
-        if cfg.event_type and "event_type" not in colmap:
-            etype = pd.Series(cfg.event_type, index=raw.index, dtype=object)
-        else:
-            mapped = map_codes(code, cfg.code_maps.get("event_type", {}))
-            lower = code.str.lower()
-            fallback = lower.where(lower.isin(EVENT_TYPES))
-            etype = mapped.where(mapped.notna() & (mapped != ""), fallback)
-            flags.add(code.notna() & etype.isna(), "event_type_unrecognised")
-            flags.add(code.isna(), "event_type_missing")
-            etype = etype.fillna("other").astype(object)
-        event_code = text(field_series(raw, cfg, colmap, "event_code")) if "event_code" in colmap else code
-        event_date, date_missing = _dates(raw, cfg, colmap, "event_date", flags)
-        flags.add(date_missing, "event_date_missing")
-        end_date, _ = _dates(raw, cfg, colmap, "end_date", flags)
-        out.update(event_type=etype, event_code=event_code, event_date=event_date, end_date=end_date,
-                   academic_year=none, term=none)
-        for field in ("sessions_possible", "sessions_authorised_absence", "sessions_unauthorised_absence"):
-            out[field] = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-    out["role"] = text(field_series(raw, cfg, colmap, "role"))
-    out["detail"] = text(field_series(raw, cfg, colmap, "detail"))
-    out["sessions"] = _numbers(field_series(raw, cfg, colmap, "sessions"), "sessions", flags, integer=False)
-    out.update(quality_flags=flags.lists(), source_file=file_label, source_line=lines, run_id=run_id)
-    frame = pd.DataFrame({c: _col(out[c], n) for c in INTERACTION_COLUMNS}, copy=False)
-    frame["source_line"] = frame["source_line"].astype("int64")
-    return frame
-
-
-def _col(value, n: int):
-    if isinstance(value, pd.Series):
-        return value.reset_index(drop=True) if value.dtype != object else value.to_numpy(dtype=object)
-    return _values(value, n)

@@ -29,6 +29,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 
 from matching import settings as S
 from matching.artifact import ModelArtifact
+from matching.comparisons import FIRST_INITIAL_LABEL
 from matching.term_frequencies import register_term_frequencies
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
         linker, "location", lambda t: t.startswith(("same postcode ", "same postcode and", "same address"))))
     # "J" against "Joshua": the initial fits the child, a brother or a twin alike, so it counts for no more
     # than a missing first name does
-    initial = _gamma_in("first_name", _levels_where(linker, "first_name", lambda t: t == S.FIRST_INITIAL_LABEL))
+    initial = _gamma_in("first_name", _levels_where(linker, "first_name", lambda t: t == FIRST_INITIAL_LABEL))
     first = f"({agree('first_name')} AND NOT {initial})"
     no_first = f"({missing('first_name')} OR {initial})"
 

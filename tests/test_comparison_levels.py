@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from matching import settings as S
+from matching.comparisons import FIRST_INITIAL_LABEL
 
 
 def comparison_level(comparison: str, left: dict, right: dict) -> str:
@@ -79,8 +80,8 @@ def test_a_dob_with_two_neighbouring_digits_keyed_the_wrong_way_round_is_one_dig
 
 
 @pytest.mark.parametrize(("left", "right", "label"), [
-    ("j", "joshua", S.FIRST_INITIAL_LABEL),
-    ("t", "t", S.FIRST_INITIAL_LABEL),         # two initials: no more than an initial, never "exact"
+    ("j", "joshua", FIRST_INITIAL_LABEL),
+    ("t", "t", FIRST_INITIAL_LABEL),         # two initials: no more than an initial, never "exact"
     ("joshua", "joshua", "first name exact match"),
     ("k", "p", "first name different"),        # one edit apart, but two different names
     ("k", "c", "first name different"),        # alike in sound, but two different names

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from connectors.dates import parse_dates, parse_dates_repaired, repair_candidates
 from matching import settings as S
 from matching.artifact import ModelArtifact
+from matching.comparisons import FIRST_INITIAL_LABEL
 from matching.model import predict_pairs
 from matching.training import train_model
 from schemas.rules import is_placeholder_first_name
@@ -186,11 +187,11 @@ def test_a_typed_dob_one_digit_from_the_other_is_not_treated_as_missing():
 # ------------------------------------------------------------------------------------ first-name initials
 @pytest.mark.parametrize(("first_l", "first_r", "same_home", "level", "eligible", "gap"), [
     # one system keeps only the initial: with the exact DOB, surname and home it is one child
-    ("emmanuel", "e", True, S.FIRST_INITIAL_LABEL, True, None),
-    ("e", "e", True, S.FIRST_INITIAL_LABEL, True, None),
+    ("emmanuel", "e", True, FIRST_INITIAL_LABEL, True, None),
+    ("e", "e", True, FIRST_INITIAL_LABEL, True, None),
     # ... without the home, an initial fits a brother as well as the child: a person decides
-    ("emmanuel", "e", False, S.FIRST_INITIAL_LABEL, False, "first_name_initial_only"),
-    ("e", "e", False, S.FIRST_INITIAL_LABEL, False, "first_name_initial_only"),
+    ("emmanuel", "e", False, FIRST_INITIAL_LABEL, False, "first_name_initial_only"),
+    ("e", "e", False, FIRST_INITIAL_LABEL, False, "first_name_initial_only"),
     # two different initials are two different names, however alike one letter sounds or however few edits apart
     ("k", "c", True, "first name different", False, "first_name_differs"),
     ("k", "p", True, "first name different", False, "first_name_differs"),
