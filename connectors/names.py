@@ -33,10 +33,10 @@ def parse_name(value: str, *, comma_only: bool = False) -> tuple[str, str | None
     return words[0], " ".join(words[1:start]) or None, " ".join(words[start:])
 
 
-def split_names(out: dict[str, object], full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def split_names(out: dict[str, object], full: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fill ``out``'s ``first_name`` / ``middle_names`` / ``last_name`` arrays from whole names; returns the masks
     of rows split from a ``SURNAME, Forenames`` surname field, and of rows split from ``full`` (a ``full_name``
-    column, used where neither a first name nor a surname is given). Middle names already given are kept."""
+    column, or None when none is mapped; used where neither a first name nor a surname is given). Middle names already given are kept."""
     last = np.array(out["last_name"], dtype=object)
     first = np.array(out["first_name"], dtype=object)
     middle = np.array(out["middle_names"], dtype=object)
@@ -44,7 +44,9 @@ def split_names(out: dict[str, object], full: np.ndarray) -> tuple[np.ndarray, n
     by_comma = np.zeros(len(last), dtype=bool)
     by_whole = np.zeros(len(last), dtype=bool)
     jobs = [(i, last[i], True, by_comma) for i in np.flatnonzero(no_first & pd.notna(last)).tolist() if "," in last[i]]
-    jobs += [(i, full[i], False, by_whole) for i in np.flatnonzero(no_first & pd.isna(last) & pd.notna(full)).tolist()]
+    if full is not None:  # no full_name column mapped: nothing to read
+        jobs += [(i, full[i], False, by_whole)
+                 for i in np.flatnonzero(no_first & pd.isna(last) & pd.notna(full)).tolist()]
     for i, value, comma_only, mask in jobs:
         parsed = parse_name(value, comma_only=comma_only)
         if parsed is None:

@@ -210,7 +210,8 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
             mapped = map_codes(series, cfg.code_maps[field])
             series = mapped.where(mapped.notna(), series).replace("", None).astype(object)
         out[field] = series.to_numpy(dtype=object)
-    by_comma, by_whole = split_names(out, text(field_series(raw, cfg, colmap, "full_name")).to_numpy(dtype=object))
+    full = text(field_series(raw, cfg, colmap, "full_name")).to_numpy(dtype=object) if "full_name" in colmap else None
+    by_comma, by_whole = split_names(out, full)
     flags.add(by_comma, "name_split_at_comma")
     flags.add(by_whole, "name_split_from_full_name")
     for field in ("first_name", "last_name"):
