@@ -3,7 +3,8 @@
 A model's ``model_version`` is a content hash of its canonical JSON (estimated parameters rounded to
 ``_SIG_DIGITS`` significant digits, so the same training gives the same version whatever the thread count).
 ``save_model(con, artifact, run_id)`` / ``load_latest_model(con)`` keep models in the warehouse; a stored
-model whose settings no longer match its hash is refused.
+model whose settings no longer match its hash is refused. ``load_current_model(con)`` is the one a run reuses:
+none when this version's comparison levels differ from the stored model's.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ import duckdb
 import pandas as pd
 
 _SIG_DIGITS = 10
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -168,3 +171,17 @@ def load_latest_model(con: duckdb.DuckDBPyConnection) -> ModelArtifact | None:
         training_summary=json.loads(row[3] or "{}"),
         term_frequencies=_load_term_frequencies(con, row[0]),
     )
+
+
+def load_current_model(con: duckdb.DuckDBPyConnection) -> ModelArtifact | None:
+    """The latest stored model when it compares what this version's model does (``matching.settings.
+    model_is_current``), else None: a run after an upgrade that changed the comparison levels trains anew
+    rather than scoring with a model that cannot see the new levels."""
+    from matching.settings import model_is_current
+
+    model = load_latest_model(con)
+    if model is not None and not model_is_current(model.settings):
+        log.warning("stored model %s compares other levels than this version's model: training a new one",
+                    model.model_version)
+        return None
+    return model

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from matching.artifact import ModelArtifact, load_latest_model, save_model
+from matching.artifact import ModelArtifact, load_current_model, save_model
 from matching.blocking import analysis_from_counts, blocking_analysis
 from matching.constraints import IDENTIFIER_CONFLICTS
 from matching.model import PREDICT_CHUNK_RECORDS, extra_ids, predict_pairs
@@ -94,7 +94,7 @@ def link_records(
     from_model = wants_model_thresholds(thresholds)
     th = Thresholds() if from_model else Thresholds.coerce(thresholds)
     if stored_model is None and con is not None and not retrain:
-        stored_model = load_latest_model(con)
+        stored_model = load_current_model(con)
     trained = retrain or stored_model is None
     clock = _Clock()
     # Blocking counts are taken once per model (a reused model carries the counts it was trained with): on

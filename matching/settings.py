@@ -12,6 +12,7 @@ The comparisons and their levels are in ``matching.comparisons``. ``build_settin
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from splink import SettingsCreator, block_on
@@ -140,3 +141,24 @@ def build_settings(
         max_iterations=25,
         em_convergence=0.0001,
     )
+
+
+def comparison_structure(settings: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A settings dict's comparisons as (name, level labels): what a model compares, without its estimates or
+    its SQL dialect (a model trained on Spark compares the same levels)."""
+    return tuple((c["output_column_name"], tuple(str(lvl.get("label_for_charts")) for lvl in c["comparison_levels"]))
+                 for c in settings["comparisons"])
+
+
+@lru_cache(maxsize=1)
+def _current_structure() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return comparison_structure(build_settings().get_settings("duckdb").as_dict())
+
+
+def model_is_current(settings: dict[str, Any]) -> bool:
+    """True when a stored model compares what this version's model does: the same comparisons with the same
+    levels (a sources.yaml identifier's own comparison aside). An upgrade that adds, removes or changes a
+    level makes a stored model out of date, since it would never score the new level."""
+    current = _current_structure()
+    names = {name for name, _ in current}
+    return tuple(c for c in comparison_structure(settings) if c[0] in names) == current

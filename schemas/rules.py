@@ -42,7 +42,10 @@ PLACEHOLDER_WORDS = frozenset({"baby", "boy", "girl", "male", "female", "twin", 
                                "mum", "mummy", "mom", "mommy", "gentleman",
                                "kid", "person", "occupant", "occupier",
                                "resident", "inmate", "patient", "client", "lady", "mr", "mrs", "ms", "miss",
-                               "master", "the"})
+                               "master", "the",
+                               # the same written in other languages: son, daughter and titles (Hijo, Senora)
+                               "hijo", "hija", "senor", "senora", "senorita", "sr", "sra", "srta", "madame",
+                               "mme", "monsieur", "herr", "frau", "sir", "dr"})
 _NOT_LETTER = re.compile(r"[^a-z]+")
 
 

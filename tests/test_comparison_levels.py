@@ -86,10 +86,13 @@ def test_a_dob_with_two_neighbouring_digits_keyed_the_wrong_way_round_is_one_dig
     ("k", "p", "first name different"),        # one edit apart, but two different names
     ("k", "c", "first name different"),        # alike in sound, but two different names
     ("amy", "ami", "first name one typo apart"),   # a one-letter typo in a short name still counts
+    ("camila", "carnila", "first name two typos apart (six letters or more)"),  # a scanned "rn" for "m"
+    ("griffin", "gritfij", "first name two typos apart (six letters or more)"),
+    ("emma", "enmw", "first name different"),     # two slips in a four-letter name: too close to another name
 ])
 def test_a_lone_initial_agrees_only_as_an_initial(left, right, label):
     def row(name: str) -> dict:
-        return {"first_name_std": name, "first_name_groups": [name], "first_name_phonetic": name[0].upper(),
+        return {"first_name_std": name, "first_name_groups": [name], "first_name_phonetic": name.upper(),  # no two alike here
                 "last_name_std": "smith", "alt_first_names": [], "middle_names_std": None}
 
     assert comparison_level("first_name", row(left), row(right)) == label

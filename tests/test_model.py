@@ -187,6 +187,33 @@ def test_link_records_facade_reuses_stored_model(features: pd.DataFrame, artifac
     pd.testing.assert_frame_equal(again.record_citizen, rc)
 
 
+def _drop_level(settings: dict, comparison: str, label: str) -> dict:
+    out = json.loads(json.dumps(settings))
+    for comp in out["comparisons"]:
+        if comp["output_column_name"] == comparison:
+            comp["comparison_levels"] = [lvl for lvl in comp["comparison_levels"] if lvl["label_for_charts"] != label]
+    return out
+
+
+def test_a_stored_model_from_before_a_level_was_added_is_retrained(features: pd.DataFrame,
+                                                                    artifact: ModelArtifact) -> None:
+    from matching.artifact import load_current_model, make_artifact
+    from matching.linker import link_records
+
+    assert S.model_is_current(artifact.settings)
+    old = make_artifact(_drop_level(artifact.settings, "first_name", "first name two typos apart (six letters or more)"),
+                        artifact.training_summary)
+    assert not S.model_is_current(old.settings)
+    con = duckdb.connect(":memory:")
+    save_model(con, old, run_id="run-0")
+    assert load_latest_model(con).model_version == old.model_version  # still on record for audit
+    assert load_current_model(con) is None  # but never reused to score
+    result = link_records(features, con=con, run_id="run-1", threads=1, analyse_blocking=False)
+    assert result.model_trained and result.model.model_version != old.model_version
+    assert S.model_is_current(result.model.settings)
+    assert load_current_model(con).model_version == result.model.model_version
+
+
 @pytest.mark.slow
 def test_demo_drop_full_chain_accuracy() -> None:
     """Demo drop -> connectors -> features -> link_records -> evaluate against truth.csv."""

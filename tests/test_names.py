@@ -91,7 +91,9 @@ def test_surname_parts(raw, parts):
     ["Baby", "BABY", "Baby of Smith", "Baby Girl", "Unborn", "unborn child", "NK", "N/K", "Unknown", "Infant",
      "Male", "Female", "Twin 1", "Twin A", "twin-2", "B/O Smith", "Not Known", "Female Twin", "Newborn",
      # who the child is to the person giving the details, written where the name was not known
-     "Nephew", "Dad", "Mum", "Step Son", "Cousin"],
+     "Nephew", "Dad", "Mum", "Step Son", "Cousin",
+     # the same in another language
+     "Hijo", "HIJA", "Señora", "Senorita", "Madame"],
 )
 def test_placeholder_first_names(raw):
     assert is_placeholder_first_name(raw)
@@ -99,7 +101,7 @@ def test_placeholder_first_names(raw):
 
 
 @pytest.mark.parametrize("raw", ["Oliver", "Zoë", "Babette", "Maleeha", "Infanta Sofia", "Twinkle", "J", "Mo",
-                                 "Nan", "Dadi", "Mumtaz", "Auntonette"])
+                                 "Nan", "Dadi", "Mumtaz", "Auntonette", "Nina", "Sirius", "Hijab", "Drew"])
 def test_real_first_names_are_not_placeholders(raw):
     assert not is_placeholder_first_name(raw)
     assert normalise_first_name(raw) == normalise_name(raw)

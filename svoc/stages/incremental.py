@@ -72,18 +72,24 @@ def previous_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
             "cannot_link_identifiers": stats.get("cannot_link_identifiers"), "state_records": int(n)}
 
 
-def store_full_state(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, scored: pd.DataFrame,
-                     evidence: pd.DataFrame, thresholds: dict[str, Any], run_id: str) -> None:
-    """After a full night: every record's feature row and identity hash, and the pairs worth keeping."""
+def store_features(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, run_id: str) -> None:
+    """A full night's first state: every record's feature row and identity hash. Stored before linking, when the
+    scores and clusters do not yet share the memory (a failed run's build is never published)."""
     con.execute("DELETE FROM matching.record_features")
-    # the hashes joined in DuckDB: a pandas merge copied every feature row (3.8 s at 1M records)
-    con.register("_svoc_rows", pa.Table.from_pandas(features.assign(run_id=run_id), preserve_index=False))
+    # the hashes joined in DuckDB: a pandas merge copied every feature row (3.8 s at 1M records), and the run id
+    # added in SQL, not by a pandas copy of the frame (over a gigabyte at 1M records)
+    con.register("_svoc_rows", pa.Table.from_pandas(features, preserve_index=False))
     try:
-        con.execute("INSERT INTO matching.record_features BY NAME SELECT f.*, h.identity_hash FROM _svoc_rows f "
-                    f"LEFT JOIN (SELECT {_KEY} AS unique_id, {identity_hash_sql()} AS identity_hash "
-                    "FROM staging.identity_records) h USING (unique_id)")
+        con.execute("INSERT INTO matching.record_features BY NAME SELECT f.*, ? AS run_id, h.identity_hash "
+                    f"FROM _svoc_rows f LEFT JOIN (SELECT {_KEY} AS unique_id, {identity_hash_sql()} AS identity_hash "
+                    "FROM staging.identity_records) h USING (unique_id)", [run_id])
     finally:
         con.unregister("_svoc_rows")
+
+
+def store_pairs(con: duckdb.DuckDBPyConnection, scored: pd.DataFrame, evidence: pd.DataFrame,
+                thresholds: dict[str, Any], run_id: str) -> None:
+    """A full night's other state: the scored pairs worth keeping for the next incremental night."""
     kept = pairs_to_keep(scored, keep_floor(thresholds), evidence)
     con.execute("DELETE FROM matching.scored_pairs")
     insert_rows(con, "matching.scored_pairs", kept[_PAIR_COLUMNS].assign(run_id=run_id))

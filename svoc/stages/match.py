@@ -46,13 +46,13 @@ def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.
     named identifiers (sources.yaml ``identifiers:``) whose two different values keep two records apart.
     ``full``: re-link every record (else only new and changed ones, when the last run allows it);
     ``engine``: ``duckdb`` or ``spark`` (``spark``: the SparkSession to use)."""
-    from matching.artifact import load_latest_model
+    from matching.artifact import load_current_model
     from matching.incremental import feature_version, full_night_reason
     from svoc.stages.incremental import previous_state, relink_incremental
 
     decisions = _frame(con, "SELECT * FROM audit.review_decisions ORDER BY decided_at")
     previous = previous_state(con)
-    stored_model = None if retrain else load_latest_model(con)
+    stored_model = None if retrain else load_current_model(con)
     version = feature_version(dob_from)
     reason = full_night_reason(
         full=full, retrain=retrain, engine=engine, previous=previous,
@@ -96,9 +96,12 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
     """Re-link every record, then store the state the next incremental night starts from."""
     from matching.linker import link_records
     from matching.review import carry_forward
-    from svoc.stages.incremental import store_full_state
+    from svoc.stages.incremental import store_features, store_pairs
 
     features = build_record_features(con, drop_date, dob_from)
+    started = time.perf_counter()
+    store_features(con, features, run_id)
+    stored_s = time.perf_counter() - started
     previous = _frame(con, "SELECT source || ':' || source_record_id AS record_key, citizen_id "
                            "FROM linked.record_citizen")
     known = _frame(con, "SELECT * FROM audit.citizen_ids")
@@ -115,6 +118,11 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
         run_id=run_id, thresholds={"link": link_threshold, "review": (review_lower, link_threshold)},
         threads=threads, memory_limit=memory_limit, cannot_link_identifiers=tuple(cannot_link_identifiers),
     )
+    del features  # stored above; the writes below then share memory with the results only
+    started = time.perf_counter()
+    store_pairs(con, result.scored_pairs, result.match_evidence, result.thresholds.as_dict(), run_id)
+    result.scored_pairs = result.scored_pairs.iloc[:0]  # the largest frame, no longer needed
+    result.stats.setdefault("seconds", {})["store_state"] = round(stored_s + time.perf_counter() - started, 2)
     rc = result.record_citizen.assign(run_id=run_id)
     write_frame(con, "linked.record_citizen", rc, replace_where="true")
     write_frame(con, "audit.citizen_ids", pd.DataFrame(result.known_ids), replace_where="true")
@@ -123,9 +131,6 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
     write_frame(con, "audit.match_evidence", result.match_evidence, replace_where="run_id = ?", params=[run_id])
     queue = carry_forward(previous_queue, result.review_queue)
     write_frame(con, "audit.review_queue", queue, replace_where="true")
-    started = time.perf_counter()
-    store_full_state(con, features, result.scored_pairs, result.match_evidence, result.thresholds.as_dict(), run_id)
-    result.stats.setdefault("seconds", {})["store_state"] = round(time.perf_counter() - started, 2)
     stats: dict[str, Any] = {k: v for k, v in result.stats.items() if isinstance(v, int | float)}
     stats.update({"model_version": result.model.model_version, "model_trained": result.model_trained,
                   "records": len(rc), "citizens": int(rc["citizen_id"].nunique()),
