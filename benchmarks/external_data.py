@@ -52,6 +52,9 @@ class SourceSpec:
     identifiers: dict[str, str]
 
 
+# Bumped when a cached drop's files change (2: the census and surveys keep their age column): older caches are rebuilt.
+DROP_LAYOUT = 2
+
 # ------------------------------------------------------------------------------------------ sources.yaml
 def sources_document(specs: list[SourceSpec], support: SchemaSupport, dob_from: str = DOB_FROM) -> dict:
     """The sources.yaml mapping for ``specs`` (optional keys only when ``support`` says so)."""
@@ -130,16 +133,23 @@ def write_drop(drop: Path, frames: dict[str, pd.DataFrame], record_id: str, drop
     for name, df in frames.items():
         (drop / name).mkdir(exist_ok=True)
         df.drop(columns="entity_id").to_csv(drop / name / f"{name}.csv", index=False)
-    (drop / "manifest.json").write_text(json.dumps({"drop_date": drop_date}), encoding="utf-8")
+    (drop / "manifest.json").write_text(json.dumps({"drop_date": drop_date, "layout": DROP_LAYOUT}), encoding="utf-8")
     truth = pd.concat([pd.DataFrame({"source": name, "source_record_id": df[record_id].astype(str),
                                      "entity_id": df["entity_id"].astype(str)}) for name, df in frames.items()],
                       ignore_index=True)
     truth[TRUTH_COLUMNS].to_csv(drop / "truth.csv", index=False)
 
 
+def _layout(drop: Path) -> int:
+    try:
+        return int(json.loads((drop / "manifest.json").read_text(encoding="utf-8")).get("layout", 1))
+    except (OSError, ValueError):
+        return 0
+
+
 def cached_drop(drop: Path, build: Callable[[Path], None]) -> Path:
     """``drop``, built by ``build(tmp)`` into a sibling folder and renamed when complete (unless cached)."""
-    if (drop / "truth.csv").exists():
+    if (drop / "truth.csv").exists() and _layout(drop) == DROP_LAYOUT:
         return drop
     import shutil
 
@@ -220,7 +230,8 @@ SEX_MAP = {"Female": "F", "Male": "M"}
 PSEUDOPEOPLE_IDENTITY: dict[str, dict[str, Any]] = {
     "census": {"date_formats": ["%m/%d/%Y"],
                "columns": {"first_name": "first_name", "middle_names": "middle_initial", "last_name": "last_name",
-                           "dob": "date_of_birth", "sex": "sex", "town": "city", "postcode": "zipcode"},
+                           "dob": "date_of_birth", "age": "age", "sex": "sex", "town": "city",
+                           "postcode": "zipcode"},
                "concat": {"address_line": ADDRESS}},
     "wic": {"date_formats": ["%m%d%Y"],
             "columns": {"first_name": "first_name", "middle_names": "middle_initial", "last_name": "last_name",
@@ -275,7 +286,7 @@ def pseudopeople_frames(raw: dict[str, pd.DataFrame], keep: set[str] | None) -> 
         if keep is not None:
             df = df[df["simulant_id"].astype(str).isin(keep)]
         df = df.astype("string")
-        df = df.drop(columns=[c for c in ("age", "year", "household_id", "survey_date") if c in df])
+        df = df.drop(columns=[c for c in ("year", "household_id") if c in df])
         df = df.reset_index(drop=True)
         df.insert(0, "record_id", [f"{prefix[name]}{i:06d}" for i in range(len(df))])
         out[name] = df.rename(columns={"simulant_id": "entity_id"})
@@ -323,5 +334,9 @@ def write_pseudopeople_surveys_drop(drop: Path, support: SchemaSupport, seed: in
         write_drop(out, pseudopeople_frames(raw, None), "record_id", f"{PSEUDOPEOPLE_YEAR}-12-31")
 
     cached_drop(drop, build)
-    specs = pseudopeople_specs({name: PSEUDOPEOPLE_IDENTITY["census"] for name in SURVEYS})  # the census layout
+    # the census layout; the surveys say when each age was given
+    census = PSEUDOPEOPLE_IDENTITY["census"]
+    survey = {**census, "date_formats": [*census["date_formats"], "%Y-%m-%d"],
+              "columns": {**census["columns"], "age_recorded_on": "survey_date"}}
+    specs = pseudopeople_specs({name: census if name == "census" else survey for name in SURVEYS})
     return write_sources_yaml(drop / "sources.yaml", specs, support)

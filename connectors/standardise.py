@@ -195,6 +195,34 @@ def dates_field(raw, cfg, colmap, field, flags: Flags) -> tuple[pd.Series, pd.Se
     return dates, missing
 
 
+_AGE = re.compile(r"(\d{1,3})(?:\.0+)?(?:\s*(?:y|yr|yrs|year|years)(?:\s*old)?)?", re.IGNORECASE)
+MAX_AGE = 120
+
+
+def parse_age(value: object) -> int | None:
+    """Whole years from an age as sources write it (``12``, ``12.0``, ``12 yrs``); None when it is not one."""
+    clean = _text(value)
+    m = _AGE.fullmatch(clean) if clean else None
+    return int(m.group(1)) if m else None
+
+
+def age_fields(raw, cfg, colmap, flags: Flags, reference_date: dt.date) -> tuple[pd.Series, pd.Series]:
+    """``(age, age_recorded_on)``: the age in whole years (flagged ``age_invalid_format`` when given but not an
+    age, ``age_implausible`` over ``MAX_AGE``) and the date it was true on: the mapped column (or constant),
+    else ``reference_date`` (the drop date). Both None where there is no usable age."""
+    given = text(field_series(raw, cfg, colmap, "age"))
+    age = map_distinct(given, parse_age)
+    flags.add(given.notna() & age.isna(), "age_invalid_format")
+    implausible = age.notna() & (age.where(age.notna(), 0) > MAX_AGE)
+    flags.add(implausible, "age_implausible")
+    age = age.where(age.notna() & ~implausible, None).astype(object)
+    on, _ = dates_field(raw, cfg, colmap, "age_recorded_on", flags)
+    later = on.notna() & (on.where(on.notna(), dt.date.min) > reference_date)
+    flags.add(later, "age_recorded_on_in_future")
+    on = on.where(on.notna(), reference_date).where(age.notna() & ~later, None).astype(object)
+    return age.where(on.notna(), None).astype(object), on
+
+
 def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], *, source: str,
                          record_ids: pd.Series, lines: np.ndarray, file_label: str, run_id: str | None,
                          reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT) -> pd.DataFrame:
@@ -234,6 +262,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     else:
         flags.add(future, "dob_in_future")
     flags.add(early, DOB_TOO_EARLY_FLAG)
+    age, age_on = age_fields(raw, cfg, colmap, flags, reference_date)
     dod, _ = dates_field(raw, cfg, colmap, "date_of_death", flags)
     has_dod = dod.notna()
     dod_bad = has_dob & has_dod & (dod.where(has_dod, dt.date.max) < dob.where(has_dob, dt.date.min))
@@ -264,7 +293,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     end, _ = dates_field(raw, cfg, colmap, "end_date", flags)
 
     out.update({
-        "dob": dob, "dob_raw": dob_raw, "sex": sex, "sex_raw": sex_raw, "postcode": postcode,
+        "dob": dob, "dob_raw": dob_raw, "age": age, "age_recorded_on": age_on, "sex": sex, "sex_raw": sex_raw, "postcode": postcode,
         "postcode_raw": pc_raw, "nhs_number": nhs, "nhs_number_raw": nhs_raw, "upn": upn, "upn_raw": upn_raw,
         "former_upn": fupn, "pnc_id": pnc, "pnc_id_raw": pnc_raw,
         "identifiers": identifier_lists(raw, cfg, colmap), "date_of_death": dod,

@@ -140,6 +140,17 @@ def _last_name() -> cl.CustomComparison:
     )
 
 
+AGE_LABEL = "date of birth fits the age the other record gives (no DOB there)"
+# a record's birth date is known as a DOB or as the window an age allows (birth_earliest .. birth_latest)
+_KNOWN = "(dob_{s} IS NOT NULL OR birth_earliest_{s} IS NOT NULL)"
+_AGE_FITS = (
+    "(dob_l IS NULL AND birth_earliest_l IS NOT NULL"
+    " AND (dob_r BETWEEN birth_earliest_l AND birth_latest_l"
+    " OR (dob_r IS NULL AND birth_earliest_l <= birth_latest_r AND birth_earliest_r <= birth_latest_l)))"
+    " OR (dob_r IS NULL AND birth_earliest_r IS NOT NULL AND dob_l BETWEEN birth_earliest_r AND birth_latest_r)"
+)
+
+
 def _dob() -> cl.CustomComparison:
     """Levels for exact, swapped, near and placeholder DOBs. A DOB a source writes as a placeholder (1 January,
     the 1st, ...; ``matching.dates``) is year/month evidence only: it never reaches the exact or near levels."""
@@ -153,8 +164,11 @@ def _dob() -> cl.CustomComparison:
         comparison_description="Date of birth",
         comparison_levels=[
             # A DOB that cannot be a birth date is still compared as typed, one digit from the other (below).
-            _null("(dob_l IS NULL OR dob_r IS NULL) AND NOT coalesce(damerau_levenshtein(dob_str_l, dob_str_r) = 1, false)",
+            _null("(dob_l IS NULL OR dob_r IS NULL) AND NOT coalesce(damerau_levenshtein(dob_str_l, dob_str_r) = 1, false)"
+                  f" AND NOT ({_KNOWN.format(s='l')} AND {_KNOWN.format(s='r')})",
                   "date of birth missing or unusable on one or both records"),
+            # a record with an age instead of a DOB: the DOB (or the other age) falls in the year the age allows
+            _level(_AGE_FITS, AGE_LABEL),
             _level(f"dob_l = dob_r AND {both_day}", "date of birth exact match"),
             _level(
                 f"{both_day} AND dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",

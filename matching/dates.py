@@ -7,9 +7,14 @@ DOBs fall on it than births would (``EXCESS_RATIO`` times the share expected fro
 ``MIN_EXCESS_RECORDS`` records more than expected). Records of that source on that pattern get precision
 ``year`` (1 January, 1 July) or ``month`` (the 1st, the 15th); every other usable DOB is ``day``.
 The matching model then compares such DOBs by year/month only (``matching.settings``): weights EM trains.
+
+``age_window`` / ``age_windows``: the DOBs an age in whole years allows on the date it was true on, for a record
+that has an age instead of a DOB (``birth_earliest`` .. ``birth_latest``).
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -79,3 +84,33 @@ def dob_precision(source: pd.Series, dob: pd.Series) -> np.ndarray:
             hit = in_src & masks[pattern] & (precision == "day")
             precision[hit] = PLACEHOLDER_PATTERNS[pattern][0]
     return precision
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_window(age: int, on: dt.date) -> tuple[dt.date, dt.date]:
+    """The DOBs an age in whole years allows on a date: 10 on 2020-04-01 is born 2009-04-02 to 2010-04-01."""
+    return _years_before(on, age + 1) + dt.timedelta(days=1), _years_before(on, age)
+
+
+def age_windows(age: pd.Series, on: pd.Series, wanted: np.ndarray,
+                 dob_from: dt.date | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per record, ``(birth_earliest, birth_latest)`` from its age where ``wanted`` (no usable DOB); None
+    elsewhere, and where the window ends before ``dob_from`` (an age outside the plausible range)."""
+    n = len(age)
+    earliest, latest = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    ages, days = age.to_numpy(dtype=object), pd.to_datetime(on, errors="coerce").dt.date.to_numpy(dtype=object)
+    cache: dict[tuple[int, dt.date], tuple[dt.date, dt.date] | None] = {}
+    for i in np.flatnonzero(wanted & pd.notna(ages) & pd.notna(days)):
+        key = (int(ages[i]), days[i])
+        if key not in cache:
+            lo, hi = age_window(*key)
+            cache[key] = None if dob_from is not None and hi < dob_from else (lo, hi)
+        if (window := cache[key]) is not None:
+            earliest[i], latest[i] = window
+    return earliest, latest

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from matching.dates import dob_precision
+from matching.dates import age_windows, dob_precision
 from matching.names import (
     fold_text,
     is_placeholder_first_name,
@@ -53,13 +53,14 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "postcode", "postcode_sector", "postcode_district", "address_std", "house_number",
     "nhs_number", "upn", "former_upn", "upn_any", "ethnicity", "is_placeholder_first_name",
     "dob_precision", "postcode_token", "identifier_keys", "identifier_names", "town_std",
+    "birth_earliest", "birth_latest",
 )
 # The staged identity columns ``build_features`` reads (a caller may load only these; absent ones count as NULL).
 FEATURE_INPUT_COLUMNS: tuple[str, ...] = (
     "source", "source_record_id", "first_name", "middle_names", "last_name", "preferred_surname",
     "former_surname", "alternative_names", "dob", "sex", "address_line", "postcode", "postcode_raw",
     "nhs_number", "upn", "former_upn", "identifiers", "date_of_death", "ethnicity", "quality_flags",
-    "town",
+    "town", "age", "age_recorded_on",
 )
 LIST_COLUMNS = ("first_name_groups", "last_name_parts", "other_surnames", "alt_first_names", "upn_any",
                 "identifier_keys", "identifier_names")
@@ -299,6 +300,8 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     typed_days = typed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     cols["dob_str"] = np.where(typed_ok, typed_days.astype(str).astype(object), _NULL)
     cols["dob_precision"] = dob_precision(pd.Series(source), dob)
+    cols["birth_earliest"], cols["birth_latest"] = age_windows(
+        _col(identity, "age"), _col(identity, "age_recorded_on"), ~ok, dob_from)
     sex = _col(identity, "sex").to_numpy(dtype=object)
     cols["sex"] = np.where(np.isin(sex, ["M", "F"]), sex, _NULL)
 

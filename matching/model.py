@@ -29,7 +29,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 
 from matching import settings as S
 from matching.artifact import ModelArtifact
-from matching.comparisons import FIRST_INITIAL_LABEL
+from matching.comparisons import AGE_LABEL, FIRST_INITIAL_LABEL
 from matching.term_frequencies import register_term_frequencies
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,16 @@ _DEFAULTS = {
     "identifier_keys": "[]::VARCHAR[]",
     "identifier_names": "[]::VARCHAR[]",
     "town_std": "NULL::VARCHAR",
+    "birth_earliest": "NULL::DATE",
+    "birth_latest": "NULL::DATE",
 }
 
 
 def _features_table_sql(extra_id_columns: tuple[str, ...], present: set[str] | None = None) -> str:
     casts = {
         "dob": "TRY_CAST(dob AS DATE)",
+        "birth_earliest": "TRY_CAST(birth_earliest AS DATE)",
+        "birth_latest": "TRY_CAST(birth_latest AS DATE)",
         "dob_year": "TRY_CAST(dob_year AS INTEGER)",
         "dob_month": "TRY_CAST(dob_month AS INTEGER)",
         "dob_day": "TRY_CAST(dob_day AS INTEGER)",
@@ -196,7 +200,8 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     sources: an identifier agrees; or first name AND date of birth agree; or identical middle names, DOB and
     surname; or, when one record has no usable DOB, first name AND surname AND an address or postcode; or, when
     one record has no usable first name, the exact DOB AND surname AND an address, postcode or middle name (in
-    full, or its initial); in those last two, only when sex and middle names do not differ. Household evidence
+    full, or its initial); in those last two, only when sex and middle names do not differ. An age that fits the
+    other record's DOB counts as no DOB, except that first name, surname and a middle name then link too. Household evidence
     alone (surname + address) never suffices. ``evidence_gap`` names what an ineligible pair lacks,
     or what contradicts it (``matching.review.REASON_TEXT`` words the queued ones for people)."""
     names = [c.output_column_name for c in linker._settings_obj.comparisons]
@@ -208,6 +213,11 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
         return f"coalesce(gamma_{c} = -1, true)" if c in names else "true"
 
     ids = [agree(c) for c in names if c in IDENTIFIER_COMPARISONS or c in _extra_ids_from_names(names)]
+    # An age that fits the other record's DOB narrows the birth to a year, which a brother or a classmate may share:
+    # the pair is judged as one without a DOB, and may link as one with an address would, on a middle name instead.
+    aged = _gamma_in("dob", _levels_where(linker, "dob", lambda t: t == AGE_LABEL))
+    dob_agrees = f"({agree('dob')} AND NOT {aged})"
+    dob_unknown = f"({missing('dob')} OR {aged})"
     dob_exact = _gamma_in("dob", _levels_where(linker, "dob", lambda t: t == "date of birth exact match"))
     exact_middle = _gamma_in("middle_names", _levels_where(linker, "middle_names", lambda t: "exact" in t))
     place = _gamma_in("location", _levels_where(
@@ -225,9 +235,10 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     # well: a different sex or different middle names then say two people.
     uncontradicted = f"NOT {differs('sex')} AND NOT {differs('middle_names')}"
     core = [
-        f"({first} AND {agree('dob')})",
-        f"({exact_middle} AND {agree('dob')} AND {agree('last_name')})",
-        f"({first} AND {agree('last_name')} AND {missing('dob')} AND {place} AND {uncontradicted})",
+        f"({first} AND {dob_agrees})",
+        f"({exact_middle} AND {dob_agrees} AND {agree('last_name')})",
+        f"({first} AND {agree('last_name')} AND {dob_unknown} AND {place} AND {uncontradicted})",
+        f"({first} AND {agree('last_name')} AND {aged} AND {agree('middle_names')} AND {uncontradicted})",
         f"({no_first} AND {dob_exact} AND {agree('last_name')} AND ({place} OR {agree('middle_names')})"
         f" AND {uncontradicted})",
     ]
@@ -235,15 +246,15 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     # The first gap that applies is the pair's real reason; a middle name that differs is evidence of two people.
     gap = (
         f"CASE WHEN {eligible} THEN NULL "
-        f"WHEN ({no_first} OR {missing('dob')}) AND {differs('middle_names')} THEN 'middle_names_differ' "
-        f"WHEN {initial} AND {agree('dob')} THEN 'first_name_initial_only' "
-        f"WHEN {missing('first_name')} AND {agree('dob')} THEN 'first_name_missing' "
+        f"WHEN ({no_first} OR {dob_unknown}) AND {differs('middle_names')} THEN 'middle_names_differ' "
+        f"WHEN {initial} AND {dob_agrees} THEN 'first_name_initial_only' "
+        f"WHEN {missing('first_name')} AND {dob_agrees} THEN 'first_name_missing' "
         f"WHEN {no_first} THEN 'household_only' "
         f"WHEN NOT {agree('first_name')} THEN 'first_name_differs' "
-        f"WHEN {missing('dob')} AND NOT {agree('last_name')} THEN 'dob_missing_surname_differs' "
-        f"WHEN {missing('dob')} AND {place} THEN 'dob_missing_sex_differs' "
-        f"WHEN {missing('dob')} AND {differs('location')} THEN 'dob_missing_address_differs' "
-        f"WHEN {missing('dob')} THEN 'dob_missing_no_address' "
+        f"WHEN {dob_unknown} AND NOT {agree('last_name')} THEN 'dob_missing_surname_differs' "
+        f"WHEN {dob_unknown} AND {place} THEN 'dob_missing_sex_differs' "
+        f"WHEN {dob_unknown} AND {differs('location')} THEN 'dob_missing_address_differs' "
+        f"WHEN {dob_unknown} THEN 'dob_missing_no_address' "
         "ELSE 'dob_differs' END"
     )
     return eligible, gap

@@ -52,6 +52,8 @@ REQUIRED_FEATURE_COLUMNS: tuple[str, ...] = (
     "identifier_keys",
     "identifier_names",
     "town_std",
+    "birth_earliest",
+    "birth_latest",
 )
 LIST_COLUMNS: tuple[str, ...] = (
     "first_name_groups",

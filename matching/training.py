@@ -205,14 +205,16 @@ def run_em(linker: Linker, n: int, em_max_pairs: float | None,
             skipped.append(field_name)
             continue
         except ValueError as exc:
-            # Splink 5 refuses an m-probability EM drove to exactly 0 (every pair at that level scored 0.0): the
-            # session's estimates are left out (the model keeps the other sessions'), as for a session without pairs
-            if "below the minimum allowed" not in str(exc):
+            # Splink 5 refuses an m-probability EM drove to exactly 0 (every pair at that level scored 0.0), and
+            # fails on the log of a session prior EM drove to 1 (every pair a match: a small drop): the session's
+            # estimates are left out (the model keeps the other sessions'), as for a session without pairs
+            if not any(text in str(exc) for text in ("below the minimum allowed", "math domain error")):
                 raise
             linker._settings_obj.core_model_settings = before
             field_name = _SESSION_FIELDS.get(k, sql)
-            log.warning("matching model: training on pairs sharing a %s drove a comparison level's m-probability "
-                        "to zero; that training session was skipped", field_name)
+            log.warning("matching model: training on pairs sharing a %s gave degenerate estimates (a level's "
+                        "m-probability or the session's prior at 0 or 1); that training session was skipped",
+                        field_name)
             skipped.append(f"{field_name} (degenerate)")
             continue
         sessions.append(sql)

@@ -2,8 +2,8 @@
 
 The job runs in a worker thread; this thread follows the run's event log and reports each stage as it
 starts and ends, so the operator sees progress. A failure is turned into one readable line: the
-SvocError message when a library raised one (missing file, missing column, blocked check), else
-the exception's class and message.
+SvocError message when a library raised one (missing file, missing column, blocked check), else what
+happened and what to do (``plain_failure``: out of memory, a full disk, anything else), never a class name.
 
 Before the job starts this thread takes the warehouse's writer lock (so a second run is refused before it
 creates anything), finishes or cleans up after dead runs, and releases Dagster state they left. Ctrl-C
@@ -13,6 +13,7 @@ creates anything), finishes or cleans up after dead runs, and releases Dagster s
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -52,7 +53,25 @@ def _error_message(err) -> str:
             head, sep, rest = e.message.partition(": ")
             return rest.strip() if sep and head.split(".")[-1] == e.cls_name else e.message.strip()
     last = chain[-1] if chain else None
-    return f"{last.cls_name}: {last.message.strip()}" if last else "unknown error"
+    return plain_failure(last.cls_name, last.message) if last else "the run failed; see the Dagster event log"
+
+
+# "_duckdb.OutOfMemoryException: " and the like at the head of a library's message
+_CLASS_PREFIX = re.compile(r"^(?:[\w.]*(?:Exception|Error|Warning)\s*:\s*)+")
+OUT_OF_MEMORY = ("OutOfMemoryException", "MemoryError")
+DISK_FULL = "No space left on device"
+
+
+def plain_failure(cls_name: str, message: str) -> str:
+    """One line for a failure no svoc library worded: what happened and what to do, never a class name."""
+    lines = (message or "").strip().splitlines()
+    text = _CLASS_PREFIX.sub("", lines[0]).strip() if lines else ""
+    if cls_name in OUT_OF_MEMORY or "Out of Memory" in text:
+        return ("ran out of memory; raise SVOC_DUCKDB_MEMORY_LIMIT (or give the machine more memory) and run "
+                "again" + (f" ({text})" if text else ""))
+    if DISK_FULL in text:
+        return f"the disk is full; free space for the warehouse and SVOC_SPILL_DIR and run again ({text})"
+    return f"an unexpected error stopped the run ({text or 'no message'}); run again, and report it if it repeats"
 
 
 def run_config_for(settings: Settings) -> dict:
@@ -211,7 +230,9 @@ def _execute(dg, job, instance, settings: Settings, run_id: str, on_event: Calla
         worker.join()  # too late to stop: the publish was already committed
     worker.join()
     if "exc" in box:
-        outcome.message = outcome.message or f"{type(box['exc']).__name__}: {box['exc']}"
+        exc = box["exc"]
+        outcome.message = outcome.message or (str(exc) if isinstance(exc, SvocError)
+                                              else plain_failure(type(exc).__name__, str(exc)))
     else:
         result = box["result"]
         outcome.success = result.success and not any(s == "failure" for _, s, _ in outcome.stages)

@@ -22,6 +22,7 @@ from quality import _gx  # noqa: E402
 from quality.docs import write_quality_page  # noqa: E402
 from quality.results import CheckResult  # noqa: E402
 from quality.suites import (  # noqa: E402
+    BIRTH_EVIDENCE,
     ID_FIELDS,
     CheckSpec,
     SourceRules,
@@ -67,7 +68,7 @@ def identity_columns(rules: SourceRules) -> frozenset[str]:
     """Every staged identity column ``identity_batch`` (and ``interactions_batch``) reads for these rules:
     the stage loads only these, not the whole table."""
     ids = {c for f in rules.id_validity for c in (f, f"{f}_raw")}
-    return frozenset({*_IDENTITY_BATCH_COLUMNS, *rules.required, *rules.present, "dob", *ids})
+    return frozenset({*_IDENTITY_BATCH_COLUMNS, *rules.required, *rules.present, "dob", "age", *ids})
 
 
 INTERACTION_COLUMNS = frozenset(_INTERACTION_BATCH_COLUMNS)
@@ -82,6 +83,12 @@ def identity_batch(identity: pd.DataFrame, rules: SourceRules) -> pd.DataFrame:
             batch[col] = _text(identity[col])
     if "dob" in identity.columns:
         batch["dob"] = _as_datetime(identity["dob"])
+        known = identity["dob"].notna().to_numpy(dtype=bool)
+        if "age" in identity.columns:
+            known |= identity["age"].notna().to_numpy(dtype=bool)
+        evidence = np.full(len(identity), None, dtype=object)
+        evidence[known] = True
+        batch[BIRTH_EVIDENCE] = pd.Series(evidence, index=identity.index, dtype=object)
     for id_field in rules.id_validity:
         raw = identity.get(f"{id_field}_raw")
         value = identity.get(id_field)

@@ -32,6 +32,7 @@ ID_FIELDS: dict[str, tuple[str, str]] = {
 
 LABELS = {
     "dob": "DOB",
+    "dob_or_age": "DOB or age",
     "last_name": "last name",
     "first_name": "first name",
     "postcode": "postcode",
@@ -40,6 +41,15 @@ LABELS = {
     "event_date": "event date",
     "event_type": "event type",
 }
+
+
+# What the "DOB" presence checks count: a DOB, or the age a source records instead (an age is birth evidence too)
+BIRTH_EVIDENCE = "dob_or_age"
+
+
+def checked_column(column: str) -> str:
+    """The batch column a presence check on ``column`` reads (``dob``: ``BIRTH_EVIDENCE``)."""
+    return BIRTH_EVIDENCE if column == "dob" else column
 
 
 def label(column: str) -> str:
@@ -161,10 +171,10 @@ def identity_specs(
                 f"{col}_not_all_null",
                 "blocking",
                 "expect_column_proportion_of_non_null_values_to_be_between",
-                {"column": col, "min_value": 0, "strict_min": True},
-                f"at least one row has a {label(col)}",
+                {"column": checked_column(col), "min_value": 0, "strict_min": True},
+                f"at least one row has a {label(checked_column(col))}",
                 "not_all_null",
-                column=col,
+                column=checked_column(col),
             )
         )
     for col, share in rules.present.items():
@@ -173,10 +183,10 @@ def identity_specs(
                 f"{col}_mostly_present",
                 "warning",
                 "expect_column_values_to_not_be_null",
-                {"column": col, "mostly": share},
-                f"at least {share:.0%} of rows have a {label(col)}",
+                {"column": checked_column(col), "mostly": share},
+                f"at least {share:.0%} of rows have a {label(checked_column(col))}",
                 "mostly_present",
-                column=col,
+                column=checked_column(col),
                 params={"threshold": share},
             )
         )

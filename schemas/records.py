@@ -39,6 +39,9 @@ class IdentityRecord(BaseModel):
     alternative_names: list[str] = Field(default_factory=list)
     dob: dt.date | None = None
     dob_raw: str | None = None
+    age: int | None = Field(default=None, description="age in whole years as the source recorded it, when given")
+    age_recorded_on: dt.date | None = Field(default=None, description="the date the age was true on (the source's "
+                                            "column, else the drop date); set only with an age")
     sex: Sex | None = None
     sex_raw: str | None = None
     address_line: str | None = None
@@ -133,6 +136,7 @@ IDENTITY_TEXT_FIELDS: tuple[str, ...] = ("first_name", "middle_names", "last_nam
                                          "former_surname", "address_line", "town", "ethnicity", "sen_provision",
                                          "organisation_code", "organisation_name")
 IDENTITY_INPUT_FIELDS: tuple[str, ...] = ("source_record_id", *IDENTITY_TEXT_FIELDS, "full_name", "alternative_names", "dob",
+                                          "age", "age_recorded_on",
                                           "date_of_death", "sex", "postcode", "nhs_number", "upn", "former_upn",
                                           "pnc_id", "fsm_eligible", "start_date", "end_date")
 INTERACTION_INPUT_FIELDS: tuple[str, ...] = ("source_record_id", "event_id", "event_type", "event_code",

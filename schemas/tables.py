@@ -130,6 +130,7 @@ _FEATURE_ROW = [
     ("former_upn", "VARCHAR"), ("upn_any", "VARCHAR[]"), ("ethnicity", "VARCHAR"),
     ("is_placeholder_first_name", "BOOLEAN"), ("dob_precision", "VARCHAR"), ("postcode_token", "VARCHAR"),
     ("identifier_keys", "VARCHAR[]"), ("identifier_names", "VARCHAR[]"), ("town_std", "VARCHAR"),
+    ("birth_earliest", "DATE"), ("birth_latest", "DATE"),
 ]
 TABLES.update({
     "matching.record_features": [*_FEATURE_ROW, ("identity_hash", "VARCHAR"), ("run_id", "VARCHAR")],

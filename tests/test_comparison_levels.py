@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from matching import settings as S
-from matching.comparisons import FIRST_INITIAL_LABEL
+from matching.comparisons import AGE_LABEL, FIRST_INITIAL_LABEL
 
 
 def comparison_level(comparison: str, left: dict, right: dict) -> str:
@@ -17,7 +17,11 @@ def comparison_level(comparison: str, left: dict, right: dict) -> str:
                 if c["output_column_name"] == comparison)
     cols = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
     con = duckdb.connect()
-    con.register("pair", pd.DataFrame([cols]).astype(object))
+    frame = pd.DataFrame([cols]).astype(object)
+    for c in frame.columns:  # date columns typed as the features table has them, even when both are NULL
+        if c.rsplit("_", 1)[0] in ("dob", "birth_earliest", "birth_latest"):
+            frame[c] = pd.to_datetime(frame[c])
+    con.register("pair", frame)
     for lvl in comp["comparison_levels"]:
         cond = lvl["sql_condition"]
         if cond == "ELSE" or con.execute(f"SELECT coalesce(({cond}), false) FROM pair").fetchone()[0]:
@@ -60,10 +64,29 @@ def test_only_full_middle_names_match_exactly(left, right, label):
     assert comparison_level("middle_names", {"middle_names_std": left}, {"middle_names_std": right}) == label
 
 
-def _dob(value: str | None) -> dict:
+def _dob(value: str | None, age_window: tuple[str, str] | None = None) -> dict:
     d = pd.Timestamp(value).date() if value else None
+    lo, hi = (pd.Timestamp(v).date() for v in age_window) if age_window else (None, None)
     return {"dob": d, "dob_str": value, "dob_year": d.year if d else None, "dob_month": d.month if d else None,
-            "dob_day": d.day if d else None, "dob_precision": "day" if d else None}
+            "dob_day": d.day if d else None, "dob_precision": "day" if d else None,
+            "birth_earliest": lo, "birth_latest": hi}
+
+
+AGED_10 = ("2009-04-02", "2010-04-01")  # 10 years old on 2020-04-01
+
+
+@pytest.mark.parametrize(("left", "right", "label"), [
+    (_dob("2009-12-25"), _dob(None, AGED_10), AGE_LABEL),
+    (_dob(None, AGED_10), _dob("2010-04-01"), AGE_LABEL),                   # the window's last day
+    (_dob(None, AGED_10), _dob("2010-04-02"), "date of birth different"),   # a day too young to be 10
+    (_dob(None, AGED_10), _dob("2006-06-01"), "date of birth different"),
+    (_dob(None, AGED_10), _dob(None, ("2010-01-01", "2010-12-31")), AGE_LABEL),  # two ages that can agree
+    (_dob(None, AGED_10), _dob(None, ("2011-01-01", "2011-12-31")), "date of birth different"),
+    (_dob(None, AGED_10), _dob(None), "date of birth missing or unusable on one or both records"),
+    (_dob("2009-12-25"), _dob(None), "date of birth missing or unusable on one or both records"),
+])
+def test_an_age_is_compared_with_the_dob_or_age_of_the_other_record(left, right, label):
+    assert comparison_level("dob", left, right) == label
 
 
 @pytest.mark.parametrize(("left", "right", "label"), [

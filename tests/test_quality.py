@@ -146,7 +146,7 @@ def test_dob_all_null_blocks():
     ident = identity_frame(2000)
     ident["dob"] = None
     result = _blocking(run_suite("health", ident, None, None, REF), "dob_not_all_null")
-    assert result.observed == "source 'health' check 'dob_not_all_null': 0 of 2,000 rows have a DOB"
+    assert result.observed == "source 'health' check 'dob_not_all_null': 0 of 2,000 rows have a DOB or age"
 
 
 def test_missing_required_column_blocks():
@@ -239,7 +239,7 @@ def test_dob_completeness_threshold_is_per_source(source, warns):
     ident.loc[:24, "dob"] = None  # 75% present: fine for police (70%), not for health (98%)
     results = run_suite(source, ident, None, None, REF)
     if warns:
-        assert "75 of 100 rows have a DOB" in _only_warning(results, "dob_mostly_present").observed
+        assert "75 of 100 rows have a DOB or age" in _only_warning(results, "dob_mostly_present").observed
     else:
         assert all(r.passed for r in results)
 
