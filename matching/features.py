@@ -151,9 +151,18 @@ def _clean_segments(line: str) -> list[str]:
 
 
 def _col(identity: pd.DataFrame, name: str) -> pd.Series:
+    """A staged column as Python values (None for missing); absent: all None."""
     if name in identity.columns:
-        return identity[name]
+        s = identity[name]
+        if isinstance(s.dtype, pd.ArrowDtype):  # Arrow text (the match stage reads it so): None, not pd.NA
+            return pd.Series(s.to_numpy(dtype=object, na_value=None), index=s.index, dtype=object)  # type: ignore[arg-type]
+        return s
     return pd.Series(np.full(len(identity), None, dtype=object), index=identity.index)
+
+
+def _text(identity: pd.DataFrame, name: str) -> pd.Series:
+    """A text column for ``map_distinct`` as it is (Arrow text is factorized without a Python string per row)."""
+    return identity[name] if name in identity.columns else _col(identity, name)
 
 
 def _as_list(v: object) -> list:
@@ -267,13 +276,13 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     cols["unique_id"] = source + ":" + record_id
     cols["source"], cols["source_record_id"] = source, record_id
 
-    first_raw = _col(identity, "first_name")
+    first_raw = _text(identity, "first_name")
     first_std = pd.Series(map_distinct(first_raw, normalise_first_name), dtype=object)
     cols["first_name_std"] = first_std.to_numpy()
     cols["first_name_groups"] = _fresh_lists(map_distinct(first_std, name_groups, missing=[]))
     cols["first_name_phonetic"] = map_distinct(first_std, phonetic)
-    cols["middle_names_std"] = map_distinct(_col(identity, "middle_names"), normalise_name)
-    last_std = pd.Series(map_distinct(_col(identity, "last_name"), normalise_name), dtype=object)
+    cols["middle_names_std"] = map_distinct(_text(identity, "middle_names"), normalise_name)
+    last_std = pd.Series(map_distinct(_text(identity, "last_name"), normalise_name), dtype=object)
     last_parts = map_distinct(last_std, surname_parts, missing=[])
     cols["last_name_std"] = last_std.to_numpy()
     cols["last_name_parts"] = _fresh_lists(last_parts)
@@ -305,17 +314,17 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     sex = _col(identity, "sex").to_numpy(dtype=object)
     cols["sex"] = np.where(np.isin(sex, ["M", "F"]), sex, _NULL)
 
-    postcode = pd.Series(map_distinct(_col(identity, "postcode"), lambda v: check_postcode(v).value), dtype=object)
+    postcode = pd.Series(map_distinct(_text(identity, "postcode"), lambda v: check_postcode(v).value), dtype=object)
     raw_pc = pd.Series(_col(identity, "postcode_raw").to_numpy(dtype=object)).where(postcode.isna(), postcode)
     parts = map_distinct(raw_pc, partial_postcode_parts, missing={})
     cols["postcode"] = postcode.to_numpy()
     cols["postcode_token"] = _postcode_tokens(postcode, _col(identity, "postcode_raw"))
     cols["postcode_sector"] = _arr([p.get("postcode_sector") for p in parts])
     cols["postcode_district"] = _arr([p.get("postcode_district") for p in parts])
-    addr = map_distinct(_col(identity, "address_line"), lambda v: standardise_address(str(v)), missing=(None, None))
+    addr = map_distinct(_text(identity, "address_line"), lambda v: standardise_address(str(v)), missing=(None, None))
     cols["address_std"] = _arr([a[0] for a in addr])
     cols["house_number"] = _arr([a[1] for a in addr])
-    cols["town_std"] = map_distinct(_col(identity, "town"), normalise_town)
+    cols["town_std"] = map_distinct(_text(identity, "town"), normalise_town)
 
     cols["nhs_number"] = check_series(_col(identity, "nhs_number"), check_nhs_number)[0].to_numpy()
     upn, former_upn = _stable_upns(_col(identity, "upn")), _stable_upns(_col(identity, "former_upn"))

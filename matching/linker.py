@@ -21,6 +21,7 @@ import pandas as pd
 from matching.artifact import ModelArtifact, load_current_model, save_model
 from matching.blocking import analysis_from_counts, blocking_analysis
 from matching.constraints import IDENTIFIER_CONFLICTS
+from matching.memory import return_free_memory
 from matching.model import PREDICT_CHUNK_RECORDS, extra_ids, predict_pairs
 from matching.prior import calibrate_prior
 from matching.term_frequencies import with_term_frequencies
@@ -125,6 +126,7 @@ def link_records(
         model = _with_analysis(model, analysis_from_counts(len(features), rule_counts, extra_ids(model.settings)))
     if trained and con is not None:
         save_model(con, model, run_id)
+    return_free_memory()  # the scoring's transient rows (its DuckDB result as Python objects)
     clock.lap("predict")
     if from_model:
         low = thresholds.get("review", (None,))[0] if isinstance(thresholds, dict) else None

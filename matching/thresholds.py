@@ -93,5 +93,6 @@ def thresholds_from_model(probabilities: np.ndarray, *, target_precision: float 
             if ok.size:
                 review_low = float(below[ok[-1]])
         review_low = max(review_low, MIN_REVIEW_PROBABILITY)
-    return Thresholds(link=round(link, 6), review=(round(min(review_low, link), 6), round(link, 6)), floor=floor,
-                      source="model")
+    # exact, not rounded: a threshold rounded up past the probability it was read from would leave out the very
+    # pairs that set it (a 0.98384408 pair against a link threshold written as 0.983844 is linked; as 0.9838441, not)
+    return Thresholds(link=link, review=(min(review_low, link), link), floor=floor, source="model")

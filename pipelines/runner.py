@@ -29,6 +29,7 @@ from svoc.settings import Settings
 
 JOB_NAME = "svoc_run_job"
 TEMP_HOME_PREFIX = "svoc-dagster-"  # a run's private Dagster home when $DAGSTER_HOME is unset
+BLOCKED_CHECK = "DagsterAssetCheckFailedError"  # a blocking quality check failed: worded from its result
 OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "SvocError", "Failure",
               "WarehouseBusy", "RunCancelled")
 
@@ -53,7 +54,9 @@ def _error_message(err) -> str:
             head, sep, rest = e.message.partition(": ")
             return rest.strip() if sep and head.split(".")[-1] == e.cls_name else e.message.strip()
     last = chain[-1] if chain else None
-    return plain_failure(last.cls_name, last.message) if last else "the run failed; see the Dagster event log"
+    if last is None or last.cls_name == BLOCKED_CHECK:
+        return ""  # worded from the check's own result (``_blocked_check_message``)
+    return plain_failure(last.cls_name, last.message)
 
 
 # "_duckdb.OutOfMemoryException: " and the like at the head of a library's message
@@ -236,9 +239,9 @@ def _execute(dg, job, instance, settings: Settings, run_id: str, on_event: Calla
     else:
         result = box["result"]
         outcome.success = result.success and not any(s == "failure" for _, s, _ in outcome.stages)
-        if not outcome.success and (not outcome.message or "DagsterAssetCheckFailedError" in outcome.message):
-            outcome.message = (_blocked_check_message(result, drop) or outcome.message
-                               or "the run failed; see the Dagster event log")
+        if not outcome.success and not outcome.message:
+            outcome.message = (_blocked_check_message(result, drop)
+                               or "the run failed; see the run report and the Dagster event log")
     if not outcome.success:
         discard_build(warehouse, run_id)
         append_failure(warehouse, run_id=run_id, message=outcome.message, drop=str(drop))

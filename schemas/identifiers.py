@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from stdnum import exceptions as stdnum_exc
 from stdnum.gb import nhs as _nhs
 from stdnum.gb import upn as _upn
@@ -228,6 +229,10 @@ def factorize_values(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     Unhashable entries (lists) are factorized through their string form.
     """
+    if isinstance(series, pd.Series) and isinstance(series.dtype, pd.ArrowDtype) \
+            and pa.types.is_string(series.dtype.pyarrow_dtype):  # factorized by Arrow: no Python string per row
+        codes, arrow_uniques = pd.factorize(series, use_na_sentinel=True)
+        return np.asarray(codes), np.asarray(arrow_uniques.to_numpy(dtype=object), dtype=object)
     obj = pd.Series(series, copy=False).astype(object)
     try:
         codes, uniques = pd.factorize(obj, use_na_sentinel=True)

@@ -37,7 +37,7 @@ _ROW = {
     "dob": dt.date(2019, 3, 4), "date_of_death": None, "sex": "F", "address_line": "14 High Street",
     "postcode": "LS1 4AP", "postcode_raw": "LS1 4AP", "nhs_number": "9434765919", "upn": None, "former_upn": None,
     "identifiers": [], "ethnicity": "WBRI", "quality_flags": [], "organisation_name": "Surgery", "source_line": 7,
-    "run_id": "r1", "town": "Leeds", "dob_raw": "04/03/2019",
+    "run_id": "r1", "town": "Leeds", "dob_raw": "04/03/2019", "age": None, "age_recorded_on": None,
 }
 
 

@@ -74,6 +74,13 @@ def test_link_threshold_meets_the_expected_precision_target(probs, target, expec
         assert 1 - np.sum(1 - linked) / len(linked) >= target
 
 
+@pytest.mark.parametrize("lowest", [0.98384408699, 0.9999995, 0.90000049])
+def test_the_pairs_that_set_the_link_threshold_are_linked(lowest):
+    probs = np.asarray([0.99999999] * 100_000 + [lowest] * 3)
+    th = thresholds_from_model(probs)
+    assert th.link == lowest and (probs >= th.link).all()  # never rounded up past them
+
+
 def test_review_band_keeps_half_of_its_pairs_true_in_expectation():
     probs = np.asarray([0.9999] * 100 + [0.9, 0.8, 0.5, 0.3, 0.1, 0.05])
     th = thresholds_from_model(probs)

@@ -12,12 +12,15 @@ import functools
 import json
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
+from matching.memory import return_free_memory
 from schemas.errors import SvocError
 from schemas.rules import DOB_FROM_DEFAULT
 from svoc.warehouse.sql import quote_ident, write_frame
@@ -34,8 +37,20 @@ def build_record_features(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
     from matching.features import FEATURE_INPUT_COLUMNS, build_features
 
     cols = ", ".join(quote_ident(c) for c in FEATURE_INPUT_COLUMNS)  # only what features read: ~1 GB less at 1M
-    identity = _frame(con, f"SELECT {cols} FROM staging.identity_records ORDER BY source, source_record_id")
+    with warnings.catch_warnings():  # "an extra copy": of Arrow columns, a fraction of the Python strings' size
+        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+        table = con.execute(f"SELECT {cols} FROM staging.identity_records ORDER BY source, source_record_id"
+                            ).to_arrow_table()
+    assert table is not None, "a SELECT gives a table"
+    # text stays Arrow strings: the feature code maps each distinct value once, so the records' names and
+    # addresses are never a million Python strings at once (over a gigabyte at 1M records, and its fragments)
+    identity = table.to_pandas(types_mapper=_arrow_text)
+    del table
     return build_features(identity, drop_date, dob_from=dob_from)
+
+
+def _arrow_text(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
+    return pd.ArrowDtype(arrow_type) if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) else None
 
 
 def match_records(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.date, retrain: bool,
@@ -99,6 +114,7 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
     from svoc.stages.incremental import store_features, store_pairs
 
     features = build_record_features(con, drop_date, dob_from)
+    return_free_memory()  # the identity rows the features were built from
     started = time.perf_counter()
     store_features(con, features, run_id)
     stored_s = time.perf_counter() - started
@@ -122,6 +138,7 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
     started = time.perf_counter()
     store_pairs(con, result.scored_pairs, result.match_evidence, result.thresholds.as_dict(), run_id)
     result.scored_pairs = result.scored_pairs.iloc[:0]  # the largest frame, no longer needed
+    return_free_memory()
     result.stats.setdefault("seconds", {})["store_state"] = round(stored_s + time.perf_counter() - started, 2)
     rc = result.record_citizen.assign(run_id=run_id)
     write_frame(con, "linked.record_citizen", rc, replace_where="true")

@@ -1,0 +1,35 @@
+"""Give freed memory back to the operating system between the match stage's large steps.
+
+A million records' identity rows and scored pairs are millions of small Python objects; once freed, the C
+allocator keeps their pages for reuse, so the process's resident size stays at its high-water mark through the
+steps after. ``return_free_memory`` collects garbage and asks glibc to release whole free pages
+(``malloc_trim``): at 1M records about half a gigabyte after the features are built. Elsewhere it only collects.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+def return_free_memory() -> bool:
+    """Collect garbage and release free heap pages; True when the allocator was asked to release them."""
+    gc.collect()
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
