@@ -232,6 +232,8 @@ PSEUDOPEOPLE_IDENTITY: dict[str, dict[str, Any]] = {
                "columns": {"first_name": "first_name", "middle_names": "middle_initial", "last_name": "last_name",
                            "dob": "date_of_birth", "age": "age", "sex": "sex", "town": "city",
                            "postcode": "zipcode"},
+               # the census's ages are as on census day, whatever the drop's date
+               "constants": {"age_recorded_on": f"04/01/{PSEUDOPEOPLE_YEAR}"},
                "concat": {"address_line": ADDRESS}},
     "wic": {"date_formats": ["%m%d%Y"],
             "columns": {"first_name": "first_name", "middle_names": "middle_initial", "last_name": "last_name",
@@ -336,7 +338,7 @@ def write_pseudopeople_surveys_drop(drop: Path, support: SchemaSupport, seed: in
     cached_drop(drop, build)
     # the census layout; the surveys say when each age was given
     census = PSEUDOPEOPLE_IDENTITY["census"]
-    survey = {**census, "date_formats": [*census["date_formats"], "%Y-%m-%d"],
+    survey = {**census, "constants": {}, "date_formats": [*census["date_formats"], "%Y-%m-%d"],
               "columns": {**census["columns"], "age_recorded_on": "survey_date"}}
     specs = pseudopeople_specs({name: census if name == "census" else survey for name in SURVEYS})
     return write_sources_yaml(drop / "sources.yaml", specs, support)

@@ -141,14 +141,18 @@ def _last_name() -> cl.CustomComparison:
 
 
 AGE_LABEL = "date of birth fits the age the other record gives (no DOB there)"
+AGE_NEAR_LABEL = "date of birth a year out from the age the other record gives (no DOB there)"
 # a record's birth date is known as a DOB or as the window an age allows (birth_earliest .. birth_latest)
 _KNOWN = "(dob_{s} IS NOT NULL OR birth_earliest_{s} IS NOT NULL)"
-_AGE_FITS = (
-    "(dob_l IS NULL AND birth_earliest_l IS NOT NULL"
-    " AND (dob_r BETWEEN birth_earliest_l AND birth_latest_l"
-    " OR (dob_r IS NULL AND birth_earliest_l <= birth_latest_r AND birth_earliest_r <= birth_latest_l)))"
-    " OR (dob_r IS NULL AND birth_earliest_r IS NOT NULL AND dob_l BETWEEN birth_earliest_r AND birth_latest_r)"
-)
+
+
+def _age_fits(margin: str = "") -> str:
+    """The DOB (or the other age's window) falls in an age's window, widened by ``margin`` (an SQL interval)."""
+    lo = {s: f"(birth_earliest_{s} - {margin})" if margin else f"birth_earliest_{s}" for s in "lr"}
+    hi = {s: f"(birth_latest_{s} + {margin})" if margin else f"birth_latest_{s}" for s in "lr"}
+    return (f"(dob_l IS NULL AND birth_earliest_l IS NOT NULL AND (dob_r BETWEEN {lo['l']} AND {hi['l']}"
+            f" OR (dob_r IS NULL AND {lo['l']} <= birth_latest_r AND birth_earliest_r <= {hi['l']})))"
+            f" OR (dob_r IS NULL AND birth_earliest_r IS NOT NULL AND dob_l BETWEEN {lo['r']} AND {hi['r']})")
 
 
 def _dob() -> cl.CustomComparison:
@@ -168,7 +172,10 @@ def _dob() -> cl.CustomComparison:
                   f" AND NOT ({_KNOWN.format(s='l')} AND {_KNOWN.format(s='r')})",
                   "date of birth missing or unusable on one or both records"),
             # a record with an age instead of a DOB: the DOB (or the other age) falls in the year the age allows
-            _level(_AGE_FITS, AGE_LABEL),
+            _level(_age_fits(), AGE_LABEL),
+            # ages are often estimated, rounded or taken on another day: a year out is weak evidence either way, a
+            # level of its own that EM weighs; further out, the DOB is "different" (a parent, a sibling)
+            _level(_age_fits("INTERVAL 1 YEAR"), AGE_NEAR_LABEL),
             _level(f"dob_l = dob_r AND {both_day}", "date of birth exact match"),
             _level(
                 f"{both_day} AND dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",

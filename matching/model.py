@@ -29,7 +29,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 
 from matching import settings as S
 from matching.artifact import ModelArtifact
-from matching.comparisons import AGE_LABEL, FIRST_INITIAL_LABEL
+from matching.comparisons import AGE_LABEL, AGE_NEAR_LABEL, FIRST_INITIAL_LABEL
 from matching.term_frequencies import register_term_frequencies
 
 log = logging.getLogger(__name__)
@@ -216,8 +216,11 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
     # An age that fits the other record's DOB narrows the birth to a year, which a brother or a classmate may share:
     # the pair is judged as one without a DOB, and may link as one with an address would, on a middle name instead.
     aged = _gamma_in("dob", _levels_where(linker, "dob", lambda t: t == AGE_LABEL))
-    dob_agrees = f"({agree('dob')} AND NOT {aged})"
-    dob_unknown = f"({missing('dob')} OR {aged})"
+    near = _gamma_in("dob", _levels_where(linker, "dob", lambda t: t == AGE_NEAR_LABEL))
+    dob_agrees = f"({agree('dob')} AND NOT {aged} AND NOT {near})"
+    # an age a year out is weak evidence against (ages are estimated, or taken on another day): its weight counts in
+    # the score, but for the rules the pair is one without a DOB, needing an address or postcode to link
+    dob_unknown = f"({missing('dob')} OR {aged} OR {near})"
     dob_exact = _gamma_in("dob", _levels_where(linker, "dob", lambda t: t == "date of birth exact match"))
     exact_middle = _gamma_in("middle_names", _levels_where(linker, "middle_names", lambda t: "exact" in t))
     place = _gamma_in("location", _levels_where(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from matching import settings as S
-from matching.comparisons import AGE_LABEL, FIRST_INITIAL_LABEL
+from matching.comparisons import AGE_LABEL, AGE_NEAR_LABEL, FIRST_INITIAL_LABEL
 
 
 def comparison_level(comparison: str, left: dict, right: dict) -> str:
@@ -78,10 +78,12 @@ AGED_10 = ("2009-04-02", "2010-04-01")  # 10 years old on 2020-04-01
 @pytest.mark.parametrize(("left", "right", "label"), [
     (_dob("2009-12-25"), _dob(None, AGED_10), AGE_LABEL),
     (_dob(None, AGED_10), _dob("2010-04-01"), AGE_LABEL),                   # the window's last day
-    (_dob(None, AGED_10), _dob("2010-04-02"), "date of birth different"),   # a day too young to be 10
-    (_dob(None, AGED_10), _dob("2006-06-01"), "date of birth different"),
+    (_dob(None, AGED_10), _dob("2010-04-02"), AGE_NEAR_LABEL),   # a day too young to be 10
+    (_dob(None, AGED_10), _dob("2010-12-01"), AGE_NEAR_LABEL),   # 9 on the day: a year out
+    (_dob(None, AGED_10), _dob("2006-06-01"), "date of birth different"),   # 13: a sibling, not a slip
     (_dob(None, AGED_10), _dob(None, ("2010-01-01", "2010-12-31")), AGE_LABEL),  # two ages that can agree
-    (_dob(None, AGED_10), _dob(None, ("2011-01-01", "2011-12-31")), "date of birth different"),
+    (_dob(None, AGED_10), _dob(None, ("2011-01-01", "2011-12-31")), AGE_NEAR_LABEL),
+    (_dob(None, AGED_10), _dob(None, ("2013-01-01", "2013-12-31")), "date of birth different"),
     (_dob(None, AGED_10), _dob(None), "date of birth missing or unusable on one or both records"),
     (_dob("2009-12-25"), _dob(None), "date of birth missing or unusable on one or both records"),
 ])
