@@ -90,7 +90,8 @@ def _first_name() -> cl.CustomComparison:
             _level(f"{names} AND first_name_phonetic_l = first_name_phonetic_r", "first name sounds the same (phonetic)"),
             # a longer name with two letters wrong (a scanned form's "rn" for "m", two slips of the keyboard);
             # co-twins' distinct names that are this close are the twin guard's to hold apart
-            _level(f"least(length({fl}), length({fr})) >= 6 AND damerau_levenshtein({fl}, {fr}) <= 2",
+            _level(f"least(length({fl}), length({fr})) >= 6 AND abs(length({fl}) - length({fr})) <= 2"
+                   f" AND damerau_levenshtein({fl}, {fr}) <= 2",
                    "first name two typos apart (six letters or more)"),
             cll.ElseLevel().configure(label_for_charts="first name different"),
         ],
