@@ -99,11 +99,12 @@ class AheadResource(dg.ConfigurableResource):
     def for_run(self, run_id: str, drop: Path, reference_date: dt.date, dob_from: dt.date,
                 configs: list[SourceConfig], selection: AbstractSet[dg.AssetKey] | None = None) -> ExtractAhead | None:
         """The run's worker (started on the first call) for the sources the run stages (``selection``: the run's
-        assets, None for the whole job); None when there is none: switched off, one source, or an intraday drop of
+        assets; None or empty for the whole job); None when there is none: switched off, one source, or an intraday drop of
         changes only (small by nature)."""
         if not self._started:
             self._started = True
-            configs = [c for c in configs if selection is None or dg.AssetKey(["staging", c.name]) in selection]
+            # a whole-job run's selection is empty (Dagster gives a set only when the run picked assets)
+            configs = [c for c in configs if not selection or dg.AssetKey(["staging", c.name]) in selection]
             if self.workers >= 1 and len(configs) > 1 and not changes_only(drop):
                 self._ahead = ExtractAhead(drop, configs, run_id, reference_date, dob_from)
         return self._ahead

@@ -141,3 +141,21 @@ def test_a_run_of_some_sources_reads_only_those_ahead(demo_copy):
     finally:
         worker.close()
     assert AheadResource(workers=0).for_run("r1", demo_copy, REF, DOB_FROM, configs) is None
+
+
+@pytest.mark.parametrize("selection", [None, frozenset()])
+def test_a_whole_job_run_extracts_ahead(demo_copy, selection):
+    """Dagster gives a whole-job run an empty asset selection: that is every source, not none (the worker sat idle
+    for a day because an empty set was read as "nothing selected")."""
+    from pipelines.resources import AheadResource
+
+    configs = load_source_configs(None)
+    worker = AheadResource(workers=1).for_run("r1", demo_copy, REF, DOB_FROM, configs, selection)
+    try:
+        assert worker is not None
+        deadline = time.time() + 120  # the worker starts from the last source
+        while not (worker.folder / f"{configs[-1].name}.claim").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert worker.take(configs[-1].name) is not None
+    finally:
+        worker.close()
