@@ -9,7 +9,7 @@ Public API::
 
 from connectors.accounting import FileAccount, LineLedger, check_line_accounting
 from connectors.dates import parse_dates
-from connectors.extract import SourceExtract, extract_source
+from connectors.extract import SourceExtract, SourceParts, extract_source, extract_source_parts
 from connectors.presets import PRESETS
 from connectors.readers import RawChunk, RawStream, open_file, resolve_file
 from connectors.sources import load_source_configs
@@ -23,8 +23,10 @@ __all__ = [
     "RawChunk",
     "RawStream",
     "SourceExtract",
+    "SourceParts",
     "check_line_accounting",
     "extract_source",
+    "extract_source_parts",
     "harmonise_sex",
     "load_source_configs",
     "open_file",

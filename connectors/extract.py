@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,11 +50,33 @@ class SourceExtract:
     notices: list[InputNotice] = dc_field(default_factory=list)
 
 
+# What is kept of each standardised chunk (a frame, and whether it is identity records): by default the frame;
+# a caller staging the rows passes a conversion (to Arrow: a county's attendance as pandas objects is ~4x the size),
+# so no more than one chunk of a file is ever held as pandas.
+ChunkKeep = Callable[[pd.DataFrame, bool], Any]
+
+
+def keep_frame(frame: pd.DataFrame, identity: bool) -> pd.DataFrame:
+    return frame
+
+
+@dataclass
+class SourceParts:
+    """One source's extract as the kept chunks (``ChunkKeep``) of its identity and interaction files."""
+
+    source: str
+    identity: list[Any]
+    interactions: list[Any]
+    quarantine: pd.DataFrame
+    accounts: list[FileAccount]
+    notices: list[InputNotice]
+
+
 @dataclass
 class FileExtract:
-    """One configured file: standardised frames, quarantine rows, an account per table in it, notices."""
+    """One configured file: its kept chunks, quarantine rows, an account per table in it, notices."""
 
-    frames: list[pd.DataFrame]
+    frames: list[Any]
     quarantine: list[dict]
     accounts: list[FileAccount]
     notices: list[InputNotice]
@@ -164,8 +188,8 @@ def _key_name(cfg: FileConfig, field: str) -> str:
 
 def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bool, run_id: str | None,
                  reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT, drop: Path | None = None,
-                 ) -> FileExtract | None:
-    """Standardised frames, quarantine rows, accounts and notices for one file; None for a missing optional file.
+                 keep_chunk: ChunkKeep = keep_frame) -> FileExtract | None:
+    """Standardised chunks (as ``keep_chunk`` makes them), quarantine rows, accounts and notices for one file; None for a missing optional file.
 
     Every sheet of a workbook is read (and accounted for) on its own; a record id repeated on a later sheet
     is a duplicate. A file with a header but no rows stops the run when it is the identity file, and gives
@@ -184,7 +208,7 @@ def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bo
     for k, stream in enumerate(streams):
         frames, quarantine, account, notices = _extract_stream(
             stream, source, cfg, identity=identity, run_id=run_id, reference_date=reference_date,
-            dob_from=dob_from, tracker=tracker, table=k, labels=labels)
+            dob_from=dob_from, tracker=tracker, table=k, labels=labels, keep_chunk=keep_chunk)
         out.frames.extend(frames)
         out.quarantine.extend(quarantine)
         out.accounts.append(account)
@@ -208,7 +232,7 @@ def _seen_at(first: int, table: int, labels: list[str]) -> str:
 
 def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity: bool, run_id: str | None,
                     reference_date: dt.date, dob_from: dt.date, tracker: DuplicateTracker, table: int,
-                    labels: list[str]) -> tuple[list[pd.DataFrame], list[dict], FileAccount, list[InputNotice]]:
+                    labels: list[str], keep_chunk: ChunkKeep) -> tuple[list[Any], list[dict], FileAccount, list[InputNotice]]:
     """One table (a file, a sheet or a SQL table) of a configured file."""
     attendance = isinstance(cfg, InteractionFileConfig) and cfg.kind == "attendance"
     required = list(dict.fromkeys(["source_record_id", *cfg.required]))
@@ -224,7 +248,7 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
     fcol = _field_colmap(cfg, colmap)
     rid_name = _key_name(cfg, "source_record_id")
     ledger = LineLedger(stream.label, stream.header_lines)
-    frames: list[pd.DataFrame] = []
+    frames: list[Any] = []
     quarantine: list[dict] = []
 
     def q(line: int, reason: str, raw: str) -> None:
@@ -277,13 +301,13 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
                           file_label=stream.label, run_id=run_id)
             good = _kept(raw, keep)
             if identity:
-                frames.append(standardise_identity(good, cfg, fcol, reference_date=reference_date,
-                                                   dob_from=dob_from, **common))
+                frames.append(keep_chunk(standardise_identity(good, cfg, fcol, reference_date=reference_date,
+                                                        dob_from=dob_from, **common), True))
             else:
                 assert isinstance(cfg, InteractionFileConfig), "identity=False only for interaction files"
                 terms = (_kept(year, keep), _kept(term, keep)) if attendance else None
-                frames.append(standardise_interactions(good, cfg, fcol, event_ids=_kept(key, keep), terms=terms,
-                                                       **common))
+                frames.append(keep_chunk(standardise_interactions(good, cfg, fcol, event_ids=_kept(key, keep), terms=terms,
+                                                            **common), False))
     account = ledger.close(stream.lines_in)
     quarantine.sort(key=lambda r: r["line_number"])
     log.info("source=%s file=%s lines_in=%d records_out=%d quarantined=%d", source, stream.label,
@@ -324,23 +348,30 @@ def extract_source(source_dir: Path, config: SourceConfig, run_id: str | None = 
     ``reference_date`` (default today; the pipeline passes the drop date) decides what "in the future" means;
     a DOB before ``dob_from`` (the earliest plausible DOB) is flagged too early.
     """
+    parts = extract_source_parts(source_dir, config, run_id, reference_date, dob_from, drop)
+    return SourceExtract(config.name, _concat(parts.identity, IDENTITY_COLUMNS),
+                         _concat(parts.interactions, INTERACTION_COLUMNS), parts.quarantine, parts.accounts,
+                         parts.notices)
+
+
+def extract_source_parts(source_dir: Path, config: SourceConfig, run_id: str | None = None,
+                         reference_date: dt.date | None = None, dob_from: dt.date = DOB_FROM_DEFAULT,
+                         drop: Path | None = None, keep_chunk: ChunkKeep = keep_frame) -> SourceParts:
+    """``extract_source`` with each standardised chunk passed through ``keep_chunk`` as soon as it is made and
+    the results kept in file order, not concatenated."""
     source_dir = Path(source_dir)
     reference_date = reference_date or dt.date.today()
-    identity_frames: list[pd.DataFrame] = []
-    interaction_frames: list[pd.DataFrame] = []
+    parts = SourceParts(config.name, [], [], pd.DataFrame(), [], [])
     quarantine: list[dict] = []
-    accounts: list[FileAccount] = []
-    notices: list[InputNotice] = []
     for cfg, is_identity in [(config.identity, True), *((c, False) for c in config.interactions)]:
         result = extract_file(source_dir, config.name, cfg, identity=is_identity, run_id=run_id,
-                              reference_date=reference_date, dob_from=dob_from, drop=drop)
+                              reference_date=reference_date, dob_from=dob_from, drop=drop, keep_chunk=keep_chunk)
         if result is None:
             continue
-        (identity_frames if is_identity else interaction_frames).extend(result.frames)
+        (parts.identity if is_identity else parts.interactions).extend(result.frames)
         quarantine.extend(result.quarantine)
-        accounts.extend(result.accounts)
-        notices.extend(result.notices)
-    q_frame = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
-    q_frame["line_number"] = q_frame["line_number"].astype("int64")
-    return SourceExtract(config.name, _concat(identity_frames, IDENTITY_COLUMNS),
-                         _concat(interaction_frames, INTERACTION_COLUMNS), q_frame, accounts, notices)
+        parts.accounts.extend(result.accounts)
+        parts.notices.extend(result.notices)
+    parts.quarantine = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
+    parts.quarantine["line_number"] = parts.quarantine["line_number"].astype("int64")
+    return parts

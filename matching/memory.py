@@ -4,6 +4,9 @@ A million records' identity rows and scored pairs are millions of small Python o
 allocator keeps their pages for reuse, so the process's resident size stays at its high-water mark through the
 steps after. ``return_free_memory`` collects garbage and asks glibc to release whole free pages
 (``malloc_trim``): at 1M records about half a gigabyte after the features are built. Elsewhere it only collects.
+
+Arrow allocates from its own pool (mimalloc), which keeps what Arrow freed as well: after a county's education
+source was staged as Arrow, 1.0 GB of the process's 1.35 GB was such pages, returned by ``release_unused``.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ def _libc() -> Any:
 
 
 def return_free_memory() -> bool:
-    """Collect garbage and release free heap pages; True when the allocator was asked to release them."""
+    """Collect garbage and release free heap pages (the C heap's and Arrow's pool's); True when the C allocator
+    was asked to release them."""
     gc.collect()
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
     libc = _libc()
     if libc is None:
         return False

@@ -17,16 +17,39 @@ import pytest
 
 from connectors import extract_source, load_source_configs
 from schemas.errors import UnusableInputError
+from schemas.tables import to_arrow
 from svoc.private_temp import OWNER_FILE
-from svoc.stages.ahead import FOLDER_PREFIX, ExtractAhead, staged_tables
+from svoc.stages.ahead import _TABLES, FOLDER_PREFIX, ExtractAhead, extract_staged
 
 REF = dt.date(2026, 12, 1)
 DOB_FROM = dt.date(1990, 1, 1)
 
 
-def _in_process(drop: Path, config) -> object:
-    return staged_tables(extract_source(drop / config.name, config, run_id="r1", reference_date=REF,
-                                        dob_from=DOB_FROM, drop=drop), "r1")
+def _in_process(drop: Path, config) -> dict:
+    """The source extracted whole as pandas, then each table converted at once: the reference the chunk by chunk
+    conversion (``extract_staged``, in the worker and in process) must equal."""
+    extract = extract_source(drop / config.name, config, run_id="r1", reference_date=REF, dob_from=DOB_FROM,
+                             drop=drop)
+    out = {}
+    for name, table in _TABLES:
+        frame = getattr(extract, name)
+        frame["run_id"] = "r1"
+        out[name] = to_arrow(frame, table)
+    return out
+
+
+@pytest.mark.parametrize("chunk_rows", [7, 100_000])
+def test_staging_chunk_by_chunk_equals_converting_the_whole_source(demo_copy, monkeypatch, chunk_rows):
+    import connectors.raw as raw
+
+    monkeypatch.setattr(raw, "CHUNK_ROWS", chunk_rows)  # 7: every file of the demo drop in many chunks
+    for config in load_source_configs(None):
+        expected = _in_process(demo_copy, config)
+        got = extract_staged(demo_copy / config.name, config, "r1", reference_date=REF, dob_from=DOB_FROM,
+                             drop=demo_copy)
+        assert got.identity.num_rows > 0 and got.interactions.num_rows > 0
+        for name, _ in _TABLES:
+            assert getattr(got, name).equals(expected[name]), (config.name, name)
 
 
 def test_the_worker_stages_exactly_what_extracting_in_process_stages(demo_copy):
@@ -44,8 +67,10 @@ def test_the_worker_stages_exactly_what_extracting_in_process_stages(demo_copy):
             config = next(c for c in configs if c.name == name)
             expected, got = _in_process(demo_copy, config), taken[name]
             for part in ("identity", "interactions", "quarantine"):
-                assert getattr(got, part).equals(getattr(expected, part)), (name, part)
-            assert got.accounts == expected.accounts and got.notices == expected.notices
+                assert getattr(got, part).equals(expected[part]), (name, part)
+            again = extract_staged(demo_copy / name, config, "r1", reference_date=REF, dob_from=DOB_FROM,
+                                   drop=demo_copy)
+            assert got.accounts == again.accounts and got.notices == again.notices
             files = list(ahead.folder.glob(f"{name}.*.arrow"))
             assert len(files) == 3 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
         assert stat.S_IMODE(ahead.folder.stat().st_mode) == 0o700

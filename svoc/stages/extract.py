@@ -16,7 +16,7 @@ import pandas as pd
 
 from schemas.config import SourceConfig
 from schemas.rules import DOB_FROM_DEFAULT
-from svoc.stages.ahead import ExtractAhead, staged_tables
+from svoc.stages.ahead import ExtractAhead, extract_staged
 from svoc.warehouse.sql import one_row, write_frame
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,14 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     if partial and not (drop / config.name).is_dir():
         return unchanged_source(con, config.name, run_id)
     staged = ahead.take(config.name) if ahead is not None and not partial else None
-    if staged is None:
+    if staged is None and not partial:
+        staged = extract_staged(drop / config.name, config, run_id, reference_date=reference_date,
+                                dob_from=dob_from, drop=drop)
+    elif staged is None:
         extract = extract_source(drop / config.name, config, run_id=run_id, reference_date=reference_date,
                                  dob_from=dob_from, drop=drop)
-        if partial:
-            for frame in (extract.identity, extract.interactions):
-                frame["run_id"] = run_id
-        else:
-            staged = staged_tables(extract, run_id)
+        for frame in (extract.identity, extract.interactions):
+            frame["run_id"] = run_id
     where, params = "source = ?", [config.name]
     # The last published run's count, read before this run replaces it (kept across a retried step).
     earlier = con.execute("SELECT previous_identity_records FROM audit.source_runs WHERE run_id = ? AND source = ?",
