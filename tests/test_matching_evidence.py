@@ -395,3 +395,22 @@ def test_a_pair_between_two_children_already_explained_is_not_queued():
     queued = set(zip(result.review["unique_id_l"], result.review["unique_id_r"], strict=True))
     assert queued == {("b:2", "c:9")}  # c:9 is on its own: a person should look
     assert result.stats["explained_pairs_not_queued"] == 1
+
+
+# ------------------------------------------------------------------------------------ memory
+def _partition(record_citizen: pd.DataFrame) -> set[frozenset[str]]:
+    keys = record_citizen["source"] + ":" + record_citizen["source_record_id"]
+    return {frozenset(g) for _, g in keys.groupby(record_citizen["citizen_id"])}
+
+
+def test_a_handed_over_feature_frame_links_the_same_and_keeps_only_what_clustering_reads():
+    from matching.linker import AFTER_SCORING_COLUMNS
+
+    features = synthetic_features(150)
+    expected = link_records(features.copy(), seed=5, analyse_blocking=False)
+    given = features.copy()
+    got = link_records(given, seed=5, analyse_blocking=False, hand_over=True)
+    assert _partition(got.record_citizen) == _partition(expected.record_citizen)
+    assert got.stats["linked_pairs"] == expected.stats["linked_pairs"] > 0
+    assert set(given.columns) <= AFTER_SCORING_COLUMNS and len(given.columns) < len(features.columns)
+    assert {"unique_id", "source_record_id", "first_name_std", "dob"} <= set(given.columns)

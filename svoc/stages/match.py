@@ -122,7 +122,7 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
                            "FROM linked.record_citizen")
     known = _frame(con, "SELECT * FROM audit.citizen_ids")
     previous_queue = _frame(con, "SELECT * FROM audit.review_queue")
-    link: Any = link_records
+    link: Any = functools.partial(link_records, hand_over=True)  # features are stored: linking may narrow them
     if engine == "spark":  # the same linking on Splink's Spark backend (matching.spark)
         from matching.spark.linker import link_records_spark
 
