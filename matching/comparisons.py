@@ -199,16 +199,21 @@ def _dob() -> cl.CustomComparison:
     )
 
 
-def _sex() -> cl.CustomComparison:
+def _exact(column: str, description: str, missing: str, same: str, different: str) -> cl.CustomComparison:
+    """One value compared for equality: missing on either record, the same, or different."""
     return cl.CustomComparison(
-        output_column_name="sex",
-        comparison_description="Sex",
+        output_column_name=column,
+        comparison_description=description,
         comparison_levels=[
-            _null("sex_l IS NULL OR sex_r IS NULL", "sex missing on one or both records"),
-            _level("sex_l = sex_r", "sex matches"),
-            cll.ElseLevel().configure(label_for_charts="sex different"),
+            _null(f"{column}_l IS NULL OR {column}_r IS NULL", missing),
+            _level(f"{column}_l = {column}_r", same),
+            cll.ElseLevel().configure(label_for_charts=different),
         ],
     )
+
+
+def _sex() -> cl.CustomComparison:
+    return _exact("sex", "Sex", "sex missing on one or both records", "sex matches", "sex different")
 
 
 def _location() -> cl.CustomComparison:
@@ -243,15 +248,8 @@ def _location() -> cl.CustomComparison:
 
 
 def _nhs_number() -> cl.CustomComparison:
-    return cl.CustomComparison(
-        output_column_name="nhs_number",
-        comparison_description="NHS number (valid values only)",
-        comparison_levels=[
-            _null("nhs_number_l IS NULL OR nhs_number_r IS NULL", "NHS number missing on one or both records"),
-            _level("nhs_number_l = nhs_number_r", "NHS number exact match"),
-            cll.ElseLevel().configure(label_for_charts="NHS numbers differ"),
-        ],
-    )
+    return _exact("nhs_number", "NHS number (valid values only)", "NHS number missing on one or both records",
+                  "NHS number exact match", "NHS numbers differ")
 
 
 def _upn() -> cl.CustomComparison:

@@ -315,10 +315,11 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     cols["sex"] = np.where(np.isin(sex, ["M", "F"]), sex, _NULL)
 
     postcode = pd.Series(map_distinct(_text(identity, "postcode"), lambda v: check_postcode(v).value), dtype=object)
-    raw_pc = pd.Series(_col(identity, "postcode_raw").to_numpy(dtype=object)).where(postcode.isna(), postcode)
+    given = _col(identity, "postcode_raw")
+    raw_pc = pd.Series(given.to_numpy(dtype=object)).where(postcode.isna(), postcode)
     parts = map_distinct(raw_pc, partial_postcode_parts, missing={})
     cols["postcode"] = postcode.to_numpy()
-    cols["postcode_token"] = _postcode_tokens(postcode, _col(identity, "postcode_raw"))
+    cols["postcode_token"] = _postcode_tokens(postcode, given)
     cols["postcode_sector"] = _arr([p.get("postcode_sector") for p in parts])
     cols["postcode_district"] = _arr([p.get("postcode_district") for p in parts])
     addr = map_distinct(_text(identity, "address_line"), lambda v: standardise_address(str(v)), missing=(None, None))
