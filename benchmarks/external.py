@@ -38,9 +38,12 @@ import pandas as pd
 
 from benchmarks import external_data as data
 from benchmarks import external_peers as peers
+from benchmarks import external_splink
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("febrl4", "pseudopeople-under18", "generated-20k", "febrl3-dedupe", "pseudopeople-surveys")
+# Run only when named (--datasets) and a local copy is at hand (benchmarks.external_splink): not in the repo
+OPTIONAL_DATASETS = ("splink-fake1000", "splink-historical50k")
 LINKERS = ("svoc", "splink", "recordlinkage")
 GENERATED_CHILDREN = 20_000
 GENERATED_SEED = 7
@@ -232,9 +235,22 @@ def pseudopeople_surveys_dataset(base: Path, support: data.SchemaSupport) -> Dat
                    {name: {} for name in data.SURVEYS}, support=support)
 
 
+def splink_dataset(name: str) -> Callable[[Path, data.SchemaSupport], Dataset]:
+    write = {"splink-fake1000": external_splink.write_fake1000_drop,
+             "splink-historical50k": external_splink.write_historical_drop}[name]
+
+    def build(base: Path, support: data.SchemaSupport) -> Dataset:
+        drop = base / name
+        sources = write(drop, support)
+        ids = {external_splink.SOURCE: {"email": "email"} if name == "splink-fake1000" else {}}
+        return Dataset(name, drop, sources, data.read_truth(drop), ids, support=support)
+    return build
+
+
 BUILDERS: dict[str, Callable[[Path, data.SchemaSupport], Dataset]] = {
     "febrl4": febrl4_dataset, "pseudopeople-under18": pseudopeople_dataset, "generated-20k": generated_dataset,
-    "febrl3-dedupe": febrl3_dedupe_dataset, "pseudopeople-surveys": pseudopeople_surveys_dataset}
+    "febrl3-dedupe": febrl3_dedupe_dataset, "pseudopeople-surveys": pseudopeople_surveys_dataset,
+    **{name: splink_dataset(name) for name in OPTIONAL_DATASETS}}
 
 
 def source_configs(ds: Dataset) -> list:
@@ -305,7 +321,7 @@ def format_table(rows: list[dict]) -> str:
 def run_all(names: list[str] | tuple[str, ...] = DATASETS, linkers: list[str] | tuple[str, ...] = LINKERS,
             data_dir: Path = data.DATA) -> list[dict]:
     """Every linker on every dataset named, in that order: one row each (``error`` when a linker failed)."""
-    unknown = sorted(set(names) - set(DATASETS)) + sorted(set(linkers) - set(LINKERS))
+    unknown = sorted(set(names) - set(BUILDERS)) + sorted(set(linkers) - set(LINKERS))
     if unknown:
         raise ValueError(f"unknown dataset or linker: {', '.join(unknown)}")
     support = data.schema_support()
@@ -331,7 +347,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from benchmarks.run import merge_accuracy
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
+    p.add_argument("--datasets", default=",".join(DATASETS),
+                   help="comma-separated: " + ", ".join((*DATASETS, *OPTIONAL_DATASETS)))
     p.add_argument("--linkers", default=",".join(LINKERS), help="comma-separated: " + ", ".join(LINKERS))
     p.add_argument("--data", type=Path, default=data.DATA, help="where the drops are cached")
     p.add_argument("--no-write", action="store_true",
@@ -341,7 +358,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     linkers = [n.strip() for n in a.linkers.split(",") if n.strip()]
     try:
         rows = run_all(names, linkers, a.data)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:  # an unknown name, or an optional dataset not at hand
         p.error(str(err))
     a.data.mkdir(parents=True, exist_ok=True)
     (a.data / "external_rows.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
