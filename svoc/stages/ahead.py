@@ -68,7 +68,7 @@ def extract_staged(source_dir: Path, config: SourceConfig, run_id: str, *, refer
                   strict=True)}
     accounts, notices = list(parts.accounts), list(parts.notices)
     del parts
-    return_free_memory()  # the chunks' pandas rows, freed but still held by the allocators
+    return_free_memory(arrow=True)  # the chunks' pandas rows and Arrow copies, freed but held by the allocators
     return StagedTables(**tables, accounts=accounts, notices=notices)
 
 
