@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 FOLDER_PREFIX = "svoc-extract-"
 _TABLES = (("identity", "staging.identity_records"), ("interactions", "staging.interactions"),
            ("quarantine", "quarantine.rows"))
+_IDENTITY, _INTERACTIONS, _QUARANTINE = (table for _, table in _TABLES)
 
 
 @dataclass
@@ -56,15 +57,14 @@ def extract_staged(source_dir: Path, config: SourceConfig, run_id: str, *, refer
     (a county's attendance file: ~1.6 GB as pandas, ~0.4 GB as Arrow)."""
     from connectors import extract_source_parts
 
-    def to_table(frame: Any, identity: bool) -> pa.Table:
-        frame["run_id"] = run_id
-        return to_arrow(frame, _TABLES[0][1] if identity else _TABLES[1][1])
+    def to_table(frame: Any, identity: bool) -> pa.Table:  # the chunk carries its run_id already
+        return to_arrow(frame, _IDENTITY if identity else _INTERACTIONS)
 
     parts = extract_source_parts(source_dir, config, run_id=run_id, reference_date=reference_date,
                                  dob_from=dob_from, drop=drop, keep_chunk=to_table)
     parts.quarantine["run_id"] = run_id
     tables = {name: _concat_tables(chunks, table) for (name, table), chunks in
-              zip(_TABLES, (parts.identity, parts.interactions, [to_arrow(parts.quarantine, _TABLES[2][1])]),
+              zip(_TABLES, (parts.identity, parts.interactions, [to_arrow(parts.quarantine, _QUARANTINE)]),
                   strict=True)}
     accounts, notices = list(parts.accounts), list(parts.notices)
     del parts
