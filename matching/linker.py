@@ -9,6 +9,7 @@ the cannot-link constraints and steward decisions (``matching.cluster``), assign
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from matching.model import PREDICT_CHUNK_RECORDS, extra_ids, predict_pairs
 from matching.prior import calibrate_prior
 from matching.term_frequencies import with_term_frequencies
 from matching.thresholds import Thresholds, thresholds_from_model, wants_model_thresholds
-from matching.training import label_accuracy, train_model
+from matching.training import accuracy_at, label_accuracy_table, train_model
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,9 @@ def link_records(
     ``con`` is the warehouse connection holding ``audit.models``: when given, the latest stored model
     is reused (unless ``retrain`` or ``stored_model`` is given) and a newly trained model is saved.
     Splink itself runs in a private in-memory DuckDB with ``threads`` / ``memory_limit``.
-    ``hand_over``: the caller has no further use for ``features``; once the pairs are scored, the columns the
-    clustering does not read are dropped from it in place (at 1M records about 0.7 GB of the frame's 1.8 GB).
+    ``hand_over``: the caller has no further use for ``features``; once they are copied into the scoring database,
+    the columns the clustering does not read are dropped from it in place (at 1M records about 0.7 GB of the
+    frame's 1.8 GB, no longer held beside the scoring's own memory).
     """
     from matching.registry import assign_citizen_ids
 
@@ -120,10 +122,13 @@ def link_records(
         assert stored_model is not None, "a model is reused only when there is one"
         model = stored_model
     log.info("model %s (%s)", model.model_version, "trained" if trained else "reused")
+    # the stewards' labels read every feature column: taken before a hand-over narrows the frame
+    labelled = label_accuracy_table(features, model, decisions, threads=threads, memory_limit=memory_limit)
     clock.lap("train")
     if steps is None:
         scored = predict_pairs(features, model, th.floor, threads=threads, memory_limit=memory_limit,
-                               rule_counts=rule_counts if count_while_scoring else None)
+                               rule_counts=rule_counts if count_while_scoring else None,
+                               loaded=functools.partial(_narrow, features) if hand_over else None)
     else:
         scored = steps.predict(features, model, th.floor, threads=threads, memory_limit=memory_limit)
     if count_while_scoring:
@@ -138,10 +143,9 @@ def link_records(
         th = thresholds_from_model(scored.loc[eligible, "match_probability"].to_numpy(), review_low=low,
                                    floor=th.floor)
     log.info("thresholds: link %.4g, review %.4g-%.4g (%s)", th.link, th.review[0], th.review[1], th.source)
-    checked = label_accuracy(features, model, decisions, th.link, threads=threads, memory_limit=memory_limit)
+    checked = accuracy_at(labelled, th.link)
     if hand_over:
-        features.drop(columns=[c for c in features.columns if c not in AFTER_SCORING_COLUMNS], inplace=True)
-        return_free_memory()
+        _narrow(features)
     clusters = (steps.cluster if steps else cluster_scored)(features, scored, decisions, th, cannot_link_identifiers)
     clock.lap("cluster")
     registry, events, known_ids = assign_citizen_ids(clusters.assignments, previous_registry, known_ids, run_id)
@@ -192,6 +196,14 @@ def link_touched(features: pd.DataFrame, scored: pd.DataFrame, *, model: ModelAr
 
 # What linking reads of the features once the pairs are scored: the clustering's columns and the record keys.
 AFTER_SCORING_COLUMNS = frozenset({*CLUSTER_COLUMNS, "source_record_id"})
+
+
+def _narrow(features: pd.DataFrame) -> None:
+    """A handed-over feature frame loses, in place, every column linking does not read after scoring."""
+    drop = [c for c in features.columns if c not in AFTER_SCORING_COLUMNS]
+    if drop:
+        features.drop(columns=drop, inplace=True)
+        return_free_memory()
 
 
 class _Clock:

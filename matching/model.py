@@ -280,6 +280,7 @@ def predict_pairs(
     con: duckdb.DuckDBPyConnection | None = None,
     new_ids: Collection[str] | None = None,
     rule_counts: dict[int, int] | None = None,
+    loaded: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """Score candidate pairs; keep those with ``match_probability >= threshold_probability``.
 
@@ -288,10 +289,15 @@ def predict_pairs(
     counted over all of ``features``, as a full scoring would.
 
     ``rule_counts`` (a full scoring in one chunk): filled with the pairs each blocking rule made, by rule index,
-    counted on the blocked pairs Splink then scores (``matching.blocking.analysis_from_counts``)."""
+    counted on the blocked pairs Splink then scores (``matching.blocking.analysis_from_counts``).
+
+    ``loaded`` is called once the features are copied into the scoring database: from then on scoring does not
+    read ``features``, so a caller that needs only some of its columns afterwards may drop the rest there."""
     with scoped_connection(con, threads, memory_limit) as con:
         extra = extra_ids(artifact.settings)
         table = load_features(con, features, extra)
+        if loaded is not None:
+            loaded()
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         linker = make_linker(con, table, json.loads(artifact.settings_json))
         register_term_frequencies(linker, artifact.term_frequencies)

@@ -227,14 +227,14 @@ def _splink_version() -> str:
     return splink.__version__
 
 
-def label_accuracy(features: pd.DataFrame, artifact: ModelArtifact, decisions: pd.DataFrame | None,
-                   link_threshold: float, *, threads: int | None = None,
-                   memory_limit: str | None = None) -> dict[str, float]:
-    """What the stewards' decisions say about the link threshold (Splink's ``accuracy_analysis_from_labels_table``):
-    the labelled precision and recall of linking at ``link_threshold``, and the number of labels. Empty when fewer
-    than ``MIN_STEWARD_LABELS`` decisions concern records of this drop, or they hold only one kind of answer."""
+def label_accuracy_table(features: pd.DataFrame, artifact: ModelArtifact, decisions: pd.DataFrame | None, *,
+                         threads: int | None = None, memory_limit: str | None = None) -> pd.DataFrame | None:
+    """What the stewards' decisions say of every threshold (Splink's ``accuracy_analysis_from_labels_table``:
+    labelled precision and recall by match probability); None when fewer than ``MIN_STEWARD_LABELS`` decisions
+    concern records of this drop, or they hold only one kind of answer. It does not depend on the link threshold,
+    so linking takes it before scoring, while it still has every feature column (``accuracy_at`` reads it)."""
     if decisions is None or len(decisions) < MIN_STEWARD_LABELS:
-        return {}
+        return None
     with scoped_connection(None, threads, memory_limit) as con:
         table = load_features(con, features, ())
         labels = decisions[["unique_id_l", "unique_id_r"]].astype(str).assign(
@@ -247,13 +247,28 @@ def label_accuracy(features: pd.DataFrame, artifact: ModelArtifact, decisions: p
         counts = con.execute("SELECT count(*), sum(clerical_match_score) FROM cv_acc_labels").fetchall()[0]
         n, same = int(counts[0]), float(counts[1] or 0)
         if n < MIN_STEWARD_LABELS or same in (0, n):
-            return {}
+            return None
         linker = make_linker(con, table, json.loads(artifact.settings_json))
         analysis = linker.evaluation.accuracy_analysis_from_labels_table(
             "cv_acc_labels", output_type="table", match_weight_round_to_nearest=0.1)
         assert isinstance(analysis, SplinkDataFrame), "output_type='table' gives a table"
-        table_df = analysis.as_pandas_dataframe()
-    at = table_df[table_df["match_probability"] >= link_threshold].sort_values("match_probability")
-    row = at.iloc[0] if not at.empty else table_df.sort_values("match_probability").iloc[-1]
-    return {"labels": n, "labels_precision_at_link": float(row["precision"]),
+        return analysis.as_pandas_dataframe().assign(labels=n)
+
+
+def accuracy_at(table: pd.DataFrame | None, link_threshold: float) -> dict[str, float]:
+    """From ``label_accuracy_table``: the labelled precision and recall of linking at ``link_threshold`` and the
+    number of labels (empty without a table)."""
+    if table is None or table.empty:
+        return {}
+    at = table[table["match_probability"] >= link_threshold].sort_values("match_probability")
+    row = at.iloc[0] if not at.empty else table.sort_values("match_probability").iloc[-1]
+    return {"labels": int(row["labels"]), "labels_precision_at_link": float(row["precision"]),
             "labels_recall_at_link": float(row["recall"])}
+
+
+def label_accuracy(features: pd.DataFrame, artifact: ModelArtifact, decisions: pd.DataFrame | None,
+                   link_threshold: float, *, threads: int | None = None,
+                   memory_limit: str | None = None) -> dict[str, float]:
+    """What the stewards' decisions say about the link threshold: ``accuracy_at`` of ``label_accuracy_table``."""
+    return accuracy_at(label_accuracy_table(features, artifact, decisions, threads=threads,
+                                            memory_limit=memory_limit), link_threshold)

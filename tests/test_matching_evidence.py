@@ -369,10 +369,17 @@ def test_a_handed_over_feature_frame_links_the_same_and_keeps_only_what_clusteri
     from matching.linker import AFTER_SCORING_COLUMNS
 
     features = synthetic_features(150)
-    expected = link_records(features.copy(), seed=5, analyse_blocking=False)
+    uids = set(features["unique_id"])  # enough steward labels to measure the link threshold with
+    rows = [(f"education:E{i:05d}", f"health:H{i:05d}", "same") for i in range(60) if f"health:H{i:05d}" in uids]
+    rows += [(f"education:E{i:05d}", f"education:E{i + 1:05d}", "different") for i in range(60, 90)]
+    decisions = pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r", "decision"]).assign(
+        reviewer="r", reason="checked", decided_at=pd.Timestamp("2026-01-01", tz="UTC"))
+    expected = link_records(features.copy(), seed=5, analyse_blocking=False, decisions=decisions)
     given = features.copy()
-    got = link_records(given, seed=5, analyse_blocking=False, hand_over=True)
+    got = link_records(given, seed=5, analyse_blocking=False, hand_over=True, decisions=decisions)
     assert _partition(got.record_citizen) == _partition(expected.record_citizen)
     assert got.stats["linked_pairs"] == expected.stats["linked_pairs"] > 0
+    assert got.stats["labels"] == expected.stats["labels"] == len(rows)  # labels read before the frame narrowed
+    assert got.stats["labels_precision_at_link"] == expected.stats["labels_precision_at_link"]
     assert set(given.columns) <= AFTER_SCORING_COLUMNS and len(given.columns) < len(features.columns)
     assert {"unique_id", "source_record_id", "first_name_std", "dob"} <= set(given.columns)

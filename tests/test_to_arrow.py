@@ -74,3 +74,20 @@ def test_a_frame_takes_the_tables_columns_in_order_with_missing_ones_null():
     assert table.column("source").to_pylist() == ["health", "police"]
     assert table.column("event_date").to_pylist() == [dt.date(2026, 1, 5), None]
     assert table.column("run_id").null_count == 2
+
+
+@pytest.mark.parametrize("values", [['{"w": 1}', None, '{"w": 1}', '{"w": 2}'], [None, None], []])
+def test_a_categorical_text_column_is_written_once_per_distinct_text_and_reads_back_as_text(values):
+    import duckdb
+
+    frame = pd.DataFrame({"unique_id_l": [f"a:{i}" for i in range(len(values))],
+                          "evidence": pd.Categorical(values)})
+    table = to_arrow(frame, "matching.scored_pairs")
+    evidence = table.column("evidence")
+    assert pa.types.is_dictionary(evidence.type) and evidence.to_pylist() == values
+    assert table.column("unique_id_l").type == TEXT  # every other column keeps the contract's type
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (unique_id_l VARCHAR, evidence VARCHAR)")
+    con.register("f", table)
+    con.execute("INSERT INTO t BY NAME SELECT unique_id_l, evidence FROM f")
+    assert [r[0] for r in con.execute("SELECT evidence FROM t ORDER BY unique_id_l").fetchall()] == values

@@ -92,7 +92,9 @@ def store_pairs(con: duckdb.DuckDBPyConnection, scored: pd.DataFrame, evidence: 
     """A full night's other state: the scored pairs worth keeping for the next incremental night."""
     kept = pairs_to_keep(scored, keep_floor(thresholds), evidence)
     con.execute("DELETE FROM matching.scored_pairs")
-    insert_rows(con, "matching.scored_pairs", kept[_PAIR_COLUMNS].assign(run_id=run_id))
+    # evidence texts repeat (pairs with the same levels share one): written each once, as a dictionary
+    insert_rows(con, "matching.scored_pairs",
+                kept[_PAIR_COLUMNS].assign(run_id=run_id, evidence=pd.Categorical(kept["evidence"])))
 
 
 @dataclass

@@ -145,7 +145,8 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
     write_frame(con, "audit.citizen_ids", pd.DataFrame(result.known_ids), replace_where="true")
     write_frame(con, "audit.citizen_events", result.events.assign(run_id=run_id), replace_where="run_id = ?",
                 params=[run_id])
-    write_frame(con, "audit.match_evidence", result.match_evidence, replace_where="run_id = ?", params=[run_id])
+    evidence = result.match_evidence.assign(evidence=pd.Categorical(result.match_evidence["evidence"]))  # each once
+    write_frame(con, "audit.match_evidence", evidence, replace_where="run_id = ?", params=[run_id])
     queue = carry_forward(previous_queue, result.review_queue)
     write_frame(con, "audit.review_queue", queue, replace_where="true")
     stats: dict[str, Any] = {k: v for k, v in result.stats.items() if isinstance(v, int | float)}
