@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -59,6 +60,30 @@ def matching_connection(threads: int | None = None, memory_limit: str | None = N
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+# Training works on bounded samples (u and EM pairs, ``matching.training``), so it gets a bounded buffer: given more,
+# DuckDB keeps caching in it (at 1M records EM filled a 2 GB buffer beside the 1.8 GB feature frame, and gained
+# nothing from it: the same training took as long in 1 GB). Past this it spills to ``spill_folder``.
+TRAINING_MEMORY_LIMIT = "1GB"
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]i?b|b)?\s*", re.IGNORECASE)
+
+
+def memory_bytes(limit: str) -> int | None:
+    """A DuckDB memory setting (``4GB``, ``1.5 GiB``, ``500MB``) in bytes; None when it is not one."""
+    m = _MEMORY.fullmatch(limit)
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()]) if m else None
+
+
+def capped_memory_limit(limit: str | None, cap: str = TRAINING_MEMORY_LIMIT) -> str | None:
+    """The smaller of ``limit`` (None: DuckDB's default, most of the machine) and ``cap``; a ``limit`` that is not
+    a size is passed on for DuckDB to judge."""
+    if limit is None:
+        return cap
+    given, most = memory_bytes(limit), memory_bytes(cap)
+    return cap if given is not None and most is not None and given > most else limit
 
 
 @contextlib.contextmanager
@@ -336,17 +361,28 @@ def shape_predictions(con: duckdb.DuckDBPyConnection, linker: Linker, table: str
     a DuckDB linker with the same settings; the Spark engine collects its predictions into such a table)."""
     cols, evidence = _evidence_select(linker)
     eligible, gap = _evidence_sql(linker)
+    # Pairs with the same levels and weights share one evidence text (at 1M records, 270k distinct in 718k): each
+    # pair brings only the text's hash, and each distinct text crosses into Python once.
     sql = (
         "SELECT unique_id_l, unique_id_r, match_probability, match_weight, match_key, "
         f"{eligible} AS auto_link_eligible, {gap} AS evidence_gap, "
-        f"{evidence} AS evidence, {', '.join(cols)} FROM {table} "
+        f"hash({evidence}) AS evidence_hash, {', '.join(cols)} FROM {table} "
         "ORDER BY unique_id_l, unique_id_r"
     )
     out = _add_level_columns(con.execute(sql).df(), level_labels(linker))
     out["match_key"] = out["match_key"].astype(int)
-    # pairs with the same levels and weights share one evidence string (at 1M records, 270k distinct in 645k)
-    codes, uniques = pd.factorize(out["evidence"].to_numpy(dtype=object), use_na_sentinel=True)
-    shared = np.empty(len(uniques) + 1, dtype=object)
-    shared[:-1] = uniques  # code -1 (no evidence) takes the last slot, None
-    out["evidence"] = shared[codes]
+    texts = con.execute(f"SELECT hash(evidence) AS h, evidence FROM (SELECT DISTINCT {evidence} AS evidence "
+                        f"FROM {table}) ORDER BY evidence").df()
+    hashes = pd.Index(texts["h"].to_numpy(dtype=np.uint64))
+    if hashes.is_unique:
+        shared = np.empty(len(texts) + 1, dtype=object)  # code -1 (no text) takes the last slot: None
+        shared[:-1] = texts["evidence"].to_numpy(dtype=object)
+        values = shared[hashes.get_indexer(out["evidence_hash"].to_numpy(dtype=np.uint64))]
+    else:  # two texts with one 64-bit hash: never seen, but then the texts are read per pair
+        values = con.execute(f"SELECT {evidence} FROM {table} ORDER BY unique_id_l, unique_id_r"
+                             ).df().iloc[:, 0].to_numpy(dtype=object)
+    at = out.columns.get_loc("evidence_hash")
+    assert isinstance(at, int), "column names are unique"
+    del out["evidence_hash"]
+    out.insert(at, "evidence", values)
     return out

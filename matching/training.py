@@ -21,7 +21,7 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 
 from matching import settings as S
 from matching.artifact import ModelArtifact, make_artifact
-from matching.model import load_features, make_linker, scoped_connection
+from matching.model import capped_memory_limit, load_features, make_linker, scoped_connection
 from schemas.errors import SvocError
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,10 @@ def train_model(
     ``TrainingError`` names the fields that were unusable. With at least ``MIN_STEWARD_LABELS`` steward
     ``same`` decisions on records of this drop, m is then re-estimated from them
     (``estimate_m_from_pairwise_labels``). Degenerate m/u values are repaired (``guard_parameters``).
+    Its own connection's ``memory_limit`` is at most ``matching.model.TRAINING_MEMORY_LIMIT``: training reads
+    bounded samples.
     """
-    with scoped_connection(con, threads, memory_limit) as con:
+    with scoped_connection(con, threads, capped_memory_limit(memory_limit)) as con:
         table = load_features(con, features, extra_id_columns)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         warnings_out = _field_warnings(con, table)

@@ -10,11 +10,20 @@ import random
 import duckdb
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from splink import DuckDBAPI, Linker
 
 from matching import settings as S
 from matching.artifact import ModelArtifact, content_hash, load_latest_model, save_model
-from matching.model import load_features, matching_connection, predict_pairs
+from matching.model import (
+    TRAINING_MEMORY_LIMIT,
+    capped_memory_limit,
+    load_features,
+    matching_connection,
+    memory_bytes,
+    predict_pairs,
+)
 from matching.training import train_model
 
 FIRST = ["oliver", "amelia", "george", "isla", "harry", "ava", "jack", "mia", "noah", "grace", "leo", "freya",
@@ -154,6 +163,20 @@ def test_evidence_names_the_nickname_level(features: pd.DataFrame, artifact: Mod
     assert prior_weight == pytest.approx(math.log2(artifact.prior / (1 - artifact.prior)), abs=0.05)
 
 
+def test_every_pair_carries_the_evidence_of_its_own_levels_and_weights(features: pd.DataFrame,
+                                                                       artifact: ModelArtifact) -> None:
+    """Evidence texts cross from DuckDB once per distinct text, by hash: each pair must still get its own."""
+    pairs = predict_pairs(features, artifact, threshold_probability=0.001, threads=1)
+    assert len(pairs) > 200 and pairs["evidence"].nunique() < len(pairs)  # texts are shared
+    assert list(pairs.columns[:8]) == ["unique_id_l", "unique_id_r", "match_probability", "match_weight",
+                                       "match_key", "auto_link_eligible", "evidence_gap", "evidence"]
+    for _, row in pairs.iterrows():
+        for item in json.loads(row["evidence"]):
+            name = item["comparison"]
+            assert item["level"] == row[f"level_{name}"]
+            assert item["match_weight"] == pytest.approx(row[f"mw_{name}"], abs=6e-4)
+
+
 def test_reusing_stored_model_gives_identical_predictions(features: pd.DataFrame, artifact: ModelArtifact) -> None:
     con = duckdb.connect(":memory:")
     save_model(con, artifact, run_id="run-1")
@@ -235,3 +258,25 @@ def test_demo_drop_full_chain_accuracy() -> None:
     assert metrics["precision"] >= 0.999
     assert metrics["recall"] >= 0.99
     assert metrics["twin_pairs_merged"] == 0
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("4GB", 4 * 10**9), ("1.5 GiB", int(1.5 * 2**30)), ("500mb", 500 * 10**6), ("2048KiB", 2048 * 1024),
+    ("123", 123), ("lots", None), ("", None), ("4 GB please", None),
+])
+def test_a_duckdb_memory_setting_is_read_as_bytes(text: str, expected: int | None) -> None:
+    assert memory_bytes(text) == expected
+
+
+@pytest.mark.parametrize(("limit", "expected"), [
+    (None, TRAINING_MEMORY_LIMIT), ("4GB", TRAINING_MEMORY_LIMIT), ("512MB", "512MB"), ("odd", "odd"),
+])
+def test_training_memory_is_the_smaller_of_the_setting_and_its_cap(limit: str | None, expected: str) -> None:
+    assert capped_memory_limit(limit) == expected
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["", "B", "KB", "MiB", "gb", "TiB"]),
+       st.sampled_from(["", " "]))
+def test_any_whole_size_in_any_unit_reads_back(number: int, unit: str, gap: str) -> None:
+    scale = {"": 1, "b": 1, "kb": 10**3, "mib": 2**20, "gb": 10**9, "tib": 2**40}[unit.lower()]
+    assert memory_bytes(f"{number}{gap}{unit}") == number * scale
