@@ -29,7 +29,7 @@ from matching.must_links import (  # noqa: F401 - re-exported: the constraints A
     latest_decisions,
     steward_links,
 )
-from matching.twin_guard import TwinGuard
+from matching.twin_guard import TwinGuard, as_list
 
 _MULTI = object()  # a cluster holding more than one NHS number (only must-links can make one)
 # Conflict reasons that are two different valid identifiers: the identifiers decide, so such a pair is never a
@@ -67,7 +67,8 @@ class ConstraintIndex(TwinGuard):
         # cannot-link identifiers per record: {NAME: VALUE}; only records that carry one are listed
         self.cl_ids: dict[int, dict[str, str]] = {}
         if names:
-            for i, keys in enumerate(self.id_keys):
+            for i, raw in enumerate(self._identifier_keys):  # not cached: every record is read once here
+                keys = as_list(raw)
                 vals = {k.split("=", 1)[0].upper(): k.split("=", 1)[1] for k in keys if "=" in k}
                 vals = {k: v for k, v in vals.items() if k in names}
                 if vals:

@@ -147,10 +147,12 @@ class TwinGuard:
         known = {k.upper() for k in load_name_groups()}
         self.name_count = counts.fillna(0).astype(int).tolist()
         self.established = ((counts >= ESTABLISHED_NAME_COUNT) | first_u.isin(known)).fillna(False).tolist()
-        middle = col("middle_names_std")
-        self.middle = [frozenset(m.upper().split()) if m else frozenset() for m in middle]
-        self.id_keys = [frozenset(as_list(v)) for v in features["identifier_keys"]] \
-            if "identifier_keys" in features else [frozenset()] * n
+        # middle names and identifier keys as sets only for the records a check reaches (a set per record at 1M
+        # records was 0.5 GB, most of it for records no check ever compares)
+        self._middle_names = col("middle_names_std")
+        self._identifier_keys = features["identifier_keys"].tolist() if "identifier_keys" in features else [None] * n
+        self._middle: dict[int, frozenset[str]] = {}
+        self._ids: dict[int, frozenset[str]] = {}
         if "dob_precision" in features:  # a placeholder DOB (1 January, ...) is not the same birthday
             ok &= (features["dob_precision"].astype(object) == "day").fillna(False).to_numpy(dtype=bool)
         self.alts = features["alt_first_names"].tolist() if "alt_first_names" in features else [None] * n
@@ -166,6 +168,21 @@ class TwinGuard:
         self._twin_ok = [d >= 0 for d in self.twin_dob]
 
     # -- per record ---------------------------------------------------------------------------
+    def middle(self, i: int) -> frozenset[str]:
+        """Record ``i``'s middle names, upper-cased."""
+        s = self._middle.get(i)
+        if s is None:
+            m = self._middle_names[i]
+            s = self._middle[i] = frozenset(m.upper().split()) if m else frozenset()
+        return s
+
+    def id_keys(self, i: int) -> frozenset[str]:
+        """Record ``i``'s identifier keys (``NAME=VALUE``)."""
+        s = self._ids.get(i)
+        if s is None:
+            s = self._ids[i] = frozenset(as_list(self._identifier_keys[i]))
+        return s
+
     def surnames(self, i: int) -> frozenset[str]:
         s = self._surnames.get(i)
         if s is None:
@@ -228,16 +245,17 @@ class TwinGuard:
         middle names under two spellings of one first name (Sofia/Sofiia Amelia: co-twins may share a middle
         name, but not with first names one letter apart as well)."""
         fi, fj = self.first[i], self.first[j]
-        if (fi and fi in self.middle[j]) or (fj and fj in self.middle[i]):
+        if (fi and fi in self.middle(j)) or (fj and fj in self.middle(i)):
             return True
-        mi = self.middle[i]
-        if (mi and mi == self.middle[j] and all(len(t) > 1 for t in mi) and fi and fj
+        mi = self.middle(i)
+        if (mi and mi == self.middle(j) and all(len(t) > 1 for t in mi) and fi and fj
                 and not _names_clearly_different(fi, fj)):
             return True
         li, lj = clean_str(self.last[i]), clean_str(self.last[j])
         if li and lj and fi == lj.upper() and fj == li.upper():
             return True
-        if self.id_keys[i] & self.id_keys[j] or _identifier_one_typo(self.id_keys[i], self.id_keys[j]):
+        ki, kj = self.id_keys(i), self.id_keys(j)
+        if ki & kj or _identifier_one_typo(ki, kj):
             return True
         alts_i, alts_j = as_list(self.alts[i]), as_list(self.alts[j])
         if alts_i or alts_j:  # a known alternative first name that matches the other record: not twins
