@@ -94,7 +94,7 @@ def link_records(
     Splink itself runs in a private in-memory DuckDB with ``threads`` / ``memory_limit``.
     ``hand_over``: the caller has no further use for ``features``; once they are copied into the scoring database,
     the columns the clustering does not read are dropped from it in place (at 1M records about 0.7 GB of the
-    frame's 1.8 GB, no longer held beside the scoring's own memory).
+    frame's 1.8 GB, no longer held beside the scoring's own memory), and once clustered, all but the record keys.
     """
     from matching.registry import assign_citizen_ids
 
@@ -148,6 +148,8 @@ def link_records(
         _narrow(features)
     clusters = (steps.cluster if steps else cluster_scored)(features, scored, decisions, th, cannot_link_identifiers)
     clock.lap("cluster")
+    if hand_over:
+        _narrow(features, AFTER_CLUSTERING_COLUMNS)
     registry, events, known_ids = assign_citizen_ids(clusters.assignments, previous_registry, known_ids, run_id)
 
     uid_citizen = _uid_to_citizen(registry, clusters.assignments)
@@ -194,13 +196,15 @@ def link_touched(features: pd.DataFrame, scored: pd.DataFrame, *, model: ModelAr
                       thresholds, scored, stats)
 
 
-# What linking reads of the features once the pairs are scored: the clustering's columns and the record keys.
+# What linking reads of the features once the pairs are scored: the clustering's columns and the record keys;
+# once the records are clustered, the keys alone (``_record_citizen``).
 AFTER_SCORING_COLUMNS = frozenset({*CLUSTER_COLUMNS, "source_record_id"})
+AFTER_CLUSTERING_COLUMNS = frozenset({"unique_id", "source", "source_record_id"})
 
 
-def _narrow(features: pd.DataFrame) -> None:
-    """A handed-over feature frame loses, in place, every column linking does not read after scoring."""
-    drop = [c for c in features.columns if c not in AFTER_SCORING_COLUMNS]
+def _narrow(features: pd.DataFrame, keep: frozenset[str] = AFTER_SCORING_COLUMNS) -> None:
+    """A handed-over feature frame loses, in place, every column linking does not read from here on."""
+    drop = [c for c in features.columns if c not in keep]
     if drop:
         features.drop(columns=drop, inplace=True)
         return_free_memory()
