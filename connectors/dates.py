@@ -15,9 +15,11 @@ could not be read into the one date it can be; the record is flagged ``<field>_r
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -159,6 +161,44 @@ def _parse_uniques_repaired(uniques: pd.Index, formats: Sequence[str]) -> list[t
         read = _strptime_any([trimmed.iat[i], originals.iat[i]], fmts)
         out[i] = (read, False) if read is not None else (_repair(trimmed.iat[i], fmts), True)
     return [(d, repaired and d is not None) for d, repaired in out]
+
+
+_PARTS = {"%Y": r"(?P<Y>\d{4})", "%m": r"(?P<m>\d{1,2})", "%d": r"(?P<d>\d{1,2})"}
+_DIRECTIVE = re.compile(r"%.")
+
+
+@lru_cache(maxsize=64)
+def _part_pattern(fmt: str) -> re.Pattern[str] | None:
+    """``fmt`` as a pattern of its year, month and day digits (None when it has other directives or no year)."""
+    pieces, at = [], 0
+    for m in _DIRECTIVE.finditer(fmt):
+        if m.group() not in _PARTS:
+            return None
+        pieces += [re.escape(fmt[at:m.start()]), _PARTS[m.group()]]
+        at = m.end()
+    pieces.append(re.escape(fmt[at:]))
+    if "%Y" not in fmt:
+        return None
+    try:
+        return re.compile("".join(pieces))
+    except re.error:  # a directive written twice
+        return None
+
+
+def partial_date(text: str, formats: Sequence[str] = ()) -> str | None:
+    """What a date no format reads still says, laid out as one of ``formats`` (or ISO) with an impossible day or
+    month: ``2006-05`` for ``20060597`` in a ``%Y%m%d`` file (a day of 97), ``2006`` for ``2006-13-45``; None
+    when even the year and month cannot be told (another layout, a year before 1000)."""
+    for fmt in dict.fromkeys([*(f for f in formats if f), "%Y-%m-%d"]):
+        pattern = _part_pattern(fmt)
+        m = pattern.fullmatch(text.strip()) if pattern else None
+        if m is None:
+            continue
+        year, month = int(m.group("Y")), int(m.group("m")) if "m" in m.groupdict() else 0
+        if year < 1000:
+            return None
+        return f"{year:04d}-{month:02d}" if 1 <= month <= 12 else f"{year:04d}"
+    return None
 
 
 def parse_dates(series: pd.Series, formats: Sequence[str] = ()) -> tuple[pd.Series, pd.Series, pd.Series]:
