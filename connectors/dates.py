@@ -185,19 +185,18 @@ def _part_pattern(fmt: str) -> re.Pattern[str] | None:
         return None
 
 
-def partial_date(text: str, formats: Sequence[str] = ()) -> str | None:
-    """What a date no format reads still says, laid out as one of ``formats`` (or ISO) with an impossible day or
-    month: ``2006-05`` for ``20060597`` in a ``%Y%m%d`` file (a day of 97), ``2006`` for ``2006-13-45``; None
-    when even the year and month cannot be told (another layout, a year before 1000)."""
+def typed_digits(text: str, formats: Sequence[str] = ()) -> str | None:
+    """A date no format reads, as its year, month and day digits were typed, laid out ``YYYY-MM-DD`` by one of
+    ``formats`` (or ISO): ``2006-05-97`` for ``20060597`` in a ``%Y%m%d`` file, ``2010-02-31`` for ``31/02/2010``
+    in a ``%d/%m/%Y`` one; None for another layout or a year before 1000. Compared digit by digit, such a value
+    can still be one keyed digit from another record's DOB."""
     for fmt in dict.fromkeys([*(f for f in formats if f), "%Y-%m-%d"]):
         pattern = _part_pattern(fmt)
         m = pattern.fullmatch(text.strip()) if pattern else None
-        if m is None:
+        if m is None or not {"m", "d"} <= set(m.groupdict()):
             continue
-        year, month = int(m.group("Y")), int(m.group("m")) if "m" in m.groupdict() else 0
-        if year < 1000:
-            return None
-        return f"{year:04d}-{month:02d}" if 1 <= month <= 12 else f"{year:04d}"
+        year = int(m.group("Y"))
+        return f"{year:04d}-{int(m.group('m')):02d}-{int(m.group('d')):02d}" if year >= 1000 else None
     return None
 
 

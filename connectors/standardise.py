@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from ftfy import fix_encoding
 
-from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates_repaired, partial_date
+from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates_repaired, typed_digits
 from connectors.names import split_names
 from schemas.config import FileConfig
 from schemas.identifiers import (
@@ -254,9 +254,9 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     dob, dob_missing = dates_field(raw, cfg, colmap, "dob", flags)
     dob_raw = text(field_series(raw, cfg, colmap, "dob"))
     flags.add(dob_missing, "dob_missing")
-    # an unreadable DOB (a day of 97, a 31 February) may still give its year and month
+    # an unreadable DOB (a day of 97, a 31 February) keeps its digits as typed, in the file's layout
     unread = pd.Series(dob_raw.where(dob.isna() & ~dob_missing.astype(bool), None), dtype=object)
-    dob_partial = map_distinct(unread, partial(partial_date, formats=tuple(cfg.date_formats)))
+    dob_digits = map_distinct(unread, partial(typed_digits, formats=tuple(cfg.date_formats)))
     has_dob = dob.notna()
     future = has_dob & (dob.where(has_dob, dt.date.min) > reference_date)
     early = has_dob & (dob.where(has_dob, dt.date.max) < dob_from)
@@ -296,7 +296,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     end, _ = dates_field(raw, cfg, colmap, "end_date", flags)
 
     out.update({
-        "dob": dob, "dob_raw": dob_raw, "dob_partial": dob_partial, "age": age, "age_recorded_on": age_on, "sex": sex, "sex_raw": sex_raw, "postcode": postcode,
+        "dob": dob, "dob_raw": dob_raw, "dob_digits": dob_digits, "age": age, "age_recorded_on": age_on, "sex": sex, "sex_raw": sex_raw, "postcode": postcode,
         "postcode_raw": pc_raw, "nhs_number": nhs, "nhs_number_raw": nhs_raw, "upn": upn, "upn_raw": upn_raw,
         "former_upn": fupn, "pnc_id": pnc, "pnc_id_raw": pnc_raw,
         "identifiers": identifier_lists(raw, cfg, colmap), "date_of_death": dod,

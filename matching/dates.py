@@ -8,9 +8,6 @@ DOBs fall on it than births would (``EXCESS_RATIO`` times the share expected fro
 ``year`` (1 January, 1 July) or ``month`` (the 1st, the 15th); every other usable DOB is ``day``.
 The matching model then compares such DOBs by year/month only (``matching.settings``): weights EM trains.
 
-``with_partial_dobs``: a DOB the connector could not read whole (a day of 97, a 31 February) that still gave its year
-and month (``dob_partial``) is evidence of those, with precision ``month`` (or ``year``) as a placeholder is.
-
 ``age_window`` / ``age_windows``: the DOBs an age in whole years allows on the date it was true on, for a record
 that has an age instead of a DOB (``birth_earliest`` .. ``birth_latest``).
 """
@@ -118,24 +115,3 @@ def age_windows(age: pd.Series, on: pd.Series, wanted: np.ndarray,
             earliest[i], latest[i] = window
     return earliest, latest
 
-
-def with_partial_dobs(dob: pd.Series, precision: np.ndarray, partial: pd.Series, reference_date: dt.date,
-                      dob_from: dt.date | None) -> tuple[pd.Series, np.ndarray]:
-    """``(dob, precision)`` with each record that has no usable DOB but a ``partial`` one (``2006-05`` or
-    ``2006``, from ``connectors.dates.partial_date``) given the first day it allows, at precision ``month`` or
-    ``year``: only where that month or year lies within ``dob_from`` .. ``reference_date``."""
-    text = partial.to_numpy(dtype=object)
-    at = np.flatnonzero(dob.isna().to_numpy() & pd.notna(text))
-    if not len(at):
-        return dob, precision
-    month = np.array([len(str(v)) == 7 for v in text[at]], dtype=bool)
-    first = pd.to_datetime(pd.Series([f"{v}-01" if m else f"{v}-01-01" for v, m in zip(text[at], month, strict=True)]),
-                           format="%Y-%m-%d", errors="coerce")
-    last = first.where(~month, first + pd.offsets.MonthEnd(0)).where(month, first + pd.offsets.YearEnd(0))
-    fits = (first.notna() & (first <= pd.Timestamp(reference_date))).to_numpy()
-    if dob_from is not None:
-        fits &= (last >= pd.Timestamp(dob_from)).to_numpy()
-    out, precision = dob.copy(), precision.copy()
-    out.iloc[at[fits]] = first[fits].to_numpy()
-    precision[at[fits]] = np.where(month[fits], "month", "year")
-    return out, precision

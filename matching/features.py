@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from matching.dates import age_windows, dob_precision, with_partial_dobs
+from matching.dates import age_windows, dob_precision
 from matching.names import (
     fold_text,
     is_placeholder_first_name,
@@ -58,7 +58,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 # The staged identity columns ``build_features`` reads (a caller may load only these; absent ones count as NULL).
 FEATURE_INPUT_COLUMNS: tuple[str, ...] = (
     "source", "source_record_id", "first_name", "middle_names", "last_name", "preferred_surname",
-    "former_surname", "alternative_names", "dob", "dob_partial", "sex", "address_line", "postcode", "postcode_raw",
+    "former_surname", "alternative_names", "dob", "dob_digits", "sex", "address_line", "postcode", "postcode_raw",
     "nhs_number", "upn", "former_upn", "identifiers", "date_of_death", "ethnicity", "quality_flags",
     "town", "age", "age_recorded_on",
 )
@@ -295,8 +295,6 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     dob_flags = UNUSABLE_DOB_FLAGS if dob_from == EARLIEST_DOB else UNUSABLE_DOB_FLAGS - {DOB_TOO_EARLY_FLAG}
     dob_flagged, placeholder_flagged = _flag_masks(_col(identity, "quality_flags"), dob_flags)
     dob = _usable_dob(identity, reference_date, dob_flagged, dob_from)
-    precision = dob_precision(pd.Series(source), dob)  # placeholder patterns judged on read DOBs alone
-    dob, precision = with_partial_dobs(dob, precision, _col(identity, "dob_partial"), reference_date, dob_from)
     ok = dob.notna().to_numpy()
     days = dob.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     cols["dob"] = np.where(ok, days.astype(object), _NULL)  # datetime.date objects
@@ -309,8 +307,10 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     typed = pd.to_datetime(_col(identity, "dob"), errors="coerce").reset_index(drop=True)
     typed_ok = typed.notna().to_numpy() & ~_flag_masks(_col(identity, "quality_flags"), PROVISIONAL_DOB_FLAGS)[0]
     typed_days = typed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    cols["dob_str"] = np.where(typed_ok, typed_days.astype(str).astype(object), _NULL)
-    cols["dob_precision"] = precision
+    # a DOB no format reads (a day of 97) is compared the same way, by the digits typed (``dob_digits``)
+    cols["dob_str"] = np.where(typed_ok, typed_days.astype(str).astype(object),
+                               _col(identity, "dob_digits").to_numpy(dtype=object))
+    cols["dob_precision"] = dob_precision(pd.Series(source), dob)
     cols["birth_earliest"], cols["birth_latest"] = age_windows(
         _col(identity, "age"), _col(identity, "age_recorded_on"), ~ok, dob_from)
     sex = _col(identity, "sex").to_numpy(dtype=object)

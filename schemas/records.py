@@ -39,8 +39,9 @@ class IdentityRecord(BaseModel):
     alternative_names: list[str] = Field(default_factory=list)
     dob: dt.date | None = None
     dob_raw: str | None = None
-    dob_partial: str | None = Field(default=None, description="what an unreadable DOB still gives: its year and "
-                                    "month ('2006-05' for a day of 97) or its year; set only when dob is not")
+    dob_digits: str | None = Field(default=None, description="an unreadable DOB's digits as typed, laid out "
+                                   "YYYY-MM-DD by the source's date format ('2006-05-97' for 20060597); set "
+                                   "only when dob is not")
     age: int | None = Field(default=None, description="age in whole years as the source recorded it, when given")
     age_recorded_on: dt.date | None = Field(default=None, description="the date the age was true on (the source's "
                                             "column, else the drop date); set only with an age")
