@@ -190,7 +190,7 @@ def typed_digits(text: str, formats: Sequence[str] = ()) -> str | None:
     ``formats`` (or ISO): ``2006-05-97`` for ``20060597`` in a ``%Y%m%d`` file, ``2010-02-31`` for ``31/02/2010``
     in a ``%d/%m/%Y`` one; None for another layout or a year before 1000. Compared digit by digit, such a value
     can still be one keyed digit from another record's DOB."""
-    for fmt in dict.fromkeys([*(f for f in formats if f), "%Y-%m-%d"]):
+    for fmt in dict.fromkeys([*(f for f in formats if f), ISO_FORMATS[0]]):
         pattern = _part_pattern(fmt)
         m = pattern.fullmatch(text.strip()) if pattern else None
         if m is None or not {"m", "d"} <= set(m.groupdict()):

@@ -114,4 +114,3 @@ def age_windows(age: pd.Series, on: pd.Series, wanted: np.ndarray,
         if (window := cache[key]) is not None:
             earliest[i], latest[i] = window
     return earliest, latest
-
