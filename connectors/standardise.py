@@ -33,7 +33,14 @@ from schemas.records import (
     IDENTITY_TEXT_FIELDS,
     identifier_entry,
 )
-from schemas.rules import DOB_FROM_DEFAULT, DOB_TOO_EARLY_FLAG, MISSING_TOKENS, is_placeholder_first_name
+from schemas.rules import (
+    AGE_TOLERANCE_YEARS,
+    DOB_CONTRADICTS_AGE_FLAG,
+    DOB_FROM_DEFAULT,
+    DOB_TOO_EARLY_FLAG,
+    MISSING_TOKENS,
+    is_placeholder_first_name,
+)
 
 DEFAULT_SEX_MAP = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
 BOOL_MAP = {"TRUE": True, "T": True, "YES": True, "Y": True, "1": True,
@@ -223,6 +230,18 @@ def age_fields(raw, cfg, colmap, flags: Flags, reference_date: dt.date) -> tuple
     return age.where(on.notna(), None).astype(object), on
 
 
+def dob_contradicts_age(dob: pd.Series, age: pd.Series, on: pd.Series) -> np.ndarray:
+    """Where a record gives both, its DOB and its age (in whole years on ``on``) more than
+    ``AGE_TOLERANCE_YEARS`` apart: a 1972 DOB beside an age of 16 in 2020."""
+    out = np.zeros(len(dob), dtype=bool)
+    d, a, o = dob.to_numpy(dtype=object), age.to_numpy(dtype=object), on.to_numpy(dtype=object)
+    for i in np.flatnonzero(pd.notna(d) & pd.notna(a) & pd.notna(o)):
+        born, day = d[i], o[i]
+        years = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        out[i] = abs(years - int(a[i])) > AGE_TOLERANCE_YEARS
+    return out
+
+
 def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], *, source: str,
                          record_ids: pd.Series, lines: np.ndarray, file_label: str, run_id: str | None,
                          reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT) -> pd.DataFrame:
@@ -266,6 +285,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
         flags.add(future, "dob_in_future")
     flags.add(early, DOB_TOO_EARLY_FLAG)
     age, age_on = age_fields(raw, cfg, colmap, flags, reference_date)
+    flags.add(dob_contradicts_age(dob, age, age_on), DOB_CONTRADICTS_AGE_FLAG)
     dod, _ = dates_field(raw, cfg, colmap, "date_of_death", flags)
     has_dod = dod.notna()
     dod_bad = has_dob & has_dod & (dod.where(has_dod, dt.date.max) < dob.where(has_dob, dt.date.min))

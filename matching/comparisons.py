@@ -143,6 +143,7 @@ def _last_name() -> cl.CustomComparison:
 
 AGE_LABEL = "date of birth fits the age the other record gives (no DOB there)"
 AGE_NEAR_LABEL = "date of birth a year out from the age the other record gives (no DOB there)"
+TYPED_SAME_LABEL = "date of birth the same as typed, though one record's cannot be used as evidence alone"
 # a record's birth date is known as a DOB or as the window an age allows (birth_earliest .. birth_latest)
 _KNOWN = "(dob_{s} IS NOT NULL OR birth_earliest_{s} IS NOT NULL)"
 
@@ -169,7 +170,7 @@ def _dob() -> cl.CustomComparison:
         comparison_description="Date of birth",
         comparison_levels=[
             # A DOB that cannot be a birth date is still compared as typed, one digit from the other (below).
-            _null("(dob_l IS NULL OR dob_r IS NULL) AND NOT coalesce(damerau_levenshtein(dob_str_l, dob_str_r) = 1, false)"
+            _null("(dob_l IS NULL OR dob_r IS NULL) AND NOT coalesce(damerau_levenshtein(dob_str_l, dob_str_r) <= 1, false)"
                   f" AND NOT ({_KNOWN.format(s='l')} AND {_KNOWN.format(s='r')})",
                   "date of birth missing or unusable on one or both records"),
             # a record with an age instead of a DOB: the DOB (or the other age) falls in the year the age allows
@@ -189,6 +190,9 @@ def _dob() -> cl.CustomComparison:
                 "dob_day_l = dob_day_r AND dob_month_l = dob_month_r AND abs(dob_year_l - dob_year_r) = 1",
                 "date of birth one year apart (same day and month)",
             ),
+            # reached only when one DOB cannot be used (it contradicts its record's age, or cannot be a birth date):
+            # the other record gives the very digits typed
+            _level("dob_str_l = dob_str_r", TYPED_SAME_LABEL),
             # a digit mistyped, or two neighbouring digits keyed the wrong way round (2012-01-18 as 2012-10-18)
             _level("damerau_levenshtein(dob_str_l, dob_str_r) = 1",
                    "date of birth one digit different (or two neighbouring digits swapped)"),

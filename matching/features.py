@@ -7,7 +7,7 @@ about 15 s of CPU for 1M records.
 
 Evidence rules:
 
-* ``dob`` is NULL unless it is usable evidence: not flagged ``dob_in_future``, ``dob_before_1990``,
+* ``dob`` is NULL unless it is usable evidence: not flagged ``dob_in_future``, ``dob_before_1990``, ``dob_contradicts_age``,
   ``dod_before_dob``, ``dob_unparseable``, ``dob_expected``, ``dob_impossible``, and (re-checked here) not
   after ``reference_date``, not before ``dob_from`` (default ``schemas.rules.DOB_FROM_DEFAULT``) and not after the date of death.
 * ``nhs_number`` / ``upn`` / ``former_upn`` are re-validated; invalid ones are NULL. Temporary UPNs are

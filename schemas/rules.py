@@ -84,4 +84,11 @@ UNUSABLE_DOB_FLAGS = frozenset({"dob_in_future", DOB_TOO_EARLY_FLAG, "dod_before
                                 "dob_impossible"})
 # The DOB is an unborn child's expected date: shown, but not evidence that two records are one child.
 PROVISIONAL_DOB_FLAGS = frozenset({"dob_expected"})
-NOT_EVIDENCE_DOB_FLAGS = UNUSABLE_DOB_FLAGS | PROVISIONAL_DOB_FLAGS
+# An age recorded beside a DOB may be a year out (estimated, or taken on another day); further out, the record
+# contradicts itself.
+AGE_TOLERANCE_YEARS = 1
+DOB_CONTRADICTS_AGE_FLAG = "dob_contradicts_age"
+# The record contradicts itself and either field may be the wrong one: the DOB is shown, but matching compares
+# the record by its age's window and by the digits typed, never as an exact DOB.
+DOUBTFUL_DOB_FLAGS = frozenset({DOB_CONTRADICTS_AGE_FLAG})
+NOT_EVIDENCE_DOB_FLAGS = UNUSABLE_DOB_FLAGS | PROVISIONAL_DOB_FLAGS | DOUBTFUL_DOB_FLAGS

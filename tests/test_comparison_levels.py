@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from matching import settings as S
-from matching.comparisons import AGE_LABEL, AGE_NEAR_LABEL, FIRST_INITIAL_LABEL
+from matching.comparisons import AGE_LABEL, AGE_NEAR_LABEL, FIRST_INITIAL_LABEL, TYPED_SAME_LABEL
 
 
 def comparison_level(comparison: str, left: dict, right: dict) -> str:
@@ -64,10 +64,11 @@ def test_only_full_middle_names_match_exactly(left, right, label):
     assert comparison_level("middle_names", {"middle_names_std": left}, {"middle_names_std": right}) == label
 
 
-def _dob(value: str | None, age_window: tuple[str, str] | None = None) -> dict:
+def _dob(value: str | None, age_window: tuple[str, str] | None = None, typed: str | None = None) -> dict:
+    """A record's DOB features; ``typed`` alone is a DOB that cannot be used (it contradicts the record's age)."""
     d = pd.Timestamp(value).date() if value else None
     lo, hi = (pd.Timestamp(v).date() for v in age_window) if age_window else (None, None)
-    return {"dob": d, "dob_str": value, "dob_year": d.year if d else None, "dob_month": d.month if d else None,
+    return {"dob": d, "dob_str": value or typed, "dob_year": d.year if d else None, "dob_month": d.month if d else None,
             "dob_day": d.day if d else None, "dob_precision": "day" if d else None,
             "birth_earliest": lo, "birth_latest": hi}
 
@@ -86,6 +87,13 @@ AGED_10 = ("2009-04-02", "2010-04-01")  # 10 years old on 2020-04-01
     (_dob(None, AGED_10), _dob(None, ("2013-01-01", "2013-12-31")), "date of birth different"),
     (_dob(None, AGED_10), _dob(None), "date of birth missing or unusable on one or both records"),
     (_dob("2009-12-25"), _dob(None), "date of birth missing or unusable on one or both records"),
+    # a DOB that contradicts its own record's age: the age's window first, then the digits as typed
+    (_dob(None, AGED_10, typed="1972-06-20"), _dob("2009-06-20"), AGE_LABEL),
+    (_dob(None, AGED_10, typed="1972-06-20"), _dob("1972-06-20"), TYPED_SAME_LABEL),
+    (_dob(None, typed="1972-06-20"), _dob("1972-06-20"), TYPED_SAME_LABEL),
+    (_dob(None, typed="1972-06-20"), _dob("1972-06-21"),
+     "date of birth one digit different (or two neighbouring digits swapped)"),
+    (_dob(None, typed="1972-06-20"), _dob("1985-03-02"), "date of birth missing or unusable on one or both records"),
 ])
 def test_an_age_is_compared_with_the_dob_or_age_of_the_other_record(left, right, label):
     assert comparison_level("dob", left, right) == label
