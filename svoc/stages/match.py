@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from matching.memory import return_free_memory
+from matching.memory import long_lived_objects_frozen, return_free_memory
 from schemas.errors import SvocError
 from schemas.rules import DOB_FROM_DEFAULT
 from svoc.warehouse.sql import quote_ident, write_frame
@@ -109,12 +109,23 @@ def _full_night(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date: dt.da
                 dob_from: dt.date, cannot_link_identifiers: Sequence[str], decisions: pd.DataFrame,
                 engine: str = "duckdb", spark: Any = None) -> dict:
     """Re-link every record, then store the state the next incremental night starts from."""
+    features = build_record_features(con, drop_date, dob_from)
+    return_free_memory()  # the identity rows the features were built from
+    with long_lived_objects_frozen():  # the features' millions of objects: no full collection walks them
+        return _link_and_store(con, features, run_id=run_id, retrain=retrain, link_threshold=link_threshold,
+                               review_lower=review_lower, threads=threads, memory_limit=memory_limit,
+                               cannot_link_identifiers=cannot_link_identifiers, decisions=decisions,
+                               engine=engine, spark=spark)
+
+
+def _link_and_store(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, *, run_id: str, retrain: bool,
+                    link_threshold: float | None, review_lower: float | None, threads: int, memory_limit: str,
+                    cannot_link_identifiers: Sequence[str], decisions: pd.DataFrame, engine: str,
+                    spark: Any) -> dict:
     from matching.linker import link_records
     from matching.review import carry_forward
     from svoc.stages.incremental import store_features, store_pairs
 
-    features = build_record_features(con, drop_date, dob_from)
-    return_free_memory()  # the identity rows the features were built from
     started = time.perf_counter()
     store_features(con, features, run_id)
     stored_s = time.perf_counter() - started
