@@ -223,11 +223,11 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
 
     Minimum identity evidence for an automatic probabilistic link, the same within one source and across
     sources: an identifier agrees; or first name AND date of birth agree; or identical middle names, DOB and
-    surname; or, when one record has no usable DOB, first name AND surname AND an address or postcode; or, when
+    surname; or, when one record has no usable DOB, first name AND surname AND an address, postcode or middle
+    name (in full, or its initial against the full name: a third name, not first and surname alone); or, when
     one record has no usable first name, the exact DOB AND surname AND an address, postcode or middle name (in
     full, or its initial); in those last two, only when sex and middle names do not differ. An age that fits the
-    other record's DOB counts as no DOB, except that first name, surname and a middle name then link too. Household evidence
-    alone (surname + address) never suffices. ``evidence_gap`` names what an ineligible pair lacks,
+    other record's DOB counts as no DOB. Household evidence alone (surname + address) never suffices. ``evidence_gap`` names what an ineligible pair lacks,
     or what contradicts it (``matching.review.REASON_TEXT`` words the queued ones for people)."""
     names = [c.output_column_name for c in linker._settings_obj.comparisons]
 
@@ -266,7 +266,7 @@ def _evidence_sql(linker: Linker) -> tuple[str, str]:
         f"({first} AND {dob_agrees})",
         f"({exact_middle} AND {dob_agrees} AND {agree('last_name')})",
         f"({first} AND {agree('last_name')} AND {dob_unknown} AND {place} AND {uncontradicted})",
-        f"({first} AND {agree('last_name')} AND {aged} AND {agree('middle_names')} AND {uncontradicted})",
+        f"({first} AND {agree('last_name')} AND {dob_unknown} AND {agree('middle_names')} AND {uncontradicted})",
         f"({no_first} AND {dob_exact} AND {agree('last_name')} AND ({place} OR {agree('middle_names')})"
         f" AND {uncontradicted})",
     ]

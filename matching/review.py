@@ -48,7 +48,7 @@ REASON_TEXT: dict[str, str] = {
                                              "date of birth agrees (exactly or nearly); an initial fits a brother "
                                              "or sister as well",
     "weak_evidence:dob_missing_no_address": "first name and surname agree, but one record has no usable date "
-                                            "of birth and no address, postcode or identifier agrees",
+                                            "of birth and no address, postcode, middle name or identifier agrees",
     "weak_evidence:dob_missing_sex_differs": "first name, surname and address agree and one record has no usable "
                                              "date of birth, but the recorded sex differs",
     "insufficient_identity_evidence": "scores high, but lacks the identity evidence an automatic link needs",

@@ -137,6 +137,8 @@ def test_a_household_link_without_a_first_name_needs_nothing_against_it(trained,
     ("F", None, "LS6 2AB", "dob_missing_sex_differs", True),       # only the sex differs: a person can check
     ("M", "kayla", "LS6 2AB", "middle_names_differ", False),       # a different middle name: two people
     ("M", None, None, "dob_missing_no_address", True),             # names only: a person may find more
+    ("M", "mateo", None, None, False),                             # first, middle and surname all agree
+    ("M", "m", None, None, False),                                 # ... the middle name as its initial
     ("M", None, "BD1 1AA", "dob_missing_address_differs", False),  # names only, and they live elsewhere: not asked
 ])
 def test_a_pair_without_a_dob_is_labelled_with_what_stops_it(trained, sex_r, middle_r, postcode_r, gap, queued):
