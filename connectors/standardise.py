@@ -233,13 +233,23 @@ def age_fields(raw, cfg, colmap, flags: Flags, reference_date: dt.date) -> tuple
 def dob_contradicts_age(dob: pd.Series, age: pd.Series, on: pd.Series) -> np.ndarray:
     """Where a record gives both, its DOB and its age (in whole years on ``on``) more than
     ``AGE_TOLERANCE_YEARS`` apart: a 1972 DOB beside an age of 16 in 2020."""
-    out = np.zeros(len(dob), dtype=bool)
     d, a, o = dob.to_numpy(dtype=object), age.to_numpy(dtype=object), on.to_numpy(dtype=object)
-    for i in np.flatnonzero(pd.notna(d) & pd.notna(a) & pd.notna(o)):
-        born, day = d[i], o[i]
-        years = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
-        out[i] = abs(years - int(a[i])) > AGE_TOLERANCE_YEARS
+    out = np.zeros(len(d), dtype=bool)
+    at = np.flatnonzero(pd.notna(d) & pd.notna(a) & pd.notna(o))
+    if not len(at):
+        return out
+    (by, bm, bd), (oy, om, od) = _year_month_day(d[at]), _year_month_day(o[at])
+    years = oy - by - ((om < bm) | ((om == bm) & (od < bd)))
+    out[at] = np.abs(years - a[at].astype(np.int64)) > AGE_TOLERANCE_YEARS
     return out
+
+
+def _year_month_day(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month and day arrays of ``datetime.date`` values (any year: numpy's day precision, not pandas')."""
+    days = np.asarray(dates.tolist(), dtype="datetime64[D]")
+    years, months = days.astype("datetime64[Y]"), days.astype("datetime64[M]")
+    return (years.astype(np.int64) + 1970, (months - years).astype(np.int64) + 1,
+            (days - months).astype(np.int64) + 1)
 
 
 def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str], *, source: str,
