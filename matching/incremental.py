@@ -97,34 +97,43 @@ def touched_records(record_keys: Sequence[str] | np.ndarray, seeds: Collection[s
     ``record_keys``: NHS number, UPN, former UPN, last night's citizen id...), records sharing a non-null value.
     """
     keys = pd.Index(np.asarray(record_keys, dtype=object))
-    n = len(keys)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    src: list[np.ndarray] = []
-    dst: list[np.ndarray] = []
+    edges = np.zeros((0, 2), dtype=np.int64)
     if pairs is not None and len(pairs):
         li = keys.get_indexer(pairs["unique_id_l"].astype(str))
         ri = keys.get_indexer(pairs["unique_id_r"].astype(str))
         ok = (li >= 0) & (ri >= 0)
-        src.append(li[ok])
-        dst.append(ri[ok])
-    extra = n
+        edges = np.column_stack([li[ok], ri[ok]])
+    labels = []
     for values in (groups or {}).values():
-        labels = pd.Series(np.asarray(values, dtype=object))
-        present = labels.notna().to_numpy() & (labels.astype(str) != "").to_numpy()
-        codes, _ = pd.factorize(labels[present])
-        rows = np.flatnonzero(present)
+        series = pd.Series(np.asarray(values, dtype=object))
+        present = series.notna().to_numpy() & (series.astype(str) != "").to_numpy()
+        codes = np.full(len(series), -1, dtype=np.int64)
+        codes[present] = pd.factorize(series[present])[0]
+        labels.append(codes)
+    seed_rows = keys.get_indexer(pd.Index(list(seeds), dtype=object))
+    return component_mask(len(keys), edges, labels, seed_rows[seed_rows >= 0])
+
+
+def component_mask(n: int, edges: np.ndarray, labels: Sequence[np.ndarray], seed_rows: np.ndarray) -> np.ndarray:
+    """``touched_records`` on row numbers: boolean mask over ``n`` records of the components holding a seed row.
+    ``edges``: (k, 2) row pairs; ``labels``: per group, one integer label per record (any integers, negative for
+    none), records sharing a label being connected. Labels may be hashes: two values sharing one only joins two
+    components, so more records are re-clustered, never fewer."""
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    src, dst = [edges[:, 0]], [edges[:, 1]]
+    extra = n
+    for codes in labels:
+        rows = np.flatnonzero(codes >= 0)
+        _, dense = np.unique(codes[rows], return_inverse=True)
         src.append(rows)
-        dst.append(codes.astype(np.int64) + extra)  # one node per distinct label
-        extra += int(codes.max()) + 1 if codes.size else 0
-    a = np.concatenate(src) if src else np.zeros(0, np.int64)
-    b = np.concatenate(dst) if dst else np.zeros(0, np.int64)
+        dst.append(dense.astype(np.int64) + extra)  # one node per distinct label
+        extra += int(dense.max()) + 1 if dense.size else 0
+    a, b = np.concatenate(src), np.concatenate(dst)
     graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(extra, extra))
     _, comp = connected_components(graph, directed=False)
-    seed_rows = keys.get_indexer(pd.Index(list(seeds), dtype=object))
-    seed_rows = seed_rows[seed_rows >= 0]
     hit = np.zeros(int(comp.max()) + 1, dtype=bool)
-    hit[comp[seed_rows]] = True
+    hit[comp[np.asarray(seed_rows, dtype=np.int64)]] = True
     return hit[comp[:n]]
 
 

@@ -195,12 +195,14 @@ def _execute(dg, job, instance, settings: Settings, run_id: str, on_event: Calla
     worker = threading.Thread(target=work, name="svoc-run", daemon=True)
     worker.start()
     outcome = RunOutcome(run_id=run_id, success=False)
-    seen, started = 0, {}
+    cursor, started = None, {}
     try:
         while True:
             alive = worker.is_alive()
-            logs = instance.all_logs(run_id) if instance.has_run(run_id) else []
-            for rec in logs[seen:]:
+            # only the events since the last look (reading the whole log each time cost a fifth of a 1M run's CPU)
+            page = instance.get_records_for_run(run_id, cursor=cursor) if instance.has_run(run_id) else None
+            cursor = page.cursor if page is not None else cursor
+            for rec in (r.event_log_entry for r in page.records) if page is not None else ():
                 ev = rec.dagster_event
                 if ev is None and rec.step_key and on_log:  # a step's progress line (counts only)
                     on_log(rec.step_key, rec.user_message)
@@ -216,7 +218,6 @@ def _execute(dg, job, instance, settings: Settings, run_id: str, on_event: Calla
                     on_event and on_event(ev.step_key, status, secs)
                     if ev.event_type_value == "STEP_FAILURE" and not outcome.message:
                         outcome.message = _error_message(ev.step_failure_data.error)
-            seen = len(logs)
             if not alive:
                 break
             time.sleep(0.3)

@@ -17,6 +17,7 @@ import pytest
 from matching.features import build_features
 from matching.incremental import (
     IDENTITY_FIELDS,
+    component_mask,
     full_night_reason,
     keep_floor,
     pairs_to_keep,
@@ -98,6 +99,21 @@ def test_touched_records_are_the_components_holding_a_seed(seeds, pairs, groups,
     frame = pd.DataFrame(pairs, columns=["unique_id_l", "unique_id_r"])
     mask = touched_records(KEYS, seeds, frame, groups)
     assert set(np.asarray(KEYS)[mask]) == expected
+
+
+@pytest.mark.parametrize("edges,labels,seeds,expected", [
+    ([], [], [0], [0]),
+    ([(0, 1), (1, 2)], [], [0], [0, 1, 2]),
+    ([], [[2**62, 2**62, -1, -1, 7, 7]], [4], [4, 5]),  # hash-sized labels; -1 is "no value", never shared
+    ([], [[-1, -1, -1, -1, -1, -1]], [0], [0]),
+    ([(3, 4)], [[5, -1, 5, -1, -1, -1], [-1, 9, -1, 9, -1, 9]], [0], [0, 2]),
+    ([(3, 4)], [[5, -1, 5, 5, -1, -1]], [0], [0, 2, 3, 4]),
+    ([(0, 1)], [], [], []),
+])
+def test_component_mask_works_on_row_numbers_and_integer_labels(edges, labels, seeds, expected):
+    mask = component_mask(6, np.asarray(edges, dtype=np.int64).reshape(-1, 2),
+                          [np.asarray(x, dtype=np.int64) for x in labels], np.asarray(seeds, dtype=np.int64))
+    assert np.flatnonzero(mask).tolist() == expected
 
 
 @pytest.mark.parametrize("changed,removed,decided,expected", [
