@@ -12,7 +12,7 @@ import quality
 from connectors.presets import PRESETS
 from quality.runner import INTERACTION_COLUMNS, identity_columns
 from quality.suites import rules_for
-from svoc.stages.quality import _staged, check_source_quality
+from svoc.stages.quality import _staged, arrow_frame, check_source_quality
 from svoc.warehouse.sql import ensure_tables, write_frame
 from tests.test_quality import REF, identity_frame, interactions_frame
 
@@ -58,3 +58,25 @@ def test_stage_loads_only_the_columns_the_checks_read(tmp_path: Path) -> None:
     assert "alternative_names" not in ident.columns and "quality_flags" not in ident.columns
     assert set(inter.columns) == {"source_record_id", "event_id", "event_type", "event_date"}
     assert len(ident) == 40 and len(inter) == 40
+
+
+@pytest.mark.parametrize("sql,kind", [
+    ("SELECT * FROM (VALUES ('a'), (NULL), ('é')) t(x)", "string"),
+    ("SELECT * FROM (VALUES (DATE '2020-02-29'), (NULL), (DATE '1066-10-14'), (DATE '9999-12-31')) t(x)", "date"),
+    ("SELECT * FROM (VALUES (3::BIGINT), (NULL), (-1)) t(x)", "int"),
+    ("SELECT * FROM (VALUES (2::INTEGER), (NULL)) t(x)", "int"),
+    ("SELECT * FROM (VALUES (true), (false)) t(x)", "other"),
+    ("SELECT 'a' AS x WHERE false", "string"),
+])
+def test_arrow_frame_holds_what_duckdb_df_holds_with_text_as_arrow_strings(sql, kind):
+    con = duckdb.connect()
+    expected = con.execute(sql).df()["x"]
+    got = arrow_frame(con.sql(sql).to_arrow_table())["x"]
+    assert len(got) == len(expected)
+    assert got.isna().tolist() == expected.isna().tolist()
+    if kind == "string":
+        assert str(got.dtype) == "string"
+        assert got.dropna().tolist() == expected.dropna().tolist()
+    else:
+        assert got.dropna().tolist() == expected.dropna().tolist()
+        assert kind != "date" or got.dtype == expected.dtype
