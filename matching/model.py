@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from splink import DuckDBAPI, Linker, SettingsCreator
 
 from matching import settings as S
@@ -137,16 +138,19 @@ def _features_table_sql(extra_id_columns: tuple[str, ...], present: set[str] | N
 
 
 def load_features(
-    con: duckdb.DuckDBPyConnection, features: pd.DataFrame, extra_id_columns: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, features: pd.DataFrame | pa.Table, extra_id_columns: tuple[str, ...]
 ) -> str:
+    """Copy ``features`` (a frame, or an Arrow table, which DuckDB scans without a pandas step) into
+    ``cv_features``, typed and ordered by ``unique_id``."""
+    columns = set(features.column_names if isinstance(features, pa.Table) else features.columns)
     needed = [c for c in (*S.REQUIRED_FEATURE_COLUMNS, *extra_id_columns) if c not in _DEFAULTS]
-    missing = [c for c in needed if c not in features.columns]
+    missing = [c for c in needed if c not in columns]
     if missing:
         raise ValueError(f"feature frame lacks columns: {missing}")
     con.register("__cv_features_in", features)
     con.execute(
         "CREATE OR REPLACE TABLE cv_features AS SELECT\n  "
-        f"{_features_table_sql(extra_id_columns, set(features.columns))}\nFROM __cv_features_in ORDER BY unique_id"
+        f"{_features_table_sql(extra_id_columns, columns)}\nFROM __cv_features_in ORDER BY unique_id"
     )
     con.unregister("__cv_features_in")
     return "cv_features"
@@ -295,7 +299,7 @@ def _extra_ids_from_names(names: list[str]) -> set[str]:
 
 
 def predict_pairs(
-    features: pd.DataFrame,
+    features: pd.DataFrame | pa.Table,
     artifact: ModelArtifact,
     threshold_probability: float = 0.01,
     *,

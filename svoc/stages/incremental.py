@@ -252,7 +252,7 @@ def relink_incremental(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date
     new_scored = pd.DataFrame()
     if changed:
         everything = con.sql("SELECT * EXCLUDE (identity_hash, run_id) FROM matching.record_features"
-                             ).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+                             ).to_arrow_table()
         new_scored = predict_pairs(everything, model, th.floor, threads=threads, memory_limit=memory_limit,
                                    new_ids=changed)
         del everything
