@@ -1,9 +1,12 @@
 """The analysts' file holds no identifying values, and its pseudonyms depend on the key."""
 
+import hashlib
+import hmac
+
 import duckdb
 import pytest
 
-from svoc.warehouse.analytics import analytics_path, build_analytics, pseudonym
+from svoc.warehouse.analytics import analytics_path, build_analytics, pseudonym, pseudonyms
 from tests.e2e import query
 
 pytestmark = pytest.mark.slow
@@ -102,3 +105,15 @@ def test_pseudonyms_change_with_the_key(demo_run, tmp_path):
     assert not a & b
     some_id = query(demo_run, "SELECT min(citizen_id) FROM linked.single_view")[0][0]
     assert (pseudonym(b"key-one", some_id),) in a
+
+
+@pytest.mark.parametrize("key,ids", [
+    (b"key-one", ["C1", "C2", "C1"]),
+    (b"k" * 100, ["", "Zoë-7", "0" * 64]),  # a key longer than the hash block, an empty id, a non-ASCII id
+    (b"", ["C1"]),
+    (b"key-two", []),
+])
+def test_pseudonyms_are_the_hmac_sha256_of_each_id(key, ids):
+    expected = [hmac.new(key, c.encode("utf-8"), hashlib.sha256).hexdigest() for c in ids]
+    assert pseudonyms(key, ids) == expected
+    assert [pseudonym(key, c) for c in ids] == expected
