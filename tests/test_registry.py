@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from matching.registry import assign_citizen_ids, new_citizen_id
+from matching.registry import _pair_counts, assign_citizen_ids, new_citizen_id
 
 
 def assignments(clusters: dict[str, list[str]]) -> pd.DataFrame:
@@ -186,3 +186,15 @@ def test_night_two_keeps_ids_and_logs_every_change(tmp_path):
                         & (ev["related_citizen_id"] == old_id)).any()
     known = r2.known_ids.set_index("citizen_id")["status"]
     assert (known[list(gone)] == "retired").all() and set(new) <= set(known.index)
+
+
+@pytest.mark.parametrize("rows", [
+    [],
+    [("c1", "CV-A"), ("c1", "CV-A"), ("c2", "CV-A"), ("c2", "CV-B")],
+    [("c1", None), ("c1", "CV-A"), (None, "CV-A"), ("c3", "CV-C"), ("c3", "CV-C"), ("c3", "CV-C")],
+])
+def test_pair_counts_equal_a_group_by(rows):
+    frame = pd.DataFrame(rows, columns=["cluster_key", "old_id"], dtype=object)
+    expected = frame.groupby(["cluster_key", "old_id"]).size().rename("n").reset_index()
+    got = _pair_counts(frame, "cluster_key", "old_id").sort_values(["cluster_key", "old_id"]).reset_index(drop=True)
+    assert got.astype({"n": "int64"}).to_dict("records") == expected.astype({"n": "int64"}).to_dict("records")
