@@ -6,6 +6,8 @@ plain English; ``matching.model`` finds levels by these labels when it decides w
 
 from __future__ import annotations
 
+import copy
+import re
 from typing import Any
 
 import splink.comparison_level_library as cll
@@ -58,6 +60,57 @@ def one_edit(a: str, b: str) -> str:
     """SQL for ``damerau_levenshtein(a, b) = 1``: one insertion, deletion, substitution or swap of neighbours."""
     lev = f"levenshtein({a}, {b})"
     return f"(CASE WHEN {lev} = 1 THEN true WHEN {lev} <> 2 THEN false ELSE damerau_levenshtein({a}, {b}) = 1 END)"
+
+
+# The plain forms a model trained before these helpers stores (``audit.models`` keeps each level's SQL): the inner
+# ``damerau_levenshtein`` of the helpers themselves follows "ELSE " and is left alone.
+_PLAIN_EDITS = re.compile(r"(?<!ELSE )damerau_levenshtein\((\w+), (\w+)\) (<=|=) (\d+)")
+_PLAIN_SHARED = ("coalesce(len(list_intersect(", ")) >= 1, false)")
+
+
+def _shared_cheaper(sql: str) -> str:
+    """``sql`` with each plain shared-element test (its two list expressions may hold brackets) as ``_has_any``."""
+    start = sql.find(_PLAIN_SHARED[0])
+    if start < 0:
+        return sql
+    i, depth, comma = start + len(_PLAIN_SHARED[0]), 0, -1
+    for j in range(i, len(sql)):
+        ch = sql[j]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            if depth == 0:
+                break
+            depth -= 1
+        elif ch == "," and depth == 0 and comma < 0:
+            comma = j
+    else:
+        return sql
+    if comma < 0 or not sql.startswith(_PLAIN_SHARED[1], j):
+        return sql[:i] + _shared_cheaper(sql[i:])
+    rest = sql[j + len(_PLAIN_SHARED[1]):]
+    return sql[:start] + _has_any(sql[i:comma].strip(), sql[comma + 1:j].strip()) + _shared_cheaper(rest)
+
+
+def _cheaper(condition: str) -> str:
+    def edits(m: re.Match[str]) -> str:
+        if m[3] == "<=":
+            return edits_at_most(m[1], m[2], int(m[4]))
+        return one_edit(m[1], m[2]) if m[4] == "1" else m[0]
+
+    return _shared_cheaper(_PLAIN_EDITS.sub(edits, condition))
+
+
+def with_cheaper_sql(settings: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a stored model's settings with each level's plain edit-distance and shared-element SQL in the
+    helpers' cheaper form, which puts every pair in the same level: a model stored before them scores as fast as
+    one trained now. The stored model (and its version) is not changed."""
+    out = copy.deepcopy(settings)
+    for comp in out.get("comparisons", []):
+        for level in comp.get("comparison_levels", []):
+            if isinstance(level.get("sql_condition"), str):
+                level["sql_condition"] = _cheaper(level["sql_condition"])
+    return out
 
 
 FIRST_INITIAL_LABEL = "first name is the initial of the other"

@@ -162,6 +162,11 @@ def extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
 
 
 def make_linker(con: duckdb.DuckDBPyConnection, table: str, settings: SettingsCreator | dict[str, Any]) -> Linker:
+    """A DuckDB linker on ``table``; a stored model's settings (a dict) run with the comparisons' cheaper SQL."""
+    from matching.comparisons import with_cheaper_sql
+
+    if isinstance(settings, dict):
+        settings = with_cheaper_sql(settings)
     db_api = DuckDBAPI(con)
     sdf = db_api.register(table)
     return Linker(sdf, settings, log_level=SPLINK_LOG_LEVEL)

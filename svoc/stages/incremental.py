@@ -35,6 +35,13 @@ from svoc.warehouse.sql import qualified, quote_ident, write_frame
 log = logging.getLogger(__name__)
 
 _KEY = "source || ':' || source_record_id"
+
+
+def _neither_end_in(*tables: str) -> str:
+    """SQL: a pair (``unique_id_l``, ``unique_id_r``) with neither record in any of ``tables`` (this module's temp
+    tables of record keys): ``_svoc_dead`` alone, a pair between records unchanged tonight."""
+    keys = " UNION ALL ".join(f"SELECT unique_id FROM {quote_ident(t)}" for t in tables)
+    return f"unique_id_l NOT IN ({keys}) AND unique_id_r NOT IN ({keys})"
 _PAIR_COLUMNS = [c for c, _ in TABLES["matching.scored_pairs"] if c != "run_id"]
 
 
@@ -205,9 +212,7 @@ def touched_keys(con: duckdb.DuckDBPyConnection, seeds: Collection[str], fresh: 
     try:
         edges = con.execute(
             "WITH p AS (SELECT unique_id_l, unique_id_r FROM matching.scored_pairs WHERE match_probability >= ? "
-            "AND unique_id_l NOT IN (SELECT unique_id FROM _svoc_dead) "
-            "AND unique_id_r NOT IN (SELECT unique_id FROM _svoc_dead) "
-            "UNION ALL SELECT unique_id_l, unique_id_r FROM _svoc_fresh) "
+            f"AND {_neither_end_in('_svoc_dead')} UNION ALL SELECT unique_id_l, unique_id_r FROM _svoc_fresh) "
             "SELECT a.i AS l, b.i AS r FROM p JOIN _svoc_nodes a ON a.unique_id = p.unique_id_l "
             "JOIN _svoc_nodes b ON b.unique_id = p.unique_id_r", [floor]).fetchnumpy()
     finally:
@@ -257,8 +262,6 @@ def relink_incremental(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date
                                    new_ids=changed)
         del everything
     clock["predict"] = round(time.perf_counter() - t0 - sum(clock.values()), 2)
-    alive = ("unique_id_l NOT IN (SELECT unique_id FROM _svoc_dead) "
-             "AND unique_id_r NOT IN (SELECT unique_id FROM _svoc_dead)")
     previous_registry = con.execute(f"SELECT {_KEY} AS record_key, citizen_id FROM linked.record_citizen").df()
     seeds = seed_records(changed, removed, previous_registry, decisions)
     fresh = new_scored.loc[new_scored["match_probability"].to_numpy(dtype=float) >= floor,
@@ -271,7 +274,8 @@ def relink_incremental(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date
                                            "(SELECT unique_id FROM _svoc_touched) ORDER BY unique_id").df())
     features["first_name_count"] = first_name_counts(con, features)
     touched_set = set(touched)
-    pairs = con.execute(f"SELECT * EXCLUDE (run_id) FROM matching.scored_pairs WHERE {alive} AND unique_id_l IN "
+    pairs = con.execute(f"SELECT * EXCLUDE (run_id) FROM matching.scored_pairs WHERE {_neither_end_in('_svoc_dead')} "
+                        "AND unique_id_l IN "
                         "(SELECT unique_id FROM _svoc_touched) AND unique_id_r IN (SELECT unique_id FROM _svoc_touched)"
                         ).df()
     if len(new_scored):
@@ -292,9 +296,7 @@ def relink_incremental(con: duckdb.DuckDBPyConnection, *, run_id: str, drop_date
                 f"OR {_KEY} IN (SELECT unique_id FROM _svoc_dead)")
     write_frame(con, "linked.record_citizen", result.record_citizen)
     con.execute("UPDATE linked.record_citizen SET run_id = ?", [run_id])
-    untouched = ("unique_id_l NOT IN (SELECT unique_id FROM _svoc_touched UNION ALL SELECT unique_id FROM _svoc_dead)"
-                 " AND unique_id_r NOT IN (SELECT unique_id FROM _svoc_touched UNION ALL "
-                 "SELECT unique_id FROM _svoc_dead)")
+    untouched = _neither_end_in("_svoc_touched", "_svoc_dead")
     queue = pd.concat([con.execute(f"SELECT * FROM audit.review_queue WHERE {untouched}").df(),
                        result.review_queue], ignore_index=True)
     # evidence of the untouched children carries forward from the last run, under tonight's run id
