@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -104,14 +107,30 @@ async def _drive(ws_url: str, url: str, js: str, width: int, height: int) -> Pag
     return out
 
 
+def _end_group(proc: subprocess.Popen) -> None:
+    """Stop a browser started in a session of its own, then every helper process it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # helpers that outlived the browser
+
+
 def load_page(path: Path, js: str, width: int = 1280, height: int = 4000) -> PageResult:
     """Open ``path`` in headless Chromium and evaluate ``js`` (must return a JSON-able value)."""
     exe = chromium()
     if exe is None:
         raise RuntimeError("chromium is not installed")
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes can still be writing the profile as it is removed: they run in the browser's own
+    # process group, which is ended as a whole, and a file written after that does not fail the test
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
         try:
             ws_url = None
             for line in proc.stderr:
@@ -123,11 +142,7 @@ def load_page(path: Path, js: str, width: int = 1280, height: int = 4000) -> Pag
                 raise RuntimeError("chromium did not start its DevTools endpoint")
             return asyncio.run(_drive(ws_url, path.resolve().as_uri(), js, width, height))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _end_group(proc)
 
 
 def decode_png(data: bytes) -> np.ndarray:
