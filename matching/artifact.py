@@ -39,6 +39,13 @@ class ModelArtifact:
     def settings_json(self) -> str:
         return canonical_json(self.settings)
 
+    def engine_settings(self) -> dict[str, Any]:
+        """The settings an engine scores with: a copy of the stored ones whose level SQL is in the comparisons'
+        cheaper, equal form (``matching.sql_forms``). ``settings`` and the version hashed from them stay as stored."""
+        from matching.sql_forms import with_cheaper_sql
+
+        return with_cheaper_sql(json.loads(self.settings_json))
+
     @property
     def prior(self) -> float:
         return float(self.settings["probability_two_random_records_match"])

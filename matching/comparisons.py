@@ -6,14 +6,14 @@ plain English; ``matching.model`` finds levels by these labels when it decides w
 
 from __future__ import annotations
 
-import copy
-import re
 from typing import Any
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
+
+from matching.sql_forms import edits_at_most, has_any, one_edit
 
 
 def comparisons(extra_id_columns: tuple[str, ...] = ()) -> list[ComparisonCreator | dict[str, Any]]:
@@ -40,79 +40,6 @@ def _null(sql: str, label: str) -> ComparisonLevelCreator:
     return cll.CustomLevel(sql, label_for_charts=label).configure(is_null_level=True)
 
 
-def _has_any(col_l: str, col_r: str) -> str:
-    """At least one shared non-NULL element between two list expressions (false when either is NULL).
-    ``list_has_any`` gives what ``len(list_intersect(..)) >= 1`` does at a third of the cost."""
-    return f"coalesce(list_has_any({col_l}, {col_r}), false)"
-
-
-# Damerau-Levenshtein distance is several times dearer than Levenshtein's in DuckDB, and most compared pairs are
-# far apart. Levenshtein bounds it: lev / 2 <= DL <= lev (a transposition is two Levenshtein edits), so the dear
-# function runs only for the pairs the cheap one cannot decide. Both helpers give exactly what the plain
-# comparison gives, NULL included (tests/test_comparison_sql.py checks them against it).
-def edits_at_most(a: str, b: str, k: int) -> str:
-    """SQL for ``damerau_levenshtein(a, b) <= k``."""
-    lev = f"levenshtein({a}, {b})"
-    return f"(CASE WHEN {lev} <= {k} THEN true WHEN {lev} > {2 * k} THEN false ELSE damerau_levenshtein({a}, {b}) <= {k} END)"
-
-
-def one_edit(a: str, b: str) -> str:
-    """SQL for ``damerau_levenshtein(a, b) = 1``: one insertion, deletion, substitution or swap of neighbours."""
-    lev = f"levenshtein({a}, {b})"
-    return f"(CASE WHEN {lev} = 1 THEN true WHEN {lev} <> 2 THEN false ELSE damerau_levenshtein({a}, {b}) = 1 END)"
-
-
-# The plain forms a model trained before these helpers stores (``audit.models`` keeps each level's SQL): the inner
-# ``damerau_levenshtein`` of the helpers themselves follows "ELSE " and is left alone.
-_PLAIN_EDITS = re.compile(r"(?<!ELSE )damerau_levenshtein\((\w+), (\w+)\) (<=|=) (\d+)")
-_PLAIN_SHARED = ("coalesce(len(list_intersect(", ")) >= 1, false)")
-
-
-def _shared_cheaper(sql: str) -> str:
-    """``sql`` with each plain shared-element test (its two list expressions may hold brackets) as ``_has_any``."""
-    start = sql.find(_PLAIN_SHARED[0])
-    if start < 0:
-        return sql
-    i, depth, comma = start + len(_PLAIN_SHARED[0]), 0, -1
-    for j in range(i, len(sql)):
-        ch = sql[j]
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            if depth == 0:
-                break
-            depth -= 1
-        elif ch == "," and depth == 0 and comma < 0:
-            comma = j
-    else:
-        return sql
-    if comma < 0 or not sql.startswith(_PLAIN_SHARED[1], j):
-        return sql[:i] + _shared_cheaper(sql[i:])
-    rest = sql[j + len(_PLAIN_SHARED[1]):]
-    return sql[:start] + _has_any(sql[i:comma].strip(), sql[comma + 1:j].strip()) + _shared_cheaper(rest)
-
-
-def _cheaper(condition: str) -> str:
-    def edits(m: re.Match[str]) -> str:
-        if m[3] == "<=":
-            return edits_at_most(m[1], m[2], int(m[4]))
-        return one_edit(m[1], m[2]) if m[4] == "1" else m[0]
-
-    return _shared_cheaper(_PLAIN_EDITS.sub(edits, condition))
-
-
-def with_cheaper_sql(settings: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a stored model's settings with each level's plain edit-distance and shared-element SQL in the
-    helpers' cheaper form, which puts every pair in the same level: a model stored before them scores as fast as
-    one trained now. The stored model (and its version) is not changed."""
-    out = copy.deepcopy(settings)
-    for comp in out.get("comparisons", []):
-        for level in comp.get("comparison_levels", []):
-            if isinstance(level.get("sql_condition"), str):
-                level["sql_condition"] = _cheaper(level["sql_condition"])
-    return out
-
-
 FIRST_INITIAL_LABEL = "first name is the initial of the other"
 _SWAPPED = "first_name_std_l = last_name_std_r AND last_name_std_l = first_name_std_r"
 
@@ -121,7 +48,7 @@ def _first_name() -> cl.CustomComparison:
     fl, fr = "first_name_std_l", "first_name_std_r"
     alt = (
         f"(list_contains(alt_first_names_l, {fr}) OR list_contains(alt_first_names_r, {fl})"
-        f" OR {_has_any('alt_first_names_l', 'alt_first_names_r')})"
+        f" OR {has_any('alt_first_names_l', 'alt_first_names_r')})"
     )
     middle_swap = (
         f"(list_contains(string_split(middle_names_std_r, ' '), {fl})"
@@ -140,7 +67,7 @@ def _first_name() -> cl.CustomComparison:
             cll.ExactMatchLevel("first_name_std", term_frequency_adjustments=True).configure(
                 label_for_charts="first name exact match"
             ),
-            _level(_has_any("first_name_groups_l", "first_name_groups_r"),
+            _level(has_any("first_name_groups_l", "first_name_groups_r"),
                    "nickname/transliteration group match"),
             _level(_SWAPPED, "first name and surname transposed"),
             _level(f"coalesce({alt}, false)", "matches an alternative (known-as) first name"),
@@ -199,9 +126,9 @@ def _last_name() -> cl.CustomComparison:
             cll.ExactMatchLevel("last_name_std", term_frequency_adjustments=True).configure(
                 label_for_charts="surname exact match"
             ),
-            _level(_has_any("last_name_parts_l", "last_name_parts_r"),
+            _level(has_any("last_name_parts_l", "last_name_parts_r"),
                    "part of a double-barrelled surname matches"),
-            _level(_has_any(all_l, all_r), "former/preferred/alternative surname matches"),
+            _level(has_any(all_l, all_r), "former/preferred/alternative surname matches"),
             _level(_SWAPPED, "first name and surname transposed"),
             _level(f"jaro_winkler_similarity({sl}, {sr}) >= 0.92", "surname very similar (JW >= 0.92)"),
             _level(f"jaro_winkler_similarity({sl}, {sr}) >= 0.88", "surname similar (JW >= 0.88)"),
@@ -332,11 +259,11 @@ def _upn() -> cl.CustomComparison:
         comparison_description="Unique pupil number (valid, non-temporary)",
         comparison_levels=[
             _null(
-                f"(upn_l IS NULL OR upn_r IS NULL) AND NOT {_has_any('upn_any_l', 'upn_any_r')}",
+                f"(upn_l IS NULL OR upn_r IS NULL) AND NOT {has_any('upn_any_l', 'upn_any_r')}",
                 "UPN missing on one or both records",
             ),
             _level("upn_l = upn_r", "UPN exact match"),
-            _level(_has_any("upn_any_l", "upn_any_r"), "current or former UPN matches"),
+            _level(has_any("upn_any_l", "upn_any_r"), "current or former UPN matches"),
             cll.ElseLevel().configure(label_for_charts="UPNs differ"),
         ],
     )
@@ -357,9 +284,9 @@ def _identifiers() -> cl.CustomComparison:
         output_column_name="identifiers",
         comparison_description="Other identifiers (council person id, email, national id, ...)",
         comparison_levels=[
-            _null(f"NOT {_has_any('identifier_names_l', 'identifier_names_r')}",
+            _null(f"NOT {has_any('identifier_names_l', 'identifier_names_r')}",
                   "no identifier of the same kind on both records"),
-            _level(_has_any("identifier_keys_l", "identifier_keys_r"), "an identifier value matches exactly"),
+            _level(has_any("identifier_keys_l", "identifier_keys_r"), "an identifier value matches exactly"),
             _level(IDENTIFIER_ONE_TYPO, "an identifier value one character or one transposition apart"),
             cll.ElseLevel().configure(label_for_charts="identifiers of the same kind differ"),
         ],

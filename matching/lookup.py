@@ -9,7 +9,6 @@ warehouse), so a common name weighs less than a rare one, as in the nightly mode
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +65,7 @@ class LookupScorer:
         from matching.features import FEATURE_COLUMNS
 
         self.model_version = artifact.model_version
-        settings = json.loads(artifact.settings_json)
+        settings = artifact.engine_settings()
         self.extra = extra_ids(settings)
         con = matching_connection(threads=1)
         try:

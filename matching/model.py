@@ -13,7 +13,6 @@ never touch the warehouse. Nothing here logs names, dates of birth or identifier
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -162,11 +161,7 @@ def extra_ids(settings: dict[str, Any]) -> tuple[str, ...]:
 
 
 def make_linker(con: duckdb.DuckDBPyConnection, table: str, settings: SettingsCreator | dict[str, Any]) -> Linker:
-    """A DuckDB linker on ``table``; a stored model's settings (a dict) run with the comparisons' cheaper SQL."""
-    from matching.comparisons import with_cheaper_sql
-
-    if isinstance(settings, dict):
-        settings = with_cheaper_sql(settings)
+    """A DuckDB linker on ``table`` (a stored model's settings: ``ModelArtifact.engine_settings()``)."""
     db_api = DuckDBAPI(con)
     sdf = db_api.register(table)
     return Linker(sdf, settings, log_level=SPLINK_LOG_LEVEL)
@@ -333,7 +328,7 @@ def predict_pairs(
         if loaded is not None:
             loaded()
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        linker = make_linker(con, table, json.loads(artifact.settings_json))
+        linker = make_linker(con, table, artifact.engine_settings())
         register_term_frequencies(linker, artifact.term_frequencies)
         if new_ids is not None:
             from matching.incremental import predict_new

@@ -98,7 +98,7 @@ def assign_citizen_ids(assignments: pd.DataFrame, previous_registry: pd.DataFram
     merged = a[["record_key", "cluster_key"]].merge(prev.rename(columns={"citizen_id": "old_id"}),
                                                    on="record_key", how="left")
     old_size = prev["citizen_id"].value_counts()
-    overlap = _pair_counts(merged.dropna(subset=["old_id"]), "cluster_key", "old_id")
+    overlap = _pair_counts(merged, "cluster_key", "old_id")  # a record new tonight (no old id) counts for none
 
     # greedy one-to-one matching of clusters to previous ids
     overlap["old_size"] = overlap["old_id"].map(old_size).to_numpy()

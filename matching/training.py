@@ -8,7 +8,6 @@ Nothing here logs names, dates of birth or identifiers.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -250,7 +249,7 @@ def label_accuracy_table(features: pd.DataFrame, artifact: ModelArtifact, decisi
         n, same = int(counts[0]), float(counts[1] or 0)
         if n < MIN_STEWARD_LABELS or same in (0, n):
             return None
-        linker = make_linker(con, table, json.loads(artifact.settings_json))
+        linker = make_linker(con, table, artifact.engine_settings())
         analysis = linker.evaluation.accuracy_analysis_from_labels_table(
             "cv_acc_labels", output_type="table", match_weight_round_to_nearest=0.1)
         assert isinstance(analysis, SplinkDataFrame), "output_type='table' gives a table"

@@ -1,7 +1,12 @@
 """The cheaper SQL the comparisons use gives exactly what the plain SQL gives, NULL included: the edit-distance
-helpers against ``damerau_levenshtein`` and the shared-element test against ``list_intersect``, in DuckDB."""
+helpers against ``damerau_levenshtein`` and the shared-element test against ``list_intersect``, in DuckDB; and a
+stored model's plain level SQL, rewritten into them, puts every pair of real records in the same level."""
 
 from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -10,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching import settings as S
-from matching.comparisons import _has_any, edits_at_most, one_edit, with_cheaper_sql
-from matching.features import FEATURE_COLUMNS
-from matching.model import load_features, make_linker
+from matching.artifact import make_artifact
+from matching.model import load_features
+from matching.sql_forms import cheaper_condition, edits_at_most, has_any, one_edit, with_cheaper_sql
 
 # short strings over a small alphabet (so near pairs are common), with accents, a non-BMP letter and NULL
 _TEXT = st.one_of(st.none(), st.text(alphabet="abcé日𝒜-0", max_size=7))
@@ -50,7 +55,7 @@ def test_one_edit_is_damerau_levenshtein_one(con, rows):
 @given(rows=st.lists(st.tuples(_LISTS, _LISTS), min_size=1, max_size=40))
 def test_has_any_is_a_non_empty_intersection(con, rows):
     plain = "coalesce(len(list_intersect(a, b)) >= 1, false)"
-    assert _differing(con, rows, plain, _has_any("a", "b"), "VARCHAR[]") == []
+    assert _differing(con, rows, plain, has_any("a", "b"), "VARCHAR[]") == []
 
 
 @pytest.mark.parametrize(("a", "b", "k", "within"), [
@@ -107,6 +112,9 @@ _STORED_PLAIN = {
 }
 
 
+DEMO = Path(__file__).resolve().parents[1] / "sample_data" / "demo"
+
+
 def _settings(replace: dict[str, str] | None = None) -> dict:
     out = S.build_settings().get_settings("duckdb").as_dict()
     for comp in out["comparisons"]:
@@ -116,21 +124,76 @@ def _settings(replace: dict[str, str] | None = None) -> dict:
     return out
 
 
-def _conditions(settings: dict) -> list[str]:
-    return [lvl["sql_condition"] for c in settings["comparisons"] for lvl in c["comparison_levels"]]
+def _conditions(settings: dict) -> dict[str, str]:
+    return {lvl["label_for_charts"]: lvl["sql_condition"] for c in settings["comparisons"]
+            for lvl in c["comparison_levels"] if "label_for_charts" in lvl}
 
 
-def test_a_stored_model_runs_the_cheaper_sql_of_a_model_trained_now():
-    stored = _settings(_STORED_PLAIN)
-    assert _conditions(stored) != _conditions(_settings())
-    assert _conditions(with_cheaper_sql(stored)) == _conditions(_settings())
-    assert _conditions(with_cheaper_sql(_settings())) == _conditions(_settings())  # the cheaper forms stay as they are
-    assert _conditions(stored) == _conditions(_settings(_STORED_PLAIN))  # the stored settings are not changed
+_KEY_PAIRS = [
+    (["pnc"], ["pnc"], ["pnc=12/345678A"], ["pnc=12/345678A"]),
+    (["pnc"], ["pnc"], ["pnc=12/345678A"], ["pnc=12/354678A"]),   # neighbours swapped
+    (["pnc"], ["pnc"], ["pnc=12/345678A"], ["pnc=12/345678B"]),
+    (["pnc"], ["pnc"], ["pnc=12/345678A"], ["pnc=21/435678A"]),   # two swaps
+    (["pnc"], ["mosaic"], ["pnc=12/345678A"], ["mosaic=12/345678A"]),
+    (["pnc", "mosaic"], ["mosaic"], ["pnc=1", "mosaic=77"], ["mosaic=78"]),
+    (["pnc"], None, ["pnc=1"], None),
+    ([], [], [], []),
+]
 
 
-def test_the_linker_of_a_stored_model_compares_with_the_cheaper_sql():
+@pytest.fixture(scope="module")
+def demo_pairs():
+    """Pairs of the demo drop's records (same birth year, or the same first two letters of a surname) with every
+    feature column as ``<column>_l`` / ``<column>_r``, as Splink compares them."""
+    from connectors import extract_source, load_source_configs
+    from matching.features import build_features
+
+    ref = dt.date.fromisoformat(json.loads((DEMO / "manifest.json").read_text())["drop_date"])
+    identity = pd.concat([extract_source(DEMO / c.name, c, run_id="t", reference_date=ref).identity
+                          for c in load_source_configs(None)], ignore_index=True)
     with duckdb.connect() as own:
-        table = load_features(own, pd.DataFrame(columns=list(FEATURE_COLUMNS)), ())
-        linker = make_linker(own, table, _settings(_STORED_PLAIN))
-        used = [lvl.sql_condition for c in linker._settings_obj.comparisons for lvl in c.comparison_levels]
-    assert used == _conditions(_settings())
+        table = load_features(own, build_features(identity, ref), ())
+        columns = [d[0] for d in own.execute(f"SELECT * FROM {table} LIMIT 0").description]
+        sides = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in columns)
+        own.execute(f"CREATE TABLE pairs AS SELECT {sides} FROM {table} l JOIN {table} r ON l.unique_id < r.unique_id "
+                    "AND (year(l.dob) = year(r.dob) OR l.last_name_std[1:2] = r.last_name_std[1:2])")
+        # the demo drop's sources carry no extra identifiers: pairs of identifier keys, the rest of the pair NULL
+        own.executemany("INSERT INTO pairs (identifier_names_l, identifier_names_r, identifier_keys_l, "
+                        "identifier_keys_r) VALUES (?, ?, ?, ?)", _KEY_PAIRS)
+        yield own
+
+
+@pytest.mark.parametrize("label", sorted(_STORED_PLAIN))
+def test_a_stored_model_s_plain_level_sql_puts_every_real_pair_in_the_same_level(demo_pairs, label):
+    plain = _STORED_PLAIN[label]
+    cheap = cheaper_condition(plain)
+    assert "list_intersect" not in cheap.lower()
+    assert cheap.lower().count("damerau_levenshtein") == cheap.lower().count("else damerau_levenshtein")
+    n, holds, differ = demo_pairs.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {plain}), count(*) FILTER (WHERE ({plain}) IS DISTINCT FROM "
+        f"({cheap})) FROM pairs").fetchone()
+    assert n > 100_000 and holds > 0
+    assert differ == 0
+
+
+def test_the_rewrite_leaves_today_s_sql_and_the_stored_settings_as_they_are():
+    stored = _settings(_STORED_PLAIN)
+    assert with_cheaper_sql(_settings()) == _settings()
+    cheap = with_cheaper_sql(stored)
+    assert stored == _settings(_STORED_PLAIN)
+    changed = {k for k, v in _conditions(cheap).items() if v != _conditions(stored)[k]}
+    assert changed == set(_STORED_PLAIN)
+    assert with_cheaper_sql(cheap) == cheap
+
+
+def test_a_stored_model_scores_with_the_cheaper_sql_and_keeps_its_version():
+    artifact = make_artifact(_settings(_STORED_PLAIN), {})
+    engine = _conditions(artifact.engine_settings())
+    assert engine == {k: cheaper_condition(v) for k, v in _conditions(_settings(_STORED_PLAIN)).items()}
+    assert _conditions(artifact.settings) == _conditions(_settings(_STORED_PLAIN))
+    assert make_artifact(_settings(_STORED_PLAIN), {}).model_version == artifact.model_version
+
+
+@pytest.mark.parametrize("sql", ["ELSE", "not sql at all (", "first_name_std_l = first_name_std_r"])
+def test_sql_without_a_plain_form_is_returned_as_written(sql):
+    assert cheaper_condition(sql) == sql

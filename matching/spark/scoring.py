@@ -8,7 +8,6 @@ the same SQL the DuckDB engine runs, on that (small) frame.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
@@ -63,7 +62,7 @@ def _partitions(spark: Any) -> int:
 def predict_pairs_spark(spark: Any, sdf: Any, features: pd.DataFrame, artifact: ModelArtifact,
                         threshold_probability: float = 0.01) -> pd.DataFrame:
     """``matching.model.predict_pairs`` on Spark: the same columns, pairs and evidence."""
-    settings = json.loads(artifact.settings_json)
+    settings = artifact.engine_settings()
     linker = spark_linker(spark, sdf, settings)
     register_term_frequencies(linker, artifact.term_frequencies)
     pred = linker.inference.predict(threshold_match_probability=threshold_probability)
