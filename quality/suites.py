@@ -97,19 +97,34 @@ def valid_flag_column(id_field: str) -> str:
 
 
 def identity_specs(
-    rules: SourceRules, previous_row_count: int | None, reference_date: dt.date
+    rules: SourceRules, previous_row_count: int | None, reference_date: dt.date, changes_only: bool = False
 ) -> list[CheckSpec]:
+    """``changes_only``: the batch is what a changes-only drop delivered, which may hold no identity record (only
+    interactions) and removes none, so the row-count checks expect nothing of it."""
     specs = [
         CheckSpec(
             "identity_records_not_empty",
             "blocking",
             "expect_table_row_count_to_be_between",
-            {"min_value": 1},
-            "at least 1 identity record",
+            {"min_value": 0 if changes_only else 1},
+            "any number of changed or new identity records (a changes-only drop)" if changes_only
+            else "at least 1 identity record",
             "not_empty",
         ),
     ]
-    if previous_row_count:
+    if changes_only:
+        specs.append(
+            CheckSpec(
+                "row_count_not_collapsed",
+                "blocking",
+                "expect_table_row_count_to_be_between",
+                {"min_value": 0},
+                "a changes-only drop removes no record",
+                "collapse",
+                params={"previous": None, "changes_only": True},
+            )
+        )
+    elif previous_row_count:
         floor = math.ceil(previous_row_count / 2)
         specs.append(
             CheckSpec(

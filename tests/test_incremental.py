@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from connectors import load_source_configs
 from matching.features import build_features
 from matching.incremental import (
     IDENTITY_FIELDS,
@@ -22,6 +23,7 @@ from matching.incremental import (
 )
 from schemas.tables import TABLES
 from svoc.stages.incremental import identity_hash_sql
+from svoc.stages.single_view import build_single_view
 from svoc.synth import generate_drop
 from svoc.warehouse.sql import ensure_tables, write_frame
 from tests.e2e import query, run_cli
@@ -246,7 +248,8 @@ def test_touched_records_count_first_names_over_the_whole_drop():
 
 
 def _intraday_drop(night1: Path, out: Path) -> None:
-    """A changes-only drop: health only, one patient's first name edited and one new patient record."""
+    """A changes-only drop: health only, one patient's first name edited, one new patient record and one new
+    encounter."""
     (out / "health").mkdir(parents=True)
     lines = (night1 / "health" / "patients.csv").read_text(encoding="utf-8-sig").split("\n")
     edited, new = lines[1].split(","), lines[2].split(",")
@@ -254,8 +257,11 @@ def _intraday_drop(night1: Path, out: Path) -> None:
     new[0], new[1] = "H09990001", ""
     (out / "health" / "patients.csv").write_text("\n".join([lines[0], ",".join(edited), ",".join(new)]) + "\n",
                                                  encoding="utf-8-sig")
-    header = (night1 / "health" / "encounters.csv").read_text(encoding="utf-8-sig").split("\n")[0]
-    (out / "health" / "encounters.csv").write_text(header + "\n", encoding="utf-8-sig")
+    encounters = (night1 / "health" / "encounters.csv").read_text(encoding="utf-8-sig").split("\n")
+    event = encounters[1].split(",")
+    event[0], event[1] = edited[0], "2026-10-30"  # a new encounter of the edited patient
+    (out / "health" / "encounters.csv").write_text("\n".join([encounters[0], ",".join(event)]) + "\n",
+                                                   encoding="utf-8-sig")
     (out / "manifest.json").write_text(json.dumps({"drop_date": "2026-11-01", "changes_only": True}))
 
 
@@ -273,12 +279,25 @@ def test_an_intraday_drop_of_one_source_changes_only_its_records(nights):
     before, after = dict(query(nights["first"], sql)), dict(query(warehouse, sql))
     assert after == {**before, "health": before["health"] + 1}
     interactions = "SELECT count(*) FROM staging.interactions"
-    assert query(warehouse, interactions) == query(nights["first"], interactions)
+    assert query(warehouse, interactions) == [(query(nights["first"], interactions)[0][0] + 1,)]
     ids_before, ids_after = citizens(nights["first"]), citizens(warehouse)
     assert "health:H09990001" in ids_after
     # the steward's split (decided after night 1) is applied tonight; every other record keeps its id
     untouched = [k for k in ids_before if not k.startswith("health:") and k not in nights["split"]]
     assert all(ids_after[k] == ids_before[k] for k in untouched)
+    # the single view and timeline (rebuilt for the children the drop reached) are what a full build gives
+    assert query(warehouse, "SELECT count(*) FROM staging.interactions WHERE run_id = (SELECT run_id FROM "
+                            "linked.record_citizen LIMIT 1)") == [(1,)]
+    shutil.copy(warehouse, tmp / "rebuilt.duckdb")
+    con = duckdb.connect(str(tmp / "rebuilt.duckdb"))
+    try:
+        kept = {t: sorted(con.execute(f"SELECT * FROM linked.{t}").fetchall(), key=repr)
+                for t in ("single_view", "interactions")}
+        build_single_view(con, dt.date(2026, 11, 1), load_source_configs(None))
+        assert kept == {t: sorted(con.execute(f"SELECT * FROM linked.{t}").fetchall(), key=repr)
+                        for t in ("single_view", "interactions")}
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize("day,mode", [(dt.datetime(2026, 11, 29, 2, 0), "full"),  # a Sunday

@@ -80,3 +80,60 @@ def test_arrow_frame_holds_what_duckdb_df_holds_with_text_as_arrow_strings(sql, 
     else:
         assert got.dropna().tolist() == expected.dropna().tolist()
         assert kind != "date" or got.dtype == expected.dtype
+
+
+def _night_then_delivery(path: Path) -> duckdb.DuckDBPyConnection:
+    """A build after night 'r1' (200 clean health records and their events, checked), then a changes-only drop
+    ('r2') that re-delivers 10 of the records, 5 of them with an NHS number that fails its check digit, and one
+    new event of a record the drop does not hold."""
+    con = duckdb.connect(str(path))
+    ensure_tables(con)
+    ident = identity_frame(200, "health").assign(run_id="r1")
+    write_frame(con, "staging.identity_records", ident)
+    write_frame(con, "staging.interactions", interactions_frame(ident).assign(run_id="r1"))
+    check_source_quality(con, "health", "r1", REF, path, rules=rules_for(PRESETS["health"]))
+    delivered = ident.iloc[:10].assign(run_id="r2")
+    delivered.loc[:4, "nhs_number"] = None
+    delivered.loc[:4, "nhs_number_raw"] = "1234567890"
+    write_frame(con, "staging.identity_records", delivered, replace_where="source = 'health' AND "
+                "source_record_id IN (SELECT unnest(?::VARCHAR[]))", params=[delivered["source_record_id"].tolist()])
+    event = interactions_frame(ident.iloc[[150]]).assign(event_id="NEW-1", run_id="r2")
+    write_frame(con, "staging.interactions", event)
+    return con
+
+
+def test_a_changes_only_drop_checks_what_it_delivered(tmp_path: Path) -> None:
+    con = _night_then_delivery(tmp_path / "build.duckdb")
+    got = {r.check: r for r in check_source_quality(con, "health", "r2", REF, tmp_path / "w.duckdb",
+                                                    rules=rules_for(PRESETS["health"]), changes_only=True)}
+    nhs = next(r for c, r in got.items() if "nhs" in c and "valid" in c)
+    assert not nhs.passed and "5 of 10" in nhs.observed  # half the delivery: not diluted by 190 unchanged records
+    assert got["interactions_link_to_identity_records"].passed  # the new event's record was not re-delivered
+    assert got["identity_records_not_empty"].passed and got["row_count_not_collapsed"].passed
+    assert "removes no record" in got["row_count_not_collapsed"].observed
+    whole = {r.check: r for r in check_source_quality(con, "health", "r2", REF, tmp_path / "w.duckdb",
+                                                      rules=rules_for(PRESETS["health"]))}
+    assert "5 of 200" in whole[nhs.check].observed or "195 of 200" in whole[nhs.check].observed
+
+
+def test_a_source_the_changes_only_drop_does_not_hold_keeps_its_last_results(tmp_path: Path) -> None:
+    con = _night_then_delivery(tmp_path / "build.duckdb")
+    before = {(r.check, r.passed) for r in check_source_quality(con, "health", "r1", REF, tmp_path / "w.duckdb",
+                                                                 rules=rules_for(PRESETS["health"]))}
+    got = check_source_quality(con, "health", "r3", REF, tmp_path / "w.duckdb", rules=rules_for(PRESETS["health"]),
+                               changes_only=True)  # run r3 staged nothing of health
+    assert {(r.check, r.passed) for r in got} == before
+    assert all(r.observed.startswith("unchanged: not in this changes-only drop") for r in got)
+    stored = con.execute("SELECT count(*) FROM audit.quality_results WHERE run_id = 'r3'").fetchall()[0][0]
+    assert stored == len(got)
+
+
+def test_a_changes_only_drop_of_events_alone_passes_the_identity_checks_unrun(tmp_path: Path) -> None:
+    con = _night_then_delivery(tmp_path / "build.duckdb")
+    con.execute("UPDATE staging.identity_records SET run_id = 'r1'")  # the drop delivered the event alone
+    got = check_source_quality(con, "health", "r2", REF, tmp_path / "w.duckdb", rules=rules_for(PRESETS["health"]),
+                               changes_only=True)
+    identity = [r for r in got if r.suite.endswith("identity")]
+    assert identity and all(r.passed and "no identity record in this changes-only drop" in r.observed
+                            for r in identity)
+    assert got[-1].suite.endswith("interactions") and len(got) > len(identity)

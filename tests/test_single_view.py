@@ -159,3 +159,86 @@ def test_marts(con):
     lq = dict(con.execute("SELECT source, singletons FROM marts.linkage_quality").fetchall())
     assert lq["education"] == 1 and lq["health"] == 0
     assert counts["marts.attendance_vs_involvement"] == 2
+
+
+def _tables(con) -> dict[str, list]:
+    return {t: sorted(con.execute(f"SELECT * FROM linked.{t}").fetchall(), key=repr)
+            for t in ("single_view", "interactions")}
+
+
+def _deliver(con, table: str, row: dict) -> None:
+    """Stage ``row`` as a changes-only drop does: it replaces the staged row with its key, under run 'r2'."""
+    key = "event_id" if table == "interactions" else "source_record_id"
+    write_frame(con, f"staging.{table}", pd.DataFrame([{**row, "run_id": "r2"}]),
+                replace_where=f"source = ? AND {key} = ?", params=[row["source"], row[key]])
+
+
+def _edit_name(con):
+    _deliver(con, "identity_records", ident("education", "P2", first_name="Jack", last_name="Browne",
+                                            dob=dt.date(2015, 5, 5), sex="M", postcode="LS3 3CC"))
+
+
+def _new_event(con):
+    _deliver(con, "interactions", ix("education", "P2", "E9", "suspension", dt.date(2026, 10, 1)))
+
+
+def _event_to_another_record(con):  # child C's A&E attendance re-delivered under child A's health record
+    _deliver(con, "interactions", ix("health", "H1", "H7/1", "ed_attendance", dt.date(2026, 2, 3)))
+
+
+def _record_moved(con):  # matching moved P2 into child A and retired B (events only: no staged row changed)
+    con.execute("UPDATE linked.record_citizen SET citizen_id = 'CV-A' WHERE source_record_id = 'P2'")
+    write_frame(con, "audit.citizen_events", pd.DataFrame([
+        {"run_id": "r2", "citizen_id": "CV-A", "event": "record_moved", "related_citizen_id": "CV-B",
+         "record_key": "education:P2", "reason": "cluster_changed"},
+        {"run_id": "r2", "citizen_id": "CV-B", "event": "retired", "related_citizen_id": "CV-A",
+         "record_key": None, "reason": "merged"}]))
+
+
+def _third_child(con) -> None:
+    """Child C (health only, untouched by every change below), then the full build a night leaves."""
+    write_frame(con, "staging.identity_records", pd.DataFrame([
+        ident("health", "H7", first_name="Amir", last_name="Khan", dob=dt.date(2019, 1, 9), sex="M")]))
+    write_frame(con, "staging.interactions", pd.DataFrame([ix("health", "H7", "H7/1", "ed_attendance",
+                                                             dt.date(2026, 2, 3))]))
+    con.execute("INSERT INTO linked.record_citizen VALUES ('health', 'H7', 'CV-C', 'x', 1.0, 'r')")
+    build_single_view(con, D, CONFIGS)
+
+
+@pytest.mark.parametrize(("change", "rebuilt", "children"), [
+    (_edit_name, 1, 3), (_new_event, 1, 3), (_event_to_another_record, 2, 3), (_record_moved, 2, 2)])
+def test_a_changes_only_run_rebuilds_only_the_children_it_reaches_as_a_full_build_would(con, change, rebuilt,
+                                                                                         children):
+    _third_child(con)
+    change(con)
+    counts = build_single_view(con, D, CONFIGS, run_id="r2")
+    assert (counts["rebuilt"], counts["citizens"]) == (rebuilt, children)
+    after = _tables(con)
+    assert build_single_view(con, D, CONFIGS)["rebuilt"] == children  # the full build, for comparison
+    assert after == _tables(con)
+
+
+def test_a_new_latest_academic_year_rebuilds_every_child(con):
+    """Attendance indicators read the latest academic year over every child: when tonight's term moves it, the
+    children tonight's changes do not reach change too."""
+    con.execute("DELETE FROM staging.interactions WHERE academic_year = '2026/27'")
+    _third_child(con)
+    assert row(con, "CV-A")["attendance_rate"] is not None  # from 2025/26, the latest year so far
+    _deliver(con, "interactions", ix("education", "P2", "P2/2026/27/Autumn", "attendance_term",
+                                     dt.date(2026, 9, 1), academic_year="2026/27", term="Autumn",
+                                     sessions_possible=100, sessions_authorised_absence=3,
+                                     sessions_unauthorised_absence=0))
+    counts = build_single_view(con, D, CONFIGS, run_id="r2")
+    assert counts["rebuilt"] == counts["citizens"] == 3
+    assert row(con, "CV-A")["attendance_rate"] is None
+    after = _tables(con)
+    build_single_view(con, D, CONFIGS)
+    assert after == _tables(con)
+
+
+def test_a_changed_definition_rebuilds_every_child(con):
+    _third_child(con)
+    _new_event(con)
+    later = D + dt.timedelta(days=1)
+    assert build_single_view(con, later, CONFIGS, run_id="r2")["rebuilt"] == 3  # as of another date
+    assert build_single_view(con, later, CONFIGS[:3], run_id="r2")["rebuilt"] == 3  # another set of sources

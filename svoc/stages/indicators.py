@@ -54,6 +54,9 @@ class IndicatorSql:
     ctes: list[str] = field(default_factory=list)
     joins: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    # queries of one value each that every child's indicators depend on (the latest academic year with
+    # attendance data): a single view kept up to date child by child holds only while they do not change
+    shared: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         d = self.params.add(self.drop_date, "DATE")
@@ -94,13 +97,15 @@ class IndicatorSql:
         """The latest academic year with attendance data in the drop, up to the drop date's year."""
         year = self.params.add(academic_year_of(self.drop_date), "VARCHAR")
         types = self.params.add(list(ind.event_types) or ["attendance_term"], "VARCHAR[]")
-        self.ctes.append(f"""
-    att{i}_terms AS (
+        terms = f"""
       SELECT citizen_id, academic_year, sessions_possible,
              sessions_authorised_absence + sessions_unauthorised_absence AS missed
       FROM linked.interactions
       WHERE list_contains({src}, source) AND list_contains({types}, event_type)
-        AND academic_year IS NOT NULL AND academic_year <= {year} AND sessions_possible > 0
+        AND academic_year IS NOT NULL AND academic_year <= {year} AND sessions_possible > 0"""
+        self.shared.append(f"SELECT max(academic_year) FROM ({terms})")
+        self.ctes.append(f"""
+    att{i}_terms AS ({terms}
     ),
     att{i} AS (
       SELECT citizen_id, sum(missed) AS missed, sum(sessions_possible) AS possible

@@ -28,32 +28,63 @@ def previous_identity_count(con: duckdb.DuckDBPyConnection, source: str, run_id:
 
 def check_source_quality(con: duckdb.DuckDBPyConnection, source: str, run_id: str, drop_date: dt.date,
                          warehouse: Path, dob_from: dt.date = DOB_FROM_DEFAULT,
-                         rules: QualityRules | None = None) -> list:
-    """``rules``: the source's ``quality:`` thresholds (its config); the generic rules when None."""
+                         rules: QualityRules | None = None, changes_only: bool = False) -> list:
+    """``rules``: the source's ``quality:`` thresholds (its config); the generic rules when None.
+
+    ``changes_only`` (a changes-only drop): the suite checks the rows the drop delivered for the source (its staged
+    rows carrying ``run_id``), so a bad delivery is not diluted by the unchanged records. A source the drop
+    delivered nothing for keeps the last run's results (``carry_over``)."""
     from quality import results_frame, run_source_suite, write_data_docs
     from quality.runner import INTERACTION_COLUMNS, data_docs_dir, identity_columns
     from quality.suites import rules_for
 
     rules = (rules or rules_for(source)).model_copy(update={"dob_from": dob_from})
-    identity = _staged(con, "staging.identity_records", identity_columns(rules), source)
-    interactions = _staged(con, "staging.interactions", INTERACTION_COLUMNS, source)
-    results = run_source_suite(source, identity, interactions, previous_identity_count(con, source, run_id),
-                               drop_date, rules=rules)
-    write_frame(con, "audit.quality_results", results_frame(results, run_id),
-                replace_where="run_id = ? AND source = ?", params=[run_id, source])
+    tonight = run_id if changes_only else None
+    identity = _staged(con, "staging.identity_records", identity_columns(rules), source, tonight)
+    interactions = _staged(con, "staging.interactions", INTERACTION_COLUMNS, source, tonight)
+    if changes_only and identity.empty and interactions.empty and (carried := carry_over(con, source, run_id)):
+        results = carried
+    else:
+        keys = _staged(con, "staging.identity_records", frozenset({"source_record_id"}), source)[
+            "source_record_id"] if changes_only else None
+        results = run_source_suite(source, identity, interactions, previous_identity_count(con, source, run_id),
+                                   drop_date, rules=rules, identity_keys=keys, changes_only=changes_only)
+        write_frame(con, "audit.quality_results", results_frame(results, run_id),
+                    replace_where="run_id = ? AND source = ?", params=[run_id, source])
     write_data_docs(run_results(con, run_id), data_docs_dir(warehouse), run_id=run_id)
     return results
 
 
-def _staged(con: duckdb.DuckDBPyConnection, table: str, wanted: frozenset[str], source: str) -> pd.DataFrame:
-    """The source's rows of a staging table, only the ``wanted`` columns the table has (in table order):
-    the checks read a handful of columns, so the rest is never converted to pandas."""
+_CARRIED = "unchanged: not in this changes-only drop, as the last run found it: "
+
+
+def carry_over(con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> list:
+    """The last run's results for ``source``, written again under ``run_id`` with their ``observed`` text saying
+    so (none when no earlier run checked the source): what a changes-only drop without the source leaves true."""
+    last = con.execute("SELECT run_id FROM audit.quality_results WHERE source = ? AND run_id <> ? "
+                       "ORDER BY checked_at DESC LIMIT 1", [source, run_id]).fetchone()
+    if last is None:
+        return []
+    con.execute("DELETE FROM audit.quality_results WHERE run_id = ? AND source = ?", [run_id, source])
+    con.execute("INSERT INTO audit.quality_results SELECT * REPLACE (CAST(? AS VARCHAR) AS run_id, "
+                "CASE WHEN starts_with(observed, ?) THEN observed ELSE ? || observed END AS observed) "
+                "FROM audit.quality_results WHERE run_id = ? AND source = ?",
+                [run_id, _CARRIED, _CARRIED, last[0], source])
+    return [r for r in run_results(con, run_id) if r.source == source]
+
+
+def _staged(con: duckdb.DuckDBPyConnection, table: str, wanted: frozenset[str], source: str,
+            run_id: str | None = None) -> pd.DataFrame:
+    """The source's rows of a staging table (only those staged by ``run_id`` when given), only the ``wanted``
+    columns the table has (in table order): the checks read a handful of columns, so the rest is never converted
+    to pandas."""
     schema, _, name = table.partition(".")
     have = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
         "AND database_name = current_database() ORDER BY column_index", [schema, name]).fetchall()]
     cols = ", ".join(quote_ident(c) for c in have if c in wanted)
-    return arrow_frame(con.sql(f"SELECT {cols} FROM {qualified(table)} WHERE source = ?", params=[source])
+    where, params = ("source = ? AND run_id = ?", [source, run_id]) if run_id else ("source = ?", [source])
+    return arrow_frame(con.sql(f"SELECT {cols} FROM {qualified(table)} WHERE {where}", params=params)
                        .to_arrow_table())
 
 

@@ -15,7 +15,12 @@ are computed as of the drop date and are NULL when the child is known to none of
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import logging
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 
@@ -24,6 +29,8 @@ from schemas.rules import PROVISIONAL_DOB_FLAGS, UNUSABLE_DOB_FLAGS
 from schemas.source_rules import DEFAULT_RELIABILITY, SURVIVORSHIP_FIELDS
 from svoc.stages.indicators import IndicatorSql, Params
 from svoc.warehouse.sql import count_rows, quote_ident
+
+log = logging.getLogger(__name__)
 
 
 def reliability_ranks(configs: Sequence[SourceConfig]) -> dict[str, dict[str, int]]:
@@ -58,10 +65,109 @@ def _best(field: str, value_sql: str, key_sql: str, rel: str) -> str:
     )"""
 
 
-def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
-                      configs: Sequence[SourceConfig]) -> dict[str, int]:
-    """Build both tables in ``con`` as of ``drop_date``, for the configured sources."""
+def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date, configs: Sequence[SourceConfig],
+                      run_id: str | None = None) -> dict[str, int]:
+    """Build both tables in ``con`` as of ``drop_date``, for the configured sources.
+
+    ``run_id`` (a changes-only drop's run, whose staged rows carry it): only the children tonight's changes reach
+    (``affected_children``) are rebuilt when the tables were last built by the same definition (the same SQL and
+    values: drop date, configs, code) and the latest academic year with attendance has not moved; otherwise, and
+    without ``run_id``, every child. ``rebuilt`` in the result counts the children rebuilt."""
     ind = IndicatorSql(drop_date, configs)
+    sql = _view_sql(ind, configs)
+    definition = _fingerprint(sql, ind.params.values)
+    con.execute("CREATE SCHEMA IF NOT EXISTS linked")
+    if run_id is not None and _built_by(con) == definition:
+        before = _shared_values(con, ind)
+        n_affected = affected_children(con, run_id)
+        con.execute("DELETE FROM linked.interactions WHERE citizen_id IN (SELECT citizen_id FROM _svoc_affected)")
+        con.execute(f"INSERT INTO linked.interactions {_for_children(_TIMELINE, True)}")
+        if _shared_values(con, ind) == before:
+            con.execute("DELETE FROM linked.single_view WHERE citizen_id IN (SELECT citizen_id FROM _svoc_affected)")
+            con.execute(f"INSERT INTO linked.single_view {_for_children(sql, True)}", ind.params.values)
+            con.execute("DROP TABLE IF EXISTS _svoc_affected")
+            log.info("single view: %d children rebuilt, every other child as the last run left them", n_affected)
+            return _counts(con, n_affected)
+        con.execute("DROP TABLE IF EXISTS _svoc_affected")
+        log.info("single view: the latest academic year with attendance moved tonight: every child rebuilt")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE linked.interactions AS {_for_children(_TIMELINE, False)}")
+    con.execute(f"CREATE OR REPLACE TABLE linked.single_view AS {_for_children(sql, False)}", ind.params.values)
+    # COMMENT ON takes no parameter: the text is a fixed phrase and a hex digest this function computed
+    assert re.fullmatch(r"[0-9a-f]{16}", definition), "a sha256 prefix"
+    con.execute(f"COMMENT ON TABLE linked.single_view IS '{_COMMENT}{definition}'")
+    counts = _counts(con, None)
+    log.info("single view: all %d children built", counts["citizens"])
+    return counts
+
+
+_COMMENT = "One row per child (svoc); built by single view definition "
+# where a query over the records (``rc``) or the timeline is limited to the children in ``_svoc_affected``
+_RECS, _EVENTS = "/* children of rc */", "/* children of the timeline */"
+_TIMELINE = f"""SELECT rc.citizen_id, x.*
+    FROM staging.interactions x
+    JOIN linked.record_citizen rc USING (source, source_record_id){_RECS}
+    ORDER BY rc.citizen_id, x.event_date NULLS LAST, x.source, x.event_id"""
+
+
+def _for_children(sql: str, limited: bool) -> str:
+    """``sql`` over every child, or (``limited``) over the children in ``_svoc_affected`` only."""
+    some = "citizen_id IN (SELECT citizen_id FROM _svoc_affected)"
+    return (sql.replace(_RECS, f" WHERE rc.{some}" if limited else "")
+            .replace(_EVENTS, f" WHERE {some}" if limited else ""))
+
+
+def affected_children(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    """Temp table ``_svoc_affected`` of the citizen ids whose single view row and timeline tonight may change:
+    a record of theirs staged tonight (identity or interaction), an id event tonight (created, split, merged,
+    retired, a record added or moved: both ids), or an interaction re-delivered tonight under another record.
+    Returns how many."""
+    con.execute("""
+    CREATE OR REPLACE TEMP TABLE _svoc_affected AS
+    SELECT DISTINCT citizen_id FROM (
+      SELECT rc.citizen_id FROM linked.record_citizen rc JOIN staging.identity_records i
+        USING (source, source_record_id) WHERE i.run_id = $run
+      UNION ALL SELECT rc.citizen_id FROM linked.record_citizen rc JOIN staging.interactions x
+        USING (source, source_record_id) WHERE x.run_id = $run
+      UNION ALL SELECT citizen_id FROM audit.citizen_events WHERE run_id = $run
+      UNION ALL SELECT related_citizen_id FROM audit.citizen_events WHERE run_id = $run
+      UNION ALL SELECT t.citizen_id FROM linked.interactions t JOIN staging.interactions x USING (source, event_id)
+        WHERE x.run_id = $run
+    ) WHERE citizen_id IS NOT NULL""", {"run": run_id})
+    return int(con.execute("SELECT count(*) FROM _svoc_affected").fetchall()[0][0])
+
+
+def _built_by(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The definition fingerprint ``linked.single_view`` was last fully built with (its table comment)."""
+    rows = con.execute("SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND schema_name = 'linked' AND table_name = 'single_view'").fetchall()
+    if not rows or not isinstance(rows[0][0], str) or not rows[0][0].startswith(_COMMENT):
+        return None
+    return rows[0][0][len(_COMMENT):]
+
+
+def _fingerprint(sql: str, values: dict[str, Any]) -> str:
+    text = json.dumps([sql, sorted(values.items())], default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _shared_values(con: duckdb.DuckDBPyConnection, ind: IndicatorSql) -> list[Any]:
+    out = []
+    for q in ind.shared:
+        used = set(re.findall(r"\$(p\d+)\b", q))
+        out.append(con.execute(q, {k: v for k, v in ind.params.values.items() if k in used}).fetchall()[0][0])
+    return out
+
+
+def _counts(con: duckdb.DuckDBPyConnection, rebuilt: int | None) -> dict[str, int]:
+    citizens = count_rows(con, "linked.single_view")
+    return {"citizens": citizens, "interactions": count_rows(con, "linked.interactions"),
+            "rebuilt": citizens if rebuilt is None else rebuilt}
+
+
+def _view_sql(ind: IndicatorSql, configs: Sequence[SourceConfig]) -> str:
+    """The single view's SELECT, with markers where ``_for_children`` puts a WHERE that limits it to some children
+    (the attendance CTEs are never limited: the latest academic year is taken over every child)."""
     p = ind.params
     ranks = reliability_ranks(configs)
     rel = {f: _rel_sql(ranks[f], p) for f in SURVIVORSHIP_FIELDS}
@@ -74,21 +180,12 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
     ev_extra = "".join(f", {x}" for x in ind.ev)
     ctes = "".join(f",{x}" for x in ind.ctes)
     dob = f"CASE WHEN list_has_any(r.quality_flags, {unusable}) THEN NULL ELSE r.dob END"
-    con.execute("CREATE SCHEMA IF NOT EXISTS linked")
-    con.execute("""
-    CREATE OR REPLACE TABLE linked.interactions AS
-    SELECT rc.citizen_id, x.*
-    FROM staging.interactions x
-    JOIN linked.record_citizen rc USING (source, source_record_id)
-    ORDER BY rc.citizen_id, x.event_date NULLS LAST, x.source, x.event_id
-    """)
-    con.execute(f"""
-    CREATE OR REPLACE TABLE linked.single_view AS
+    return f"""
     WITH recs AS (
       SELECT rc.citizen_id, i.*,
              greatest(i.start_date, (SELECT max(x.event_date) FROM staging.interactions x
                                      WHERE x.source = i.source AND x.source_record_id = i.source_record_id)) AS activity
-      FROM linked.record_citizen rc JOIN staging.identity_records i USING (source, source_record_id)
+      FROM linked.record_citizen rc JOIN staging.identity_records i USING (source, source_record_id){_RECS}
     ),
     {_best("first_name", "r.first_name", "lower(strip_accents(r.first_name))", rel["name"])},
     {_best("last_name", "r.last_name", "lower(strip_accents(r.last_name))", rel["name"])},
@@ -109,7 +206,7 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
     ),
     ev AS (
       SELECT citizen_id, min(event_date) AS first_event, max(event_date) AS last_event{ev_extra}
-      FROM linked.interactions GROUP BY citizen_id
+      FROM linked.interactions{_EVENTS} GROUP BY citizen_id
     ){ctes}
     SELECT ids.citizen_id,
       bf.first_name, bl.last_name, bd.dob, bs.sex, bp.postcode,
@@ -127,5 +224,4 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date,
     LEFT JOIN best_dob bd USING (citizen_id) LEFT JOIN best_sex bs USING (citizen_id)
     LEFT JOIN best_postcode bp USING (citizen_id) LEFT JOIN ev USING (citizen_id) {" ".join(ind.joins)}
     ORDER BY ids.citizen_id
-    """, p.values)
-    return {"citizens": count_rows(con, "linked.single_view"), "interactions": count_rows(con, "linked.interactions")}
+"""

@@ -81,8 +81,7 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
     """Rows in ``schema.table`` (quoted through ``qualified``)."""
-    row = con.execute(f"SELECT count(*) FROM {qualified(table)}").fetchone()
-    return int(row[0]) if row else 0
+    return int(one_row(con, f"SELECT count(*) FROM {qualified(table)}")[0])
 
 
 def file_value(path: Path, sql: str, *,

@@ -9,6 +9,7 @@ from pipelines.resources import DropResource, WarehouseResource
 from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
 from schemas.config import SourceConfig
+from svoc.stages.changes import changes_only
 from svoc.stages.marts import MARTS, build_marts
 from svoc.stages.single_view import build_single_view
 
@@ -31,8 +32,11 @@ def single_view_asset(configs: Sequence[SourceConfig]) -> dg.AssetsDefinition:
     )
     def single_view(context: dg.AssetExecutionContext, drop: DropResource, warehouse: WarehouseResource):
         with warehouse.build(context.run.run_id) as con:
-            counts = build_single_view(con, drop.date, configs)
-            view = table_metadata(con, "linked.single_view", rows=counts["citizens"])
+            # a changes-only drop's staged rows carry this run's id: only the children they reach are rebuilt
+            counts = build_single_view(con, drop.date, configs,
+                                       run_id=context.run.run_id if changes_only(drop.dir) else None)
+            view = table_metadata(con, "linked.single_view", rows=counts["citizens"],
+                                  extra={"children_rebuilt": counts["rebuilt"]})
             timeline = table_metadata(con, "linked.interactions", rows=counts["interactions"])
         yield dg.MaterializeResult(asset_key=["linked", "single_view"], metadata=view)
         yield dg.MaterializeResult(asset_key=["linked", "interactions"], metadata=timeline)

@@ -9,6 +9,7 @@ from pipelines.scope import current_settings
 from pipelines.sources import configured_sources
 from quality.suites import identity_specs, interaction_specs, rules_for
 from schemas.config import SourceConfig
+from svoc.stages.changes import changes_only
 from svoc.stages.quality import check_source_quality
 
 
@@ -26,7 +27,8 @@ def source_quality_checks(config: SourceConfig) -> dg.AssetChecksDefinition:
                 matching: MatchingResource):
         with warehouse.build(context.run.run_id) as con:
             results = check_source_quality(con, config.name, context.run.run_id, drop.date, warehouse.target,
-                                           dob_from=matching.earliest_dob, rules=rules)
+                                           dob_from=matching.earliest_dob, rules=rules,
+                                           changes_only=changes_only(drop.dir))
         for r in results:
             yield dg.AssetCheckResult(
                 asset_key=key, check_name=r.check, passed=bool(r.passed), description=r.observed,
