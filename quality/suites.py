@@ -96,6 +96,12 @@ def valid_flag_column(id_field: str) -> str:
     return f"{id_field}_raw_is_valid"
 
 
+def _collapse(floor: int, expectation: str, params: dict) -> CheckSpec:
+    """The blocking check that the identity records did not fall below ``floor`` (half the previous run's)."""
+    return CheckSpec("row_count_not_collapsed", "blocking", "expect_table_row_count_to_be_between",
+                     {"min_value": floor}, expectation, "collapse", params=params)
+
+
 def identity_specs(
     rules: SourceRules, previous_row_count: int | None, reference_date: dt.date, changes_only: bool = False
 ) -> list[CheckSpec]:
@@ -113,42 +119,13 @@ def identity_specs(
         ),
     ]
     if changes_only:
-        specs.append(
-            CheckSpec(
-                "row_count_not_collapsed",
-                "blocking",
-                "expect_table_row_count_to_be_between",
-                {"min_value": 0},
-                "a changes-only drop removes no record",
-                "collapse",
-                params={"previous": None, "changes_only": True},
-            )
-        )
+        specs.append(_collapse(0, "a changes-only drop removes no record", {"previous": None, "changes_only": True}))
     elif previous_row_count:
         floor = math.ceil(previous_row_count / 2)
-        specs.append(
-            CheckSpec(
-                "row_count_not_collapsed",
-                "blocking",
-                "expect_table_row_count_to_be_between",
-                {"min_value": floor},
-                f"at least {floor:,} rows (half of the previous run's {previous_row_count:,})",
-                "collapse",
-                params={"previous": previous_row_count},
-            )
-        )
+        specs.append(_collapse(floor, f"at least {floor:,} rows (half of the previous run's {previous_row_count:,})",
+                               {"previous": previous_row_count}))
     else:
-        specs.append(
-            CheckSpec(
-                "row_count_not_collapsed",
-                "blocking",
-                "expect_table_row_count_to_be_between",
-                {"min_value": 0},
-                "no previous run to compare with",
-                "collapse",
-                params={"previous": None},
-            )
-        )
+        specs.append(_collapse(0, "no previous run to compare with", {"previous": None}))
     specs += [
         CheckSpec(
             "required_columns_present",
