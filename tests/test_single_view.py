@@ -242,3 +242,11 @@ def test_a_changed_definition_rebuilds_every_child(con):
     later = D + dt.timedelta(days=1)
     assert build_single_view(con, later, CONFIGS, run_id="r2")["rebuilt"] == 3  # as of another date
     assert build_single_view(con, later, CONFIGS[:3], run_id="r2")["rebuilt"] == 3  # another set of sources
+
+
+def test_a_staged_column_added_since_the_last_build_rebuilds_every_child(con):
+    _third_child(con)
+    _new_event(con)
+    con.execute("ALTER TABLE staging.interactions ADD COLUMN extra_detail VARCHAR")
+    assert build_single_view(con, D, CONFIGS, run_id="r2")["rebuilt"] == 3
+    assert "extra_detail" in [d[0] for d in con.execute("SELECT * FROM linked.interactions LIMIT 0").description]

@@ -75,7 +75,11 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date, config
     without ``run_id``, every child. ``rebuilt`` in the result counts the children rebuilt."""
     ind = IndicatorSql(drop_date, configs)
     sql = _view_sql(ind, configs)
-    definition = _fingerprint(sql, ind.params.values)
+    # the timeline copies every staged interaction column: a column added since (an upgrade) is a new definition
+    staged = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+                         "current_database() AND schema_name = 'staging' AND table_name = 'interactions' "
+                         "ORDER BY column_index").fetchall()
+    definition = _fingerprint([sql, _TIMELINE, staged], ind.params.values)
     con.execute("CREATE SCHEMA IF NOT EXISTS linked")
     if run_id is not None and _built_by(con) == definition:
         before = _shared_values(con, ind)
@@ -146,8 +150,8 @@ def _built_by(con: duckdb.DuckDBPyConnection) -> str | None:
     return rows[0][0][len(_COMMENT):]
 
 
-def _fingerprint(sql: str, values: dict[str, Any]) -> str:
-    text = json.dumps([sql, sorted(values.items())], default=str, sort_keys=True)
+def _fingerprint(definition: list[Any], values: dict[str, Any]) -> str:
+    text = json.dumps([definition, sorted(values.items())], default=str, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
