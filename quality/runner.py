@@ -60,7 +60,8 @@ def _as_datetime(series: pd.Series) -> pd.Series:
     Python per value: 5 s per million DOBs). Dates outside that range stay out of range (clamped), never NULL."""
     out = pd.to_datetime(series, errors="coerce")
     if out.dtype != "datetime64[ns]":  # staged DATEs arrive in microseconds, which reach years 1066 and 9999
-        out = out.clip(*_NS_RANGE).astype("datetime64[ns]")
+        low, high = _NS_RANGE
+        out = out.mask(out < low, low).mask(out > high, high).astype("datetime64[ns]")  # NaT stays NaT
     lost = series.notna() & out.isna()
     if lost.any():  # rare: year < 1677 or > 2262, or an unparseable value
         for idx in series.index[lost]:
