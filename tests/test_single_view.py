@@ -250,3 +250,18 @@ def test_a_staged_column_added_since_the_last_build_rebuilds_every_child(con):
     con.execute("ALTER TABLE staging.interactions ADD COLUMN extra_detail VARCHAR")
     assert build_single_view(con, D, CONFIGS, run_id="r2")["rebuilt"] == 3
     assert "extra_detail" in [d[0] for d in con.execute("SELECT * FROM linked.interactions LIMIT 0").description]
+
+
+@pytest.mark.parametrize("first_names", [("Zoë", "Zoe"), ("Zoe", "Zoë"), ("Amie", "Amy"), ("Amy", "Amie")])
+def test_a_tie_in_every_survivorship_rule_goes_to_the_same_value_whichever_record_comes_first(first_names):
+    """Two records of one source, one child, equal on sources, records, reliability and activity: the greater value
+    wins (normalised, then as spelled), in whatever order the records were staged."""
+    c = duckdb.connect()
+    ensure_tables(c)
+    rows = [ident("education", f"P{i}", first_name=name, last_name="Ward", dob=dt.date(2014, 3, 3), sex="F",
+                  postcode="LS1 1AA") for i, name in enumerate(first_names)]
+    write_frame(c, "staging.identity_records", pd.DataFrame(rows))
+    c.execute("INSERT INTO linked.record_citizen VALUES ('education', 'P0', 'CV-X', 'x', 1.0, 'r'), "
+              "('education', 'P1', 'CV-X', 'x', 1.0, 'r')")
+    build_single_view(c, D, CONFIGS)
+    assert row(c, "CV-X")["first_name"] == ("Zoë" if "Zoë" in first_names else "Amy")

@@ -88,7 +88,8 @@ class IndicatorSql:
             self._attendance(i, ind, src, known, out)
         elif ind.measure in FIELD_MEASURES:
             col = quote_ident(ind.field or ind.name)
-            agg = (f"arg_max({col}, coalesce(start_date, DATE '1900-01-01'))" if ind.measure == "latest_value"
+            # the latest record's value; on the same start date, the greater value (a rebuild gives the same)
+            agg = (f"arg_max({col}, (coalesce(start_date, DATE '1900-01-01'), {col}))" if ind.measure == "latest_value"
                    else f"bool_or({col})")
             self.ids.append(f"{agg} FILTER (WHERE list_contains({src}, source)) AS v{i}")
             self.columns.append(f"CASE WHEN ids.{known} THEN ids.v{i} END AS {out}")

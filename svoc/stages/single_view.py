@@ -3,7 +3,8 @@
 Survivorship (documented in docs/warehouse.md). For each field, every record of the child votes for its
 (normalised) value; a value wins by, in order: the number of *sources* that agree, the number of records that
 agree, the reliability of the best source that gives it (each source config's ``reliability`` rank for the
-field, ``DEFAULT_RELIABILITY`` when it has none), and recency (the record's latest activity). Values a
+field, ``DEFAULT_RELIABILITY`` when it has none), recency (the record's latest activity), and last the value itself,
+so that rebuilding the same records gives the same row. Values a
 standardiser flagged as unusable (an impossible date of birth) do not vote. The displayed spelling of a name
 is the best-ranked record's, preferring mixed case over an all-capitals police entry.
 
@@ -46,14 +47,16 @@ def _rel_sql(ranks: dict[str, int], params: Params) -> str:
 
 
 def _best(field: str, value_sql: str, key_sql: str, rel: str) -> str:
-    """A CTE selecting, per citizen, the surviving value of one field."""
+    """A CTE selecting, per citizen, the surviving value of one field. Ties after every rule go to the greater
+    value (normalised, then as spelled), so a rebuild of the same records gives the same row."""
     return f"""
     best_{field} AS (
-      SELECT citizen_id, arg_max(display, score) AS {field}, max(n_sources) AS {field}_sources,
+      SELECT citizen_id, arg_max(display, (score, key)) AS {field}, max(n_sources) AS {field}_sources,
              count(*) AS {field}_distinct_values
       FROM (
         SELECT citizen_id, key,
-               arg_max(val, (CASE WHEN CAST(val AS VARCHAR) = upper(CAST(val AS VARCHAR)) THEN 0 ELSE 1 END) * 10 + rel) AS display,
+               arg_max(val, ((CASE WHEN CAST(val AS VARCHAR) = upper(CAST(val AS VARCHAR)) THEN 0 ELSE 1 END) * 10 + rel,
+                             CAST(val AS VARCHAR))) AS display,
                count(DISTINCT source) AS n_sources,
                count(DISTINCT source) * 1e9 + count(*) * 1e6 + max(rel) * 1e4
                  + coalesce(epoch(max(activity)) / 1e6, 0) AS score
@@ -205,7 +208,7 @@ def _view_sql(ind: IndicatorSql, configs: Sequence[SourceConfig]) -> str:
              count(*) AS record_count, min(start_date) AS first_seen_start,
              max(activity) AS last_seen, max(date_of_death) AS date_of_death,
              bool_or(list_has_any(quality_flags, {provisional})) AS unborn,
-             arg_max(ethnicity, ethnicity IS NOT NULL) AS ethnicity{ids_extra}
+             max(ethnicity) AS ethnicity{ids_extra}
       FROM recs r GROUP BY citizen_id
     ),
     ev AS (
