@@ -66,11 +66,10 @@ def _plain_shared(node: exp.Expression) -> str | None:
             and isinstance(test.expression, exp.Literal) and test.expression.name == "1"):
         return None
     inner = test.this.this
-    if isinstance(inner, exp.ArrayIntersect) and len(inner.expressions) == 2 or _named(inner, "list_intersect", "array_intersect") and len(inner.expressions) == 2:
-        lists = inner.expressions
-    else:
+    if not ((isinstance(inner, exp.ArrayIntersect) or _named(inner, "list_intersect", "array_intersect"))
+            and len(inner.expressions) == 2):
         return None
-    return has_any(*(e.sql(dialect="duckdb") for e in lists))
+    return has_any(*(e.sql(dialect="duckdb") for e in inner.expressions))
 
 
 def cheaper_condition(sql: str) -> str:

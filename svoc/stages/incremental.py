@@ -35,6 +35,7 @@ from svoc.warehouse.sql import qualified, quote_ident, write_frame
 log = logging.getLogger(__name__)
 
 _KEY = "source || ':' || source_record_id"
+_PAIR_COLUMNS = [c for c, _ in TABLES["matching.scored_pairs"] if c != "run_id"]
 
 
 def _neither_end_in(*tables: str) -> str:
@@ -42,7 +43,6 @@ def _neither_end_in(*tables: str) -> str:
     tables of record keys): ``_svoc_dead`` alone, a pair between records unchanged tonight."""
     keys = " UNION ALL ".join(f"SELECT unique_id FROM {quote_ident(t)}" for t in tables)
     return f"unique_id_l NOT IN ({keys}) AND unique_id_r NOT IN ({keys})"
-_PAIR_COLUMNS = [c for c, _ in TABLES["matching.scored_pairs"] if c != "run_id"]
 
 
 def identity_hash_sql() -> str:

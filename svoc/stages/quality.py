@@ -62,14 +62,14 @@ def carry_over(con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> list
     """The last run's results for ``source``, written again under ``run_id`` with their ``observed`` text saying
     so (none when no earlier run checked the source): what a changes-only drop without the source leaves true."""
     last = con.execute("SELECT run_id FROM audit.quality_results WHERE source = ? AND run_id <> ? "
-                       "ORDER BY checked_at DESC LIMIT 1", [source, run_id]).fetchone()
-    if last is None:
+                       "ORDER BY checked_at DESC LIMIT 1", [source, run_id]).fetchall()  # whole: DuckDB 2
+    if not last:
         return []
     con.execute("DELETE FROM audit.quality_results WHERE run_id = ? AND source = ?", [run_id, source])
     con.execute("INSERT INTO audit.quality_results SELECT * REPLACE (CAST(? AS VARCHAR) AS run_id, "
                 "CASE WHEN starts_with(observed, ?) THEN observed ELSE ? || observed END AS observed) "
                 "FROM audit.quality_results WHERE run_id = ? AND source = ?",
-                [run_id, _CARRIED, _CARRIED, last[0], source])
+                [run_id, _CARRIED, _CARRIED, last[0][0], source])
     return [r for r in run_results(con, run_id) if r.source == source]
 
 
