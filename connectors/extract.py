@@ -29,6 +29,7 @@ from connectors.dates import blank_to_none, shared_factorize
 from connectors.dedupe import DuplicateTracker
 from connectors.interactions import attendance_keys, standardise_interactions
 from connectors.readers import RawStream, open_tables, resolve_file
+from connectors.reuse import Carried, Reusable, digest_key, row_digests
 from connectors.sql import open_sql
 from connectors.standardise import IDENTIFIER_KEY, field_series, standardise_identity
 from schemas.config import FileConfig, InteractionFileConfig, SourceConfig
@@ -70,16 +71,19 @@ class SourceParts:
     quarantine: pd.DataFrame
     accounts: list[FileAccount]
     notices: list[InputNotice]
+    carried: list[Carried] = dc_field(default_factory=list)  # lines whose staged rows are kept (connectors.reuse)
 
 
 @dataclass
 class FileExtract:
-    """One configured file: its kept chunks, quarantine rows, an account per table in it, notices."""
+    """One configured file: its kept chunks, quarantine rows, an account per table in it, notices, and the
+    lines whose staged rows are kept."""
 
     frames: list[Any]
     quarantine: list[dict]
     accounts: list[FileAccount]
     notices: list[InputNotice]
+    carried: list[Carried] = dc_field(default_factory=list)
 
 
 def open_inputs(source_dir: Path, cfg: FileConfig, source: str | None = None,
@@ -188,12 +192,13 @@ def _key_name(cfg: FileConfig, field: str) -> str:
 
 def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bool, run_id: str | None,
                  reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT, drop: Path | None = None,
-                 keep_chunk: ChunkKeep = keep_frame) -> FileExtract | None:
+                 keep_chunk: ChunkKeep = keep_frame, reuse: Reusable | None = None) -> FileExtract | None:
     """Standardised chunks (as ``keep_chunk`` makes them), quarantine rows, accounts and notices for one file; None for a missing optional file.
 
     Every sheet of a workbook is read (and accounted for) on its own; a record id repeated on a later sheet
     is a duplicate. A file with a header but no rows stops the run when it is the identity file, and gives
-    a notice otherwise.
+    a notice otherwise. ``reuse``: the digests of the rows staged last time that may be kept (``connectors.reuse``):
+    a line with one of them is accounted for but not standardised again (``FileExtract.carried``).
     """
     try:
         streams = open_inputs(source_dir, cfg, source, drop)
@@ -206,10 +211,11 @@ def extract_file(source_dir: Path, source: str, cfg: FileConfig, *, identity: bo
     tracker = DuplicateTracker()
     labels = [s.label for s in streams]
     for k, stream in enumerate(streams):
-        frames, quarantine, account, notices = _extract_stream(
+        frames, quarantine, account, notices, carried = _extract_stream(
             stream, source, cfg, identity=identity, run_id=run_id, reference_date=reference_date,
-            dob_from=dob_from, tracker=tracker, table=k, labels=labels, keep_chunk=keep_chunk)
+            dob_from=dob_from, tracker=tracker, table=k, labels=labels, keep_chunk=keep_chunk, reuse=reuse)
         out.frames.extend(frames)
+        out.carried.append(carried)
         out.quarantine.extend(quarantine)
         out.accounts.append(account)
         out.notices.extend(notices)
@@ -232,7 +238,8 @@ def _seen_at(first: int, table: int, labels: list[str]) -> str:
 
 def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity: bool, run_id: str | None,
                     reference_date: dt.date, dob_from: dt.date, tracker: DuplicateTracker, table: int,
-                    labels: list[str], keep_chunk: ChunkKeep) -> tuple[list[Any], list[dict], FileAccount, list[InputNotice]]:
+                    labels: list[str], keep_chunk: ChunkKeep, reuse: Reusable | None = None,
+                    ) -> tuple[list[Any], list[dict], FileAccount, list[InputNotice], Carried]:
     """One table (a file, a sheet or a SQL table) of a configured file."""
     attendance = isinstance(cfg, InteractionFileConfig) and cfg.kind == "attendance"
     required = list(dict.fromkeys(["source_record_id", *cfg.required]))
@@ -250,6 +257,8 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
     ledger = LineLedger(stream.label, stream.header_lines)
     frames: list[Any] = []
     quarantine: list[dict] = []
+    carried = Carried(identity, stream.label)
+    dkey: str | None = None
 
     def q(line: int, reason: str, raw: str) -> None:
         quarantine.append({"run_id": run_id, "source": source, "file": stream.label, "line_number": int(line),
@@ -297,22 +306,38 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
                        np.concatenate([[it.n_lines for it in chunk.quarantined], chunk.n_lines[gone]]).astype(np.int64))
             if not keep.any():
                 continue
+            good = _kept(raw, keep)
+            columns = sorted(good.columns)
+            dkey = dkey or digest_key(source, cfg, identity=identity, dob_from=dob_from, columns=columns,
+                                      colmap=colmap)
+            digests = row_digests(good, columns, dkey)
+            if reuse:  # lines unchanged since they were staged: their rows are kept, not standardised again
+                same = reuse.unchanged(identity, stream.label, digests)
+                if same.any():
+                    at = np.flatnonzero(keep)[same]
+                    carried.add(digests[same], chunk.lines[at])
+                    keep = keep.copy()
+                    keep[at] = False
+                    digests = digests[~same]
+                    if not keep.any():
+                        continue
+                    good = _kept(raw, keep)
             common = dict(source=source, record_ids=_kept(rid, keep), lines=chunk.lines[keep],
                           file_label=stream.label, run_id=run_id)
-            good = _kept(raw, keep)
             if identity:
-                frames.append(keep_chunk(standardise_identity(good, cfg, fcol, reference_date=reference_date,
-                                                        dob_from=dob_from, **common), True))
+                frame = standardise_identity(good, cfg, fcol, reference_date=reference_date, dob_from=dob_from,
+                                             **common)
             else:
                 assert isinstance(cfg, InteractionFileConfig), "identity=False only for interaction files"
                 terms = (_kept(year, keep), _kept(term, keep)) if attendance else None
-                frames.append(keep_chunk(standardise_interactions(good, cfg, fcol, event_ids=_kept(key, keep), terms=terms,
-                                                            **common), False))
+                frame = standardise_interactions(good, cfg, fcol, event_ids=_kept(key, keep), terms=terms, **common)
+            frame["row_digest"] = digests
+            frames.append(keep_chunk(frame, identity))
     account = ledger.close(stream.lines_in)
     quarantine.sort(key=lambda r: r["line_number"])
-    log.info("source=%s file=%s lines_in=%d records_out=%d quarantined=%d", source, stream.label,
-             account.lines_in, account.records_out, account.quarantined)
-    return frames, quarantine, account, notices
+    log.info("source=%s file=%s lines_in=%d records_out=%d quarantined=%d kept_unchanged=%d", source, stream.label,
+             account.lines_in, account.records_out, account.quarantined, len(carried))
+    return frames, quarantine, account, notices, carried
 
 
 def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -356,18 +381,21 @@ def extract_source(source_dir: Path, config: SourceConfig, run_id: str | None = 
 
 def extract_source_parts(source_dir: Path, config: SourceConfig, run_id: str | None = None,
                          reference_date: dt.date | None = None, dob_from: dt.date = DOB_FROM_DEFAULT,
-                         drop: Path | None = None, keep_chunk: ChunkKeep = keep_frame) -> SourceParts:
+                         drop: Path | None = None, keep_chunk: ChunkKeep = keep_frame,
+                         reuse: Reusable | None = None) -> SourceParts:
     """``extract_source`` with each standardised chunk passed through ``keep_chunk`` as soon as it is made and
-    the results kept in file order, not concatenated."""
+    the results kept in file order, not concatenated; ``reuse``: see ``extract_file``."""
     source_dir = Path(source_dir)
     reference_date = reference_date or dt.date.today()
     parts = SourceParts(config.name, [], [], pd.DataFrame(), [], [])
     quarantine: list[dict] = []
     for cfg, is_identity in [(config.identity, True), *((c, False) for c in config.interactions)]:
         result = extract_file(source_dir, config.name, cfg, identity=is_identity, run_id=run_id,
-                              reference_date=reference_date, dob_from=dob_from, drop=drop, keep_chunk=keep_chunk)
+                              reference_date=reference_date, dob_from=dob_from, drop=drop, keep_chunk=keep_chunk,
+                              reuse=reuse)
         if result is None:
             continue
+        parts.carried.extend(result.carried)
         (parts.identity if is_identity else parts.interactions).extend(result.frames)
         quarantine.extend(result.quarantine)
         parts.accounts.extend(result.accounts)

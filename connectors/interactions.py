@@ -121,7 +121,8 @@ def standardise_interactions(raw: pd.DataFrame, cfg: InteractionFileConfig, colm
     out["role"] = text(field_series(raw, cfg, colmap, "role"))
     out["detail"] = text(field_series(raw, cfg, colmap, "detail"))
     out["sessions"] = _numbers(field_series(raw, cfg, colmap, "sessions"), "sessions", flags, integer=False)
-    out.update(quality_flags=flags.lists(), source_file=file_label, source_line=lines, run_id=run_id)
+    out.update(quality_flags=flags.lists(), source_file=file_label, source_line=lines, run_id=run_id,
+               row_digest=None)  # set by the extract (connectors.reuse)
     frame = pd.DataFrame({c: _col(out[c], n) for c in INTERACTION_COLUMNS}, copy=False)
     frame["source_line"] = frame["source_line"].astype("int64")
     return frame

@@ -332,6 +332,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
         "identifiers": identifier_lists(raw, cfg, colmap), "date_of_death": dod,
         "fsm_eligible": fsm.astype(object).where(fsm.notna(), None), "start_date": start, "end_date": end,
         "quality_flags": flags.lists(), "source_file": file_label, "source_line": lines, "run_id": run_id,
+        "row_digest": None,  # set by the extract (connectors.reuse)
     })
     frame = pd.DataFrame({c: frame_values(out[c], n) for c in IDENTITY_COLUMNS}, copy=False)
     frame["source_line"] = frame["source_line"].astype("int64")

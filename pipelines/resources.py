@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
+from connectors.reuse import Reusable
 from pipelines.sources import configured_sources
 from pipelines.steps import step_scope
 from schemas.config import SourceConfig, cannot_link_names, load_sources_options, resolve_dob_from
@@ -97,16 +98,19 @@ class AheadResource(dg.ConfigurableResource):
     _started: bool = PrivateAttr(default=False)
 
     def for_run(self, run_id: str, drop: Path, reference_date: dt.date, dob_from: dt.date,
-                configs: list[SourceConfig], selection: AbstractSet[dg.AssetKey] | None = None) -> ExtractAhead | None:
+                configs: list[SourceConfig], selection: AbstractSet[dg.AssetKey] | None = None,
+                reuse: Callable[[list[str]], dict[str, Reusable]] | None = None) -> ExtractAhead | None:
         """The run's worker (started on the first call) for the sources the run stages (``selection``: the run's
         assets; None or empty for the whole job); None when there is none: switched off, one source, or an intraday drop of
-        changes only (small by nature)."""
+        changes only (small by nature). ``reuse``: the staged digests its sources' unchanged lines keep, by source
+        (``svoc.stages.reuse.reusable_by_source``), read when the worker starts."""
         if not self._started:
             self._started = True
             # a whole-job run's selection is empty (Dagster gives a set only when the run picked assets)
             configs = [c for c in configs if not selection or dg.AssetKey(["staging", c.name]) in selection]
             if self.workers >= 1 and len(configs) > 1 and not changes_only(drop):
-                self._ahead = ExtractAhead(drop, configs, run_id, reference_date, dob_from)
+                self._ahead = ExtractAhead(drop, configs, run_id, reference_date, dob_from,
+                                           reuse([c.name for c in configs]) if reuse is not None else None)
         return self._ahead
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -75,6 +75,9 @@ class IdentityRecord(BaseModel):
     source_file: str
     source_line: int
     run_id: str | None = None
+    row_digest: int | None = Field(default=None, description="a hash of the raw line's mapped values (with the "
+                                   "config and code that read it): an unchanged line of a later full drop keeps "
+                                   "this row (connectors.reuse)")
 
 
 IDENTIFIER_SEPARATOR = "="
@@ -116,6 +119,9 @@ class Interaction(BaseModel):
     source_file: str
     source_line: int
     run_id: str | None = None
+    row_digest: int | None = Field(default=None, description="a hash of the raw line's mapped values (with the "
+                                   "config and code that read it): an unchanged line of a later full drop keeps "
+                                   "this row (connectors.reuse)")
 
 
 class QuarantinedRow(BaseModel):

@@ -72,7 +72,7 @@ def test_the_worker_stages_exactly_what_extracting_in_process_stages(demo_copy):
                                    drop=demo_copy)
             assert got.accounts == again.accounts and got.notices == again.notices
             files = list(ahead.folder.glob(f"{name}.*.arrow"))
-            assert len(files) == 3 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+            assert len(files) == 4 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
         assert stat.S_IMODE(ahead.folder.stat().st_mode) == 0o700
         assert ahead.take(configs[0].name) is None  # a retried step extracts its source again, never waits
     finally:

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
+from connectors.reuse import CARRIED_COLUMNS, Reusable, carried_frame
 from matching.memory import return_free_memory
 from schemas.config import SourceConfig
 from schemas.tables import arrow_schema, to_arrow
@@ -36,36 +37,41 @@ FOLDER_PREFIX = "svoc-extract-"
 _TABLES = (("identity", "staging.identity_records"), ("interactions", "staging.interactions"),
            ("quarantine", "quarantine.rows"))
 _IDENTITY, _INTERACTIONS, _QUARANTINE = (table for _, table in _TABLES)
+_PARTS = (*(name for name, _ in _TABLES), "carried")  # the Arrow files of one source
 
 
 @dataclass
 class StagedTables:
     """One source's extract, shaped for its staging tables (``run_id`` set): Arrow tables plus the file accounts
-    and input notices."""
+    and input notices; ``carried``: the unchanged lines whose staged rows are kept (``CARRIED_COLUMNS``)."""
 
     identity: pa.Table
     interactions: pa.Table
     quarantine: pa.Table
+    carried: pa.Table
     accounts: list[Any]
     notices: list[Any]
 
 
 def extract_staged(source_dir: Path, config: SourceConfig, run_id: str, *, reference_date: dt.date,
-                   dob_from: dt.date, drop: Path) -> StagedTables:
+                   dob_from: dt.date, drop: Path, reuse: Reusable | None = None) -> StagedTables:
     """One source extracted (``connectors.extract_source_parts``) straight into its staging tables: each
     standardised chunk becomes Arrow as soon as it is made, so a source is never held whole as pandas objects
-    (a county's attendance file: ~1.6 GB as pandas, ~0.4 GB as Arrow)."""
+    (a county's attendance file: ~1.6 GB as pandas, ~0.4 GB as Arrow). ``reuse``: the staged rows' digests that
+    unchanged lines keep (``connectors.reuse``)."""
     from connectors import extract_source_parts
 
     def to_table(frame: Any, identity: bool) -> pa.Table:  # the chunk carries its run_id already
         return to_arrow(frame, _IDENTITY if identity else _INTERACTIONS)
 
     parts = extract_source_parts(source_dir, config, run_id=run_id, reference_date=reference_date,
-                                 dob_from=dob_from, drop=drop, keep_chunk=to_table)
+                                 dob_from=dob_from, drop=drop, keep_chunk=to_table, reuse=reuse)
     parts.quarantine["run_id"] = run_id
     tables = {name: _concat_tables(chunks, table) for (name, table), chunks in
               zip(_TABLES, (parts.identity, parts.interactions, [to_arrow(parts.quarantine, _QUARANTINE)]),
                   strict=True)}
+    tables["carried"] = pa.Table.from_pandas(carried_frame(parts.carried)[list(CARRIED_COLUMNS)],
+                                             preserve_index=False)
     accounts, notices = list(parts.accounts), list(parts.notices)
     del parts
     return_free_memory(arrow=True)  # the chunks' pandas rows and Arrow copies, freed but held by the allocators
@@ -91,7 +97,7 @@ def _private_file(path: Path) -> BinaryIO:
 
 
 def _save(folder: Path, source: str, staged: StagedTables) -> None:
-    for name, _ in _TABLES:
+    for name in _PARTS:
         table = getattr(staged, name)
         with _private_file(folder / f"{source}.{name}.arrow") as fh, pa.ipc.new_file(fh, table.schema) as writer:
             writer.write_table(table)
@@ -102,14 +108,14 @@ def _save(folder: Path, source: str, staged: StagedTables) -> None:
 
 def _load(folder: Path, source: str) -> StagedTables:
     tables = {name: pa.ipc.open_file(pa.memory_map(str(folder / f"{source}.{name}.arrow"))).read_all()
-              for name, _ in _TABLES}
+              for name in _PARTS}
     with open(folder / f"{source}.done", "rb") as fh:
         accounts, notices = pickle.load(fh)  # noqa: S301 - written by this run's own worker, in a 0700 folder
     return StagedTables(**tables, accounts=accounts, notices=notices)
 
 
 def _work(folder: str, drop: str, configs: list[SourceConfig], run_id: str, reference_date: dt.date,
-          dob_from: dt.date, parent: int) -> None:
+          dob_from: dt.date, parent: int, reuse: dict[str, Reusable]) -> None:
     """The worker: extract the sources, the last first, skipping those the pipeline claimed."""
     where = Path(folder)
     for config in reversed(configs):
@@ -120,7 +126,8 @@ def _work(folder: str, drop: str, configs: list[SourceConfig], run_id: str, refe
         started = time.perf_counter()
         try:
             _save(where, config.name, extract_staged(Path(drop) / config.name, config, run_id,
-                                                     reference_date=reference_date, dob_from=dob_from, drop=Path(drop)))
+                                                     reference_date=reference_date, dob_from=dob_from, drop=Path(drop),
+                                                     reuse=reuse.get(config.name)))
         except Exception:  # noqa: BLE001 - the pipeline extracts it again and reports the error itself
             (where / f"{config.name}.failed").touch()
             continue
@@ -133,13 +140,13 @@ class ExtractAhead:
     """A worker process extracting ``configs`` of ``drop`` for ``run_id``; see the module docstring."""
 
     def __init__(self, drop: Path, configs: list[SourceConfig], run_id: str, reference_date: dt.date,
-                 dob_from: dt.date) -> None:
+                 dob_from: dt.date, reuse: dict[str, Reusable] | None = None) -> None:
         sweep_dead(FOLDER_PREFIX)  # left by a run killed with its worker
         self.folder = private_temp_dir(FOLDER_PREFIX)
         context = multiprocessing.get_context("spawn")  # not fork: the pipeline's process runs threads
         self.process = context.Process(
             target=_work, daemon=True, name="svoc-extract-ahead",
-            args=(str(self.folder), str(drop), configs, run_id, reference_date, dob_from, os.getpid()))
+            args=(str(self.folder), str(drop), configs, run_id, reference_date, dob_from, os.getpid(), reuse or {}))
         self.process.start()
         self.mine: set[str] = set()  # sources this process claimed (a retried step extracts them again)
 

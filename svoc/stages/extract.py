@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import pandas as pd
 
 from schemas.config import SourceConfig
 from schemas.rules import DOB_FROM_DEFAULT
-from svoc.stages.ahead import ExtractAhead, extract_staged
+from svoc.stages.ahead import ExtractAhead, StagedTables, extract_staged
+from svoc.stages.reuse import reusable_digests, write_reusing
 from svoc.warehouse.sql import one_row, write_frame
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     staged = ahead.take(config.name) if ahead is not None and not partial else None
     if staged is None and not partial:
         staged = extract_staged(drop / config.name, config, run_id, reference_date=reference_date,
-                                dob_from=dob_from, drop=drop)
+                                dob_from=dob_from, drop=drop, reuse=reusable_digests(con, config.name, reference_date))
     elif staged is None:
         extract = extract_source(drop / config.name, config, run_id=run_id, reference_date=reference_date,
                                  dob_from=dob_from, drop=drop)
@@ -55,8 +57,8 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
         quarantine: Any = extract.quarantine
         accounts, notices_list = extract.accounts, extract.notices
     else:
-        n_id = write_frame(con, "staging.identity_records", staged.identity, replace_where=where, params=params)
-        n_ix = write_frame(con, "staging.interactions", staged.interactions, replace_where=where, params=params)
+        n_id, n_ix = _write_staged(con, config, staged, lambda: extract_staged(
+            drop / config.name, config, run_id, reference_date=reference_date, dob_from=dob_from, drop=drop))
         quarantine, accounts, notices_list = staged.quarantine, staged.accounts, staged.notices
     n_q = write_frame(con, "quarantine.rows", quarantine, replace_where=where, params=params)
     account_rows = pd.DataFrame([a.__dict__ for a in accounts])
@@ -76,3 +78,19 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
     return {"identity_records": n_id, "interactions": n_ix, "quarantined": n_q, "notices": len(notices),
             "files": {a.file: {"lines_in": a.lines_in, "rows_in": a.rows_in, "records_out": a.records_out,
                                "quarantined": a.quarantined} for a in accounts}}
+
+
+def _write_staged(con: duckdb.DuckDBPyConnection, config: SourceConfig, staged: StagedTables,
+                  again: Callable[[], StagedTables]) -> tuple[int, int]:
+    """Stage a full drop's source: keeping the rows of its unchanged lines (``svoc.stages.reuse``), else (none
+    kept, or the kept rows not as the extract saw them) replacing every row. Returns (identity records,
+    interactions) staged for the source."""
+    if staged.carried.num_rows:
+        counts = write_reusing(con, config.name, staged.identity, staged.interactions, staged.carried)
+        if counts is not None:
+            return counts
+        fresh = again()  # every line standardised: nothing of the staged rows is trusted
+        staged.identity, staged.interactions = fresh.identity, fresh.interactions
+    where, params = "source = ?", [config.name]
+    return (write_frame(con, "staging.identity_records", staged.identity, replace_where=where, params=params),
+            write_frame(con, "staging.interactions", staged.interactions, replace_where=where, params=params))

@@ -111,7 +111,7 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date, config
 _COMMENT = "One row per child (svoc); built by single view definition "
 # where a query over the records (``rc``) or the timeline is limited to the children in ``_svoc_affected``
 _RECS, _EVENTS = "/* children of rc */", "/* children of the timeline */"
-_TIMELINE = f"""SELECT rc.citizen_id, x.*
+_TIMELINE = f"""SELECT rc.citizen_id, x.* EXCLUDE (row_digest)
     FROM staging.interactions x
     JOIN linked.record_citizen rc USING (source, source_record_id){_RECS}
     ORDER BY rc.citizen_id, x.event_date NULLS LAST, x.source, x.event_id"""

@@ -1,6 +1,8 @@
 """One asset per source: read tonight's files into staging.identity_records, staging.interactions and
 quarantine.rows (that source's rows)."""
 
+import functools
+
 import dagster as dg
 
 from pipelines.metadata import contract_schema, table_metadata
@@ -10,6 +12,7 @@ from pipelines.sources import configured_sources
 from schemas.config import SourceConfig
 from schemas.errors import SvocError
 from svoc.stages.extract import stage_source
+from svoc.stages.reuse import reusable_by_source
 
 # A database or network share may hiccup at 02:00: retry, but never retry what only a person can fix.
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL)
@@ -25,9 +28,10 @@ def source_asset(config: SourceConfig, configs: list[SourceConfig]) -> dg.Assets
                 matching: MatchingResource, ahead: AheadResource):
         try:
             run_id = context.run.run_id
-            worker = ahead.for_run(run_id, drop.dir, drop.date, matching.earliest_dob, configs,
-                                   context.run.asset_selection)
             with warehouse.build(run_id) as con:
+                worker = ahead.for_run(run_id, drop.dir, drop.date, matching.earliest_dob, configs,
+                                       context.run.asset_selection,
+                                       reuse=functools.partial(reusable_by_source, con, reference_date=drop.date))
                 counts = stage_source(con, drop.dir, config, run_id, drop.date, dob_from=matching.earliest_dob,
                                       ahead=worker)
                 metadata = table_metadata(con, "staging.identity_records", rows=counts["identity_records"],

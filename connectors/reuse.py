@@ -1,0 +1,126 @@
+"""Re-using last night's standardised rows for the lines of a full drop that did not change.
+
+Most nights a full export repeats ~99% of yesterday's lines. Each staged row carries ``row_digest``: a 64-bit
+hash of the raw values the standardiser read from its line (the mapped columns, in a fixed order), keyed by a
+fingerprint of everything else the standardised row depends on: the source and its file config, the columns the
+header resolved to, the earliest plausible DOB, the connector code and the versions of the libraries it calls.
+A line whose digest is among the reusable digests of the rows staged for the same file is not standardised
+again: its staged row is kept as it is (its ``source_line`` moved to where the line is tonight). A change to the
+config, the code or a library changes every digest, so nothing stale is ever kept.
+
+What a row depends on beyond its line and that fingerprint is the drop date, for a few outputs only: a DOB or
+date of death in the future, and an age (its ``age_recorded_on`` defaults to the drop date). Rows with those are
+never reused (``DATE_DEPENDENT_FLAGS``, and see ``svoc.stages.reuse``). Nothing here logs values.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from schemas.config import FileConfig
+
+# Flags whose presence depends on the drop date: a row carrying one is standardised again every night.
+DATE_DEPENDENT_FLAGS: tuple[str, ...] = ("dob_in_future", "dob_expected", "date_of_death_in_future",
+                                         "age_recorded_on_in_future")
+_LIBRARIES = ("pandas", "numpy", "pyarrow", "python-stdnum")
+_CODE_PACKAGES = ("connectors", "schemas")
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 of the connector and schema code and the versions of the libraries the standardisers call."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for package in _CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+    for lib in _LIBRARIES:
+        try:
+            h.update(f"{lib}={importlib.metadata.version(lib)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(f"{lib}=?".encode())
+    return h.hexdigest()
+
+
+def digest_key(source: str, cfg: FileConfig, *, identity: bool, dob_from: object,
+               columns: Sequence[str], colmap: Mapping[str, str]) -> str:
+    """The 16-character hash key of one table's row digests (``row_digests``): changes whenever anything but
+    the line itself could change the standardised row."""
+    spec = json.dumps({"source": source, "identity": identity, "config": cfg.model_dump(mode="json"),
+                       "dob_from": str(dob_from), "columns": list(columns), "colmap": dict(sorted(colmap.items())),
+                       "code": code_fingerprint()}, sort_keys=True, default=str)
+    return hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
+def row_digests(raw: pd.DataFrame, columns: Sequence[str], key: str) -> np.ndarray:
+    """One signed 64-bit digest per row of ``raw``'s ``columns`` (raw text as read), under ``key``."""
+    if not len(raw):
+        return np.zeros(0, dtype=np.int64)
+    frame = raw[list(columns)] if list(raw.columns) != list(columns) else raw
+    hashed = pd.util.hash_pandas_object(frame, index=False, categorize=False, hash_key=key)
+    return hashed.to_numpy(dtype=np.uint64).view(np.int64)
+
+
+@dataclass
+class Reusable:
+    """The digests of one source's staged rows that may be kept tonight, by (identity?, file label), sorted."""
+
+    digests: dict[tuple[bool, str], np.ndarray] = field(default_factory=dict)
+
+    def unchanged(self, identity: bool, label: str, digests: np.ndarray) -> np.ndarray:
+        """Mask of ``digests`` found among the reusable ones of that table and file."""
+        known = self.digests.get((identity, label))
+        if known is None or not len(known) or not len(digests):
+            return np.zeros(len(digests), dtype=bool)
+        at = np.searchsorted(known, digests).clip(max=len(known) - 1)
+        return known[at] == digests
+
+    def __bool__(self) -> bool:
+        return any(len(v) for v in self.digests.values())
+
+
+@dataclass
+class Carried:
+    """The lines of one table of one file whose staged rows are kept: their digests and tonight's line numbers."""
+
+    identity: bool
+    label: str
+    digests: list[np.ndarray] = field(default_factory=list)
+    lines: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, digests: np.ndarray, lines: np.ndarray) -> None:
+        if len(digests):
+            self.digests.append(np.asarray(digests, dtype=np.int64))
+            self.lines.append(np.asarray(lines, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.digests)
+
+    def frame(self) -> pd.DataFrame:
+        """``(identity, source_file, row_digest, source_line)`` rows."""
+        digests = np.concatenate(self.digests) if self.digests else np.zeros(0, dtype=np.int64)
+        lines = np.concatenate(self.lines) if self.lines else np.zeros(0, dtype=np.int64)
+        return pd.DataFrame({"identity": np.full(len(digests), self.identity), "source_file": self.label,
+                             "row_digest": digests, "source_line": lines})
+
+
+CARRIED_COLUMNS = ("identity", "source_file", "row_digest", "source_line")
+
+
+def carried_frame(carried: Sequence[Carried]) -> pd.DataFrame:
+    """Every table's carried lines in one frame (``CARRIED_COLUMNS``)."""
+    frames = [c.frame() for c in carried if len(c)]
+    if not frames:
+        return pd.DataFrame({"identity": pd.Series(dtype=bool), "source_file": pd.Series(dtype=object),
+                             "row_digest": pd.Series(dtype=np.int64), "source_line": pd.Series(dtype=np.int64)})
+    return pd.concat(frames, ignore_index=True)
