@@ -307,10 +307,10 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
             if not keep.any():
                 continue
             good = _kept(raw, keep)
-            columns = sorted(good.columns)
-            dkey = dkey or digest_key(source, cfg, identity=identity, dob_from=dob_from, columns=columns,
-                                      colmap=colmap)
-            digests = row_digests(good, columns, dkey)
+            dkey = dkey or digest_key(source, cfg, identity=identity, dob_from=dob_from, header=stream.header,
+                                      encoding=stream.encoding, colmap=colmap)
+            digests = row_digests(good, dkey, None if chunk.raw is None else
+                                  [chunk.raw[i] for i in np.flatnonzero(keep).tolist()])
             if reuse:  # lines unchanged since they were staged: their rows are kept, not standardised again
                 same = reuse.unchanged(identity, stream.label, digests)
                 if same.any():

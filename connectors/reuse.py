@@ -1,9 +1,10 @@
 """Re-using last night's standardised rows for the lines of a full drop that did not change.
 
 Most nights a full export repeats ~99% of yesterday's lines. Each staged row carries ``row_digest``: a 64-bit
-hash of the raw values the standardiser read from its line (the mapped columns, in a fixed order), keyed by a
-fingerprint of everything else the standardised row depends on: the source and its file config, the columns the
-header resolved to, the earliest plausible DOB, the connector code and the versions of the libraries it calls.
+hash of its raw line as read (a CSV file), or of its raw cell values (a workbook, a Parquet file, a SQL table),
+keyed by a fingerprint of everything else the standardised row depends on: the source and its file config, the
+header and the columns it resolved to, the encoding, the earliest plausible DOB, the connector code and the
+versions of the libraries it calls.
 A line whose digest is among the reusable digests of the rows staged for the same file is not standardised
 again: its staged row is kept as it is (its ``source_line`` moved to where the line is tonight). A change to the
 config, the code or a library changes every digest, so nothing stale is ever kept.
@@ -52,23 +53,28 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def digest_key(source: str, cfg: FileConfig, *, identity: bool, dob_from: object,
-               columns: Sequence[str], colmap: Mapping[str, str]) -> str:
+def digest_key(source: str, cfg: FileConfig, *, identity: bool, dob_from: object, header: Sequence[str],
+               encoding: str | None, colmap: Mapping[str, str]) -> str:
     """The 16-character hash key of one table's row digests (``row_digests``): changes whenever anything but
-    the line itself could change the standardised row."""
+    the line itself could change the standardised row (the header too: the same line under a reordered header
+    means other values)."""
     spec = json.dumps({"source": source, "identity": identity, "config": cfg.model_dump(mode="json"),
-                       "dob_from": str(dob_from), "columns": list(columns), "colmap": dict(sorted(colmap.items())),
-                       "code": code_fingerprint()}, sort_keys=True, default=str)
+                       "dob_from": str(dob_from), "header": list(header), "encoding": encoding,
+                       "colmap": dict(sorted(colmap.items())), "code": code_fingerprint()}, sort_keys=True, default=str)
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
-def row_digests(raw: pd.DataFrame, columns: Sequence[str], key: str) -> np.ndarray:
-    """One signed 64-bit digest per row of ``raw``'s ``columns`` (raw text as read), under ``key``."""
+def row_digests(raw: pd.DataFrame, key: str, lines: Sequence[str | bytes] | None = None) -> np.ndarray:
+    """One signed 64-bit digest per row, under ``key``: of its raw line as read (``lines``, one per row: a CSV
+    file's), else of its values in ``raw`` (a workbook, Parquet file or SQL table: string cells by column)."""
     if not len(raw):
         return np.zeros(0, dtype=np.int64)
-    frame = raw[list(columns)] if list(raw.columns) != list(columns) else raw
-    hashed = pd.util.hash_pandas_object(frame, index=False, categorize=False, hash_key=key)
-    return hashed.to_numpy(dtype=np.uint64).view(np.int64)
+    if lines is not None:
+        hashed = pd.util.hash_array(np.asarray(lines, dtype=object), categorize=False, hash_key=key)
+        return np.asarray(hashed, dtype=np.uint64).view(np.int64)
+    frame = raw[sorted(raw.columns)]
+    hashed_rows = pd.util.hash_pandas_object(frame, index=False, categorize=False, hash_key=key)
+    return hashed_rows.to_numpy(dtype=np.uint64).view(np.int64)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from connectors import load_source_configs
-from connectors.reuse import DATE_DEPENDENT_FLAGS, Reusable, row_digests
+from connectors.reuse import DATE_DEPENDENT_FLAGS, Reusable, digest_key, row_digests
 from svoc.stages.ahead import extract_staged
 from svoc.stages.extract import _write_staged, stage_source
 from svoc.stages.reuse import reusable_digests, write_reusing
@@ -125,10 +125,29 @@ def test_rows_that_depend_on_the_drop_date_are_not_reused(nights):
     ({"x": ["ab"], "y": ["c"]}, {"x": ["a"], "y": ["bc"]}, False),
 ])
 def test_a_digest_changes_with_any_value(a, b, same):
-    da = row_digests(pd.DataFrame(a, dtype=object), ["x", "y"], "0123456789abcdef")
-    db = row_digests(pd.DataFrame(b, dtype=object), ["x", "y"], "0123456789abcdef")
+    da = row_digests(pd.DataFrame(a, dtype=object), "0123456789abcdef")
+    db = row_digests(pd.DataFrame(b, dtype=object)[["y", "x"]], "0123456789abcdef")  # by name, not position
     assert bool(da[0] == db[0]) is same
-    assert da[0] != row_digests(pd.DataFrame(a, dtype=object), ["x", "y"], "fedcba9876543210")[0]
+    assert da[0] != row_digests(pd.DataFrame(a, dtype=object), "fedcba9876543210")[0]
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    (b"P1,Ann,Lee\n", b"P1,Ann,Lee\n", True),
+    (b"P1,Ann,Lee\n", b"P1,Anne,Lee\n", False),
+    (b"P1,Ann,Lee\n", "P1,Ann,Lee\n", True),  # a line as text or bytes: the same UTF-8
+])
+def test_a_line_digest_is_of_the_line_as_read(a, b, same):
+    frame = pd.DataFrame({"x": ["?"]}, dtype=object)  # the values are not read when the lines are given
+    assert bool(row_digests(frame, "0123456789abcdef", [a])[0] == row_digests(frame, "0123456789abcdef", [b])[0]) \
+        is same
+
+
+@pytest.mark.parametrize("header", [["PupilID", "Forename", "Surname"], ["PupilID", "Surname", "Forename"]])
+def test_the_digest_key_covers_the_header_order(header):
+    config = next(c for c in load_source_configs(None) if c.name == "education")
+    keys = {digest_key("education", config.identity, identity=True, dob_from=DOB_FROM, header=h, encoding="utf-8",
+                       colmap={}) for h in (["PupilID", "Forename", "Surname"], header)}
+    assert len(keys) == (1 if header[1] == "Forename" else 2)
 
 
 def test_reusable_finds_exactly_the_known_digests():

@@ -75,7 +75,9 @@ def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfi
         "previous_identity_records": previous or None, "interactions": n_ix, "quarantined": n_q}]),
         replace_where="run_id = ? AND source = ?", params=[run_id, config.name])
     log.info("staged source=%s identity=%d interactions=%d quarantined=%d", config.name, n_id, n_ix, n_q)
+    kept = staged.carried.num_rows if staged is not None else 0
     return {"identity_records": n_id, "interactions": n_ix, "quarantined": n_q, "notices": len(notices),
+            "rows_kept_unchanged": kept,
             "files": {a.file: {"lines_in": a.lines_in, "rows_in": a.rows_in, "records_out": a.records_out,
                                "quarantined": a.quarantined} for a in accounts}}
 
@@ -90,7 +92,7 @@ def _write_staged(con: duckdb.DuckDBPyConnection, config: SourceConfig, staged: 
         if counts is not None:
             return counts
         fresh = again()  # every line standardised: nothing of the staged rows is trusted
-        staged.identity, staged.interactions = fresh.identity, fresh.interactions
+        staged.identity, staged.interactions, staged.carried = fresh.identity, fresh.interactions, fresh.carried
     where, params = "source = ?", [config.name]
     return (write_frame(con, "staging.identity_records", staged.identity, replace_where=where, params=params),
             write_frame(con, "staging.interactions", staged.interactions, replace_where=where, params=params))
