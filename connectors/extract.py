@@ -3,8 +3,10 @@
 Per file, in chunks: the reader quarantines lines that are not records (undecodable, wrong field count,
 broken quoting, blank); then rows with a missing record id, and later repeats of a record id (identity:
 the record id; interactions: the event id), are quarantined with a reason naming the column or the
-first line. The rest are standardised. A ``LineLedger`` proves every physical line went to exactly one
-of header / record / quarantine, else ``LineAccountingError``.
+first line. The rest are standardised, but for lines unchanged since their rows were staged (``reuse``,
+``connectors.reuse``): those are accounted for as records and listed as carried, their rows kept. A
+``LineLedger`` proves every physical line went to exactly one of header / record / quarantine, else
+``LineAccountingError``.
 
 A file must lie inside the drop; every sheet of a workbook is a table accounted for on its own. What does
 not stop the run but leaves data out (a mapped column missing from the file, an interaction file with no

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 def stage_source(con: duckdb.DuckDBPyConnection, drop: Path, config: SourceConfig, run_id: str,
                  reference_date: dt.date, dob_from: dt.date = DOB_FROM_DEFAULT,
                  ahead: ExtractAhead | None = None) -> dict:
-    """Extract one source of the drop into staging.* and quarantine.rows (replacing that source's rows).
+    """Extract one source of the drop into staging.* and quarantine.rows (replacing that source's rows; on a full
+    drop, the rows of lines unchanged since they were staged are kept: ``svoc.stages.reuse``).
     ``dob_from``: the earliest plausible DOB (from the settings or sources.yaml, via the matching resource).
     ``ahead``: the run's worker extracting sources ahead (``svoc.stages.ahead``), if any."""
     from connectors import extract_source
