@@ -16,6 +16,7 @@ never reused (``DATE_DEPENDENT_FLAGS``, and see ``svoc.stages.reuse``). Nothing 
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib.metadata
@@ -38,19 +39,31 @@ _CODE_PACKAGES = ("connectors", "schemas")
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """sha256 of the connector and schema code and the versions of the libraries the standardisers call."""
+    """sha256 of the connector and schema code (its syntax tree without docstrings and comments: a release that
+    only rewords them keeps last night's rows) and the versions of the libraries the standardisers call."""
     h = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
     for package in _CODE_PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             h.update(path.relative_to(root).as_posix().encode())
-            h.update(path.read_bytes())
+            h.update(_code_only(path.read_text(encoding="utf-8")).encode())
     for lib in _LIBRARIES:
         try:
             h.update(f"{lib}={importlib.metadata.version(lib)}".encode())
         except importlib.metadata.PackageNotFoundError:
             h.update(f"{lib}=?".encode())
     return h.hexdigest()
+
+
+def _code_only(source: str) -> str:
+    """``source``'s syntax tree as text, docstrings left out (comments are not in the tree)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    return ast.dump(tree, include_attributes=False)
 
 
 def digest_key(source: str, cfg: FileConfig, *, identity: bool, dob_from: object, header: Sequence[str],

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from connectors import load_source_configs
-from connectors.reuse import DATE_DEPENDENT_FLAGS, Reusable, digest_key, row_digests
+from connectors.reuse import DATE_DEPENDENT_FLAGS, Reusable, _code_only, digest_key, row_digests
 from svoc.stages.ahead import extract_staged
 from svoc.stages.extract import _write_staged, stage_source
 from svoc.stages.reuse import reusable_digests, write_reusing
@@ -156,3 +156,13 @@ def test_reusable_finds_exactly_the_known_digests():
         True, False, True, True, False]
     assert not reuse.unchanged(False, "f.csv", np.array([3], dtype=np.int64)).any()
     assert not Reusable() and reuse
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ('def f(x):\n    """Old words."""\n    return x + 1\n', 'def f(x):\n    """New words."""\n    return x + 1  # a note\n',
+     True),
+    ('def f(x):\n    return x + 1\n', 'def f(x):\n    return x + 2\n', False),
+    ('X = "text"\n', 'X = "other"\n', False),  # a string that is not a docstring is code
+])
+def test_the_code_fingerprint_ignores_docstrings_and_comments_only(a, b, same):
+    assert (_code_only(a) == _code_only(b)) is same
