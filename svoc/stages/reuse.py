@@ -32,14 +32,14 @@ def reusable_digests(con: duckdb.DuckDBPyConnection, source: str, reference_date
     for identity, table in _TABLES:
         where = ("AND age IS NULL AND NOT list_has_any(quality_flags, ?::VARCHAR[]) "
                  "AND coalesce(dob <= ?, true) AND coalesce(date_of_death <= ?, true)") if identity else ""
-        params = [source, *([list(DATE_DEPENDENT_FLAGS), reference_date, reference_date] if identity else [])]
-        rows = con.execute(f"SELECT source_file, row_digest FROM {qualified(table)} WHERE source = ? "
-                           f"AND row_digest IS NOT NULL {where}", params).fetchnumpy()
-        files, digests = np.asarray(rows["source_file"], dtype=object), np.asarray(rows["row_digest"], dtype=np.int64)
-        if not len(digests):
-            continue
-        for label in np.unique(files):
-            reuse.digests[(identity, str(label))] = np.sort(digests[files == label])
+        params = [list(DATE_DEPENDENT_FLAGS), reference_date, reference_date] if identity else []
+        files = [r[0] for r in con.execute(f"SELECT DISTINCT source_file FROM {qualified(table)} WHERE source = ? "
+                                           "AND row_digest IS NOT NULL", [source]).fetchall()]
+        for label in files:  # sorted by DuckDB, one file at a time (no grouping of millions of names in Python)
+            rows = con.execute(f"SELECT row_digest FROM {qualified(table)} WHERE source = ? AND source_file = ? "
+                               f"AND row_digest IS NOT NULL {where} ORDER BY row_digest",
+                               [source, label, *params]).fetchnumpy()
+            reuse.digests[(identity, str(label))] = np.asarray(rows["row_digest"], dtype=np.int64)
     return reuse
 
 
