@@ -136,10 +136,13 @@ def previous_results() -> dict:
 
 
 def merged_accuracy(previous: list[dict], fresh: list[dict]) -> list[dict]:
-    """``previous`` accuracy rows not measured again (by dataset and linker), then the ``fresh`` ones."""
+    """``previous`` accuracy rows not measured again (by dataset and linker), then the ``fresh`` ones. Rows of a
+    dataset ``benchmarks.external`` no longer knows are dropped; those of one it runs only when named are kept."""
+    from benchmarks.external import DATASETS, OPTIONAL_DATASETS
+
     again = {(r["dataset"], r["linker"]) for r in fresh}
     return [r for r in previous if (r.get("dataset"), r.get("linker")) not in again
-            and r.get("dataset") in EXTERNAL_DATASETS] + fresh
+            and r.get("dataset") in (*DATASETS, *OPTIONAL_DATASETS)] + fresh
 
 
 def merge_accuracy(rows: list[dict], command: str) -> None:

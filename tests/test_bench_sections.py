@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.report import engines_section
-from benchmarks.run import SECTION_KEYS, section, shaped
+from benchmarks.run import SECTION_KEYS, merged_accuracy, section, shaped
 
 ROWS = {
     "incremental": {"identity_records": 993_157, "changed_share": 0.01, "full_s": 150.0, "incremental_s": 12.0,
@@ -34,3 +34,16 @@ def test_the_markdown_reports_both_engines_and_the_incremental_share():
     text = "\n".join(engines_section({k: section(k, v) for k, v in ROWS.items()}))
     assert "| 993,157 | 0.01 | 150.0 | 12.0 | 0.080 | 0.9995 | 1.0 |" in text
     assert "| 99,336 | 1.0 | 1.0 | 80.0 | 300.0 |" in text
+
+
+@pytest.mark.parametrize(("dataset", "kept"), [
+    ("splink-historical50k", True),  # run only when named: its last row stays until it is measured again
+    ("pseudopeople-surveys", True),
+    ("febrl4", False),  # measured again: the fresh row replaces it
+    ("a-dataset-since-removed", False),
+])
+def test_merging_accuracy_keeps_rows_of_datasets_not_measured_again(dataset, kept):
+    previous = [{"dataset": dataset, "linker": "svoc", "f1": 0.5}]
+    fresh = [{"dataset": "febrl4", "linker": "svoc", "f1": 0.9}]
+    merged = merged_accuracy(previous, fresh)
+    assert (previous[0] in merged) is kept and fresh[0] in merged
