@@ -21,6 +21,8 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import platform
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from schemas.config import FileConfig
 # Flags whose presence depends on the drop date: a row carrying one is standardised again every night.
 DATE_DEPENDENT_FLAGS: tuple[str, ...] = ("dob_in_future", "dob_expected", "date_of_death_in_future",
                                          "age_recorded_on_in_future")
-_LIBRARIES = ("pandas", "numpy", "pyarrow", "python-stdnum")
+_LIBRARIES = ("pandas", "numpy", "pyarrow", "python-stdnum", "ftfy")
 _CODE_PACKAGES = ("connectors", "schemas")
 
 
@@ -47,6 +49,8 @@ def code_fingerprint() -> str:
         for path in sorted((root / package).rglob("*.py")):
             h.update(path.relative_to(root).as_posix().encode())
             h.update(_code_only(path.read_text(encoding="utf-8")).encode())
+    # Python's own Unicode tables (case folding, normalisation) change between releases
+    h.update(f"python={platform.python_version()} unicode={unicodedata.unidata_version}".encode())
     for lib in _LIBRARIES:
         try:
             h.update(f"{lib}={importlib.metadata.version(lib)}".encode())
