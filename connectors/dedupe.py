@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from connectors.dates import factorize
+from connectors.dates import blank_to_none, factorize
 
 
 class DuplicateTracker:
@@ -52,3 +52,24 @@ class DuplicateTracker:
         self._lines = np.concatenate([self._lines, lines[first_idx[new]]])[order]
         self._keys = np.concatenate([self._keys, uniques[new]])[order]
         return first
+
+
+def content_keys(raw: pd.DataFrame, fcol: dict[str, str], record_ids: pd.Series) -> pd.Series:
+    """``RECORDID/<16 hex digits>``: the key of an interaction row with no event id, from its record id and every
+    other mapped value, so only an exact repeat of a row is a duplicate."""
+    cols = [fcol[f] for f in sorted(fcol) if f not in ("event_id", "source_record_id")]
+    values = pd.DataFrame({f"c{i}": blank_to_none(raw[c]).fillna("") for i, c in enumerate(cols)})
+    values["rid"] = record_ids.to_numpy()
+    hashes = pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
+    return pd.Series(record_ids.to_numpy(dtype=object) + "/" + _hex16(hashes), index=raw.index, dtype=object)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex16(values: np.ndarray) -> np.ndarray:
+    """Object array of 16-digit lower-case hex strings of uint64 values (vectorised ``f"{v:016x}"``)."""
+    octets = np.ascontiguousarray(values, dtype=">u8").view(np.uint8).reshape(-1, 8)
+    chars = np.empty((len(values), 16), dtype=np.uint8)
+    chars[:, 0::2], chars[:, 1::2] = _HEX[octets >> 4], _HEX[octets & 15]
+    return chars.view("S16").ravel().astype("U16").astype(object)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from connectors.accounting import FileAccount, InputNotice, LineLedger
 from connectors.dates import blank_to_none, shared_factorize
-from connectors.dedupe import DuplicateTracker
+from connectors.dedupe import DuplicateTracker, content_keys
 from connectors.interactions import attendance_keys, standardise_interactions
 from connectors.readers import RawStream, open_tables, resolve_file
 from connectors.reuse import Carried, Reusable, digest_key, row_digests
@@ -153,25 +153,6 @@ def _field_colmap(cfg: FileConfig, colmap: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _hash_ids(raw: pd.DataFrame, fcol: dict[str, str], record_ids: pd.Series) -> pd.Series:
-    cols = [fcol[f] for f in sorted(fcol) if f not in ("event_id", "source_record_id")]
-    values = pd.DataFrame({f"c{i}": blank_to_none(raw[c]).fillna("") for i, c in enumerate(cols)})
-    values["rid"] = record_ids.to_numpy()
-    hashes = pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
-    return pd.Series(record_ids.to_numpy(dtype=object) + "/" + _hex16(hashes), index=raw.index, dtype=object)
-
-
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
-def _hex16(values: np.ndarray) -> np.ndarray:
-    """Object array of 16-digit lower-case hex strings of uint64 values (vectorised ``f"{v:016x}"``)."""
-    octets = np.ascontiguousarray(values, dtype=">u8").view(np.uint8).reshape(-1, 8)
-    chars = np.empty((len(values), 16), dtype=np.uint8)
-    chars[:, 0::2], chars[:, 1::2] = _HEX[octets >> 4], _HEX[octets & 15]
-    return chars.view("S16").ravel().astype("U16").astype(object)
-
-
 def _kept(data, keep: np.ndarray):
     """The rows of a Series or frame (RangeIndex) where ``keep``; the object itself when every row is kept."""
     return data if keep.all() else data[keep].reset_index(drop=True)
@@ -290,7 +271,7 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
                 for i in np.flatnonzero((key.isna() & rid.notna()).to_numpy()).tolist():
                     keep[i], reasons[i] = False, f"{key_name} is missing"
             else:
-                key, key_name = _hash_ids(raw, fcol, rid.fillna("")), None
+                key, key_name = content_keys(raw, fcol, rid.fillna("")), None
             idx = np.flatnonzero(keep)
             keys = key.to_numpy(dtype=object)
             first = tracker.first_seen(keys if len(idx) == len(keys) else keys[idx],
@@ -312,17 +293,13 @@ def _extract_stream(stream: RawStream, source: str, cfg: FileConfig, *, identity
             dkey = dkey or digest_key(source, cfg, identity=identity, dob_from=dob_from, header=stream.header,
                                       encoding=stream.encoding, colmap=colmap)
             digests = row_digests(good, dkey, None if chunk.raw is None else
-                                  [chunk.raw[i] for i in np.flatnonzero(keep).tolist()])
+                                  np.asarray(chunk.raw, dtype=object)[keep])
             if reuse:  # lines unchanged since they were staged: their rows are kept, not standardised again
-                same = reuse.unchanged(identity, stream.label, digests)
-                if same.any():
-                    at = np.flatnonzero(keep)[same]
-                    carried.add(digests[same], chunk.lines[at])
-                    keep = keep.copy()
-                    keep[at] = False
-                    digests = digests[~same]
-                    if not keep.any():
-                        continue
+                before = int(keep.sum())
+                keep, digests = carried.take_unchanged(reuse, keep, digests, chunk.lines)
+                if not keep.any():
+                    continue
+                if len(digests) < before:
                     good = _kept(raw, keep)
             common = dict(source=source, record_ids=_kept(rid, keep), lines=chunk.lines[keep],
                           file_label=stream.label, run_id=run_id)

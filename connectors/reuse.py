@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from schemas.config import FileConfig
 
@@ -81,7 +82,7 @@ def digest_key(source: str, cfg: FileConfig, *, identity: bool, dob_from: object
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
-def row_digests(raw: pd.DataFrame, key: str, lines: Sequence[str | bytes] | None = None) -> np.ndarray:
+def row_digests(raw: pd.DataFrame, key: str, lines: Sequence[str | bytes] | np.ndarray | None = None) -> np.ndarray:
     """One signed 64-bit digest per row, under ``key``: of its raw line as read (``lines``, one per row: a CSV
     file's), else of its values in ``raw`` (a workbook, Parquet file or SQL table: string cells by column)."""
     if not len(raw):
@@ -121,29 +122,34 @@ class Carried:
     digests: list[np.ndarray] = field(default_factory=list)
     lines: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, digests: np.ndarray, lines: np.ndarray) -> None:
-        if len(digests):
-            self.digests.append(np.asarray(digests, dtype=np.int64))
-            self.lines.append(np.asarray(lines, dtype=np.int64))
+    def take_unchanged(self, reuse: Reusable, keep: np.ndarray, digests: np.ndarray,
+                       lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of a chunk's rows to stage (``keep``, their ``digests``; ``lines``: every row's first line), carry the
+        unchanged ones. Returns ``(keep, digests)`` of the rows left to standardise."""
+        same = reuse.unchanged(self.identity, self.label, digests)
+        if not same.any():
+            return keep, digests
+        at = np.flatnonzero(keep)[same]
+        self.digests.append(digests[same])
+        self.lines.append(np.asarray(lines[at], dtype=np.int64))
+        left = keep.copy()
+        left[at] = False
+        return left, digests[~same]
 
     def __len__(self) -> int:
         return sum(len(d) for d in self.digests)
-
-    def frame(self) -> pd.DataFrame:
-        """``(identity, source_file, row_digest, source_line)`` rows."""
-        digests = np.concatenate(self.digests) if self.digests else np.zeros(0, dtype=np.int64)
-        lines = np.concatenate(self.lines) if self.lines else np.zeros(0, dtype=np.int64)
-        return pd.DataFrame({"identity": np.full(len(digests), self.identity), "source_file": self.label,
-                             "row_digest": digests, "source_line": lines})
 
 
 CARRIED_COLUMNS = ("identity", "source_file", "row_digest", "source_line")
 
 
-def carried_frame(carried: Sequence[Carried]) -> pd.DataFrame:
-    """Every table's carried lines in one frame (``CARRIED_COLUMNS``)."""
-    frames = [c.frame() for c in carried if len(c)]
-    if not frames:
-        return pd.DataFrame({"identity": pd.Series(dtype=bool), "source_file": pd.Series(dtype=object),
-                             "row_digest": pd.Series(dtype=np.int64), "source_line": pd.Series(dtype=np.int64)})
-    return pd.concat(frames, ignore_index=True)
+def carried_table(carried: Sequence[Carried]) -> pa.Table:
+    """Every table's carried lines in one Arrow table (``CARRIED_COLUMNS``)."""
+    parts = [c for c in carried if len(c)]
+    sizes = [len(c) for c in parts]
+    return pa.table({
+        "identity": pa.array(np.repeat([c.identity for c in parts], sizes).astype(bool), type=pa.bool_()),
+        "source_file": pa.array(np.repeat(np.array([c.label for c in parts], dtype=object), sizes), type=pa.string()),
+        "row_digest": pa.array(np.concatenate([np.zeros(0, np.int64), *(d for c in parts for d in c.digests)])),
+        "source_line": pa.array(np.concatenate([np.zeros(0, np.int64), *(x for c in parts for x in c.lines)])),
+    })

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-from connectors.reuse import CARRIED_COLUMNS, Reusable, carried_frame
+from connectors.reuse import Reusable, carried_table
 from matching.memory import return_free_memory
 from schemas.config import SourceConfig
 from schemas.tables import arrow_schema, to_arrow
@@ -70,8 +70,7 @@ def extract_staged(source_dir: Path, config: SourceConfig, run_id: str, *, refer
     tables = {name: _concat_tables(chunks, table) for (name, table), chunks in
               zip(_TABLES, (parts.identity, parts.interactions, [to_arrow(parts.quarantine, _QUARANTINE)]),
                   strict=True)}
-    tables["carried"] = pa.Table.from_pandas(carried_frame(parts.carried)[list(CARRIED_COLUMNS)],
-                                             preserve_index=False)
+    tables["carried"] = carried_table(parts.carried)
     accounts, notices = list(parts.accounts), list(parts.notices)
     del parts
     return_free_memory(arrow=True)  # the chunks' pandas rows and Arrow copies, freed but held by the allocators
