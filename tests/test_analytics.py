@@ -117,3 +117,82 @@ def test_pseudonyms_are_the_hmac_sha256_of_each_id(key, ids):
     expected = [hmac.new(key, c.encode("utf-8"), hashlib.sha256).hexdigest() for c in ids]
     assert pseudonyms(key, ids) == expected
     assert [pseudonym(key, c) for c in ids] == expected
+
+
+# ------------------------------------------------------------------ a night that keeps the published timeline
+KEY = b"timeline-key"
+
+
+def _published_rows(path) -> dict[str, list]:
+    """Every row of every analytics table (the disclosure rows without their timestamp), in a stable order."""
+    out = {}
+    for schema, table in analytics_tables(path):
+        rows = query(path, f"SELECT * EXCLUDE (measured_at) FROM {schema}.{table}" if table == "disclosure"
+                     else f"SELECT * FROM {schema}.{table}")
+        out[f"{schema}.{table}"] = sorted(rows, key=repr)
+    return out
+
+
+def _change(con, change: str) -> tuple[list[str], list[str]]:
+    """Change the build's timeline as a night would; returns (the children it changed, the ids to pass)."""
+    a, b = (r[0] for r in con.execute("SELECT citizen_id FROM linked.interactions GROUP BY 1 HAVING count(*) > 1 "
+                                      "ORDER BY 1 LIMIT 2").fetchall())
+    first = "(SELECT min(event_id) FROM linked.interactions WHERE citizen_id = $a)"
+    if change == "edited":
+        con.execute(f"UPDATE linked.interactions SET event_code = 'X1' WHERE citizen_id = $a AND event_id = {first}",
+                    {"a": a})
+        return [a], [a]
+    if change == "moved":  # an interaction re-delivered under another child's record
+        con.execute(f"UPDATE linked.interactions SET citizen_id = $b WHERE citizen_id = $a AND event_id = {first}",
+                    {"a": a, "b": b})
+        return [a, b], [a, b]
+    if change == "removed":
+        con.execute("DELETE FROM linked.interactions WHERE citizen_id = ?", [a])
+        return [a], [a]
+    # merged: a's id retired, its records now b's
+    con.execute("UPDATE linked.interactions SET citizen_id = ? WHERE citizen_id = ?", [b, a])
+    con.execute("DELETE FROM linked.single_view WHERE citizen_id = ?", [a])
+    return [a, b], [a, b]
+
+
+@pytest.mark.parametrize("change", ["edited", "moved", "removed", "merged"])
+def test_a_timeline_kept_for_unchanged_children_equals_a_whole_build(demo_run, tmp_path, caplog, change):
+    import shutil
+
+    from svoc.stages.marts import analytics_marts
+
+    shutil.copy(demo_run, tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        build_analytics(con, tmp_path / "published.duckdb", KEY, marts=analytics_marts())
+        _, changed = _change(con, change)
+        with caplog.at_level("INFO", logger="svoc.warehouse.analytics"):
+            build_analytics(con, tmp_path / "kept.duckdb", KEY, marts=analytics_marts(),
+                            timeline_from=tmp_path / "published.duckdb", changed_children=changed)
+        assert "timeline kept for unchanged children" in caplog.text
+        build_analytics(con, tmp_path / "whole.duckdb", KEY, marts=analytics_marts())
+    finally:
+        con.close()
+    kept, whole = _published_rows(tmp_path / "kept.duckdb"), _published_rows(tmp_path / "whole.duckdb")
+    assert kept == whole
+    assert kept["linked.interactions"] != _published_rows(tmp_path / "published.duckdb")["linked.interactions"]
+
+
+@pytest.mark.parametrize("why", ["another key", "a child left out", "no published file"])
+def test_a_timeline_that_cannot_be_kept_is_built_whole(demo_run, tmp_path, caplog, why):
+    import shutil
+
+    shutil.copy(demo_run, tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        build_analytics(con, tmp_path / "published.duckdb", b"other-key" if why == "another key" else KEY)
+        _, changed = _change(con, "removed")
+        with caplog.at_level("INFO", logger="svoc.warehouse.analytics"):
+            build_analytics(con, tmp_path / "kept.duckdb", KEY, changed_children=[] if why == "a child left out"
+                            else changed, timeline_from=tmp_path / ("missing.duckdb" if why == "no published file"
+                                                                    else "published.duckdb"))
+        assert "timeline built for every child" in caplog.text
+        build_analytics(con, tmp_path / "whole.duckdb", KEY)
+    finally:
+        con.close()
+    assert _published_rows(tmp_path / "kept.duckdb") == _published_rows(tmp_path / "whole.duckdb")

@@ -24,6 +24,7 @@ from matching.incremental import (
 from schemas.tables import TABLES
 from svoc.stages.incremental import identity_hash_sql
 from svoc.stages.single_view import build_single_view
+from svoc.warehouse.analytics import analytics_path, build_analytics
 from svoc.synth import generate_drop
 from svoc.warehouse.sql import ensure_tables, write_frame
 from tests.e2e import query, run_cli
@@ -296,8 +297,16 @@ def test_an_intraday_drop_of_one_source_changes_only_its_records(nights):
         build_single_view(con, dt.date(2026, 11, 1), load_source_configs(None))
         assert kept == {t: sorted(con.execute(f"SELECT * FROM linked.{t}").fetchall(), key=repr)
                         for t in ("single_view", "interactions")}
+        # the analytics timeline (kept from the published file for the children the drop did not reach) too
+        build_analytics(con, tmp / "whole_analytics.duckdb", (tmp / "pseudonym.key").read_text().strip().encode())
     finally:
         con.close()
+    timeline = "SELECT * FROM linked.interactions"
+    published = analytics_path(warehouse)
+    assert sorted(query(published, timeline), key=repr) == sorted(query(tmp / "whole_analytics.duckdb", timeline),
+                                                                  key=repr)
+    assert query(published, "SELECT comment FROM duckdb_tables() WHERE table_name = 'interactions'") == query(
+        tmp / "whole_analytics.duckdb", "SELECT comment FROM duckdb_tables() WHERE table_name = 'interactions'")
 
 
 @pytest.mark.parametrize("day,mode", [(dt.datetime(2026, 11, 29, 2, 0), "full"),  # a Sunday

@@ -12,11 +12,12 @@ import duckdb
 from schemas.errors import SvocError
 from schemas.tables import TABLES
 from svoc.stages.marts import analytics_marts
-from svoc.warehouse.analytics import build_analytics
-from svoc.warehouse.build import analytics_build_path, build_path, open_build, publish, stamp
+from svoc.stages.single_view import CHANGED_CHILDREN
+from svoc.warehouse.analytics import analytics_path, build_analytics
+from svoc.warehouse.build import analytics_build_path, build_path, open_build, publish, published_pair, stamp
 from svoc.warehouse.parquet import stage as stage_parquet
 from svoc.warehouse.runlog import fold_failures, record_run
-from svoc.warehouse.sql import one_row, table_counts
+from svoc.warehouse.sql import one_row, qualified, table_counts
 
 BUILD_CHECKS = {
     "every staged record has a citizen id": """
@@ -44,6 +45,20 @@ def check_build(con: duckdb.DuckDBPyConnection) -> None:
             raise SvocError(f"build check failed: {name}; not publishing")
 
 
+def _changed_children(con: duckdb.DuckDBPyConnection, target: Path) -> list[str] | None:
+    """The citizen ids in ``CHANGED_CHILDREN`` when the single view step left it (it knew which children's
+    timelines changed tonight) and the published analytics file is of the same run as the published warehouse
+    the build started from; else None. The table is build-only: dropped here, never published."""
+    present = one_row(con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                           "AND schema_name || '.' || table_name = ?", [CHANGED_CHILDREN])[0]
+    if not present:
+        return None
+    ids = [r[0] for r in con.execute(f"SELECT citizen_id FROM {qualified(CHANGED_CHILDREN)}").fetchall()]
+    con.execute(f"DROP TABLE {qualified(CHANGED_CHILDREN)}")
+    warehouse_run, analytics_run = published_pair(target)
+    return ids if warehouse_run is not None and warehouse_run == analytics_run else None
+
+
 def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: Path, drop_date: dt.date,
                   conn_kw: dict | None = None, stage_seconds: dict | None = None,
                   pseudonym_key: bytes, on_step: Callable[[str], None] = lambda _step: None,
@@ -54,6 +69,7 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
     analytics_build = analytics_build_path(target, run_id)
     try:
         check_build(con)
+        changed = _changed_children(con, target)
         fold_failures(con, target)
         m = con.execute("SELECT model_version, thresholds, blocking_analysis FROM audit.run_matching "
                         "WHERE run_id = ?", [run_id]).fetchone()
@@ -65,7 +81,9 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
         with_analytics = "linked.single_view" in counts
         if with_analytics:
             build_analytics(con, analytics_build, pseudonym_key, marts=analytics_marts(),
-                            small_cell_threshold=small_cell_threshold, run_id=run_id)
+                            small_cell_threshold=small_cell_threshold, run_id=run_id,
+                            timeline_from=analytics_path(target) if changed else None,
+                            changed_children=changed)
     finally:
         con.close()
     on_step("analytics built")

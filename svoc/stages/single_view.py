@@ -29,7 +29,7 @@ from schemas.config import SourceConfig
 from schemas.rules import PROVISIONAL_DOB_FLAGS, UNUSABLE_DOB_FLAGS
 from schemas.source_rules import DEFAULT_RELIABILITY, SURVIVORSHIP_FIELDS
 from svoc.stages.indicators import IndicatorSql, Params
-from svoc.warehouse.sql import count_rows, quote_ident
+from svoc.warehouse.sql import count_rows, qualified, quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,9 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date, config
     if run_id is not None and _built_by(con) == definition:
         before = _shared_values(con, ind)
         n_affected = affected_children(con, run_id)
+        # for the publish step: the analytics file keeps the published timeline of every other child
+        con.execute(f"CREATE OR REPLACE TABLE {qualified(CHANGED_CHILDREN)} AS "
+                    "SELECT citizen_id FROM _svoc_affected")
         con.execute("DELETE FROM linked.interactions WHERE citizen_id IN (SELECT citizen_id FROM _svoc_affected)")
         con.execute(f"INSERT INTO linked.interactions {_for_children(_TIMELINE, True)}")
         if _shared_values(con, ind) == before:
@@ -98,6 +101,7 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date, config
         con.execute("DROP TABLE IF EXISTS _svoc_affected")
         log.info("single view: the latest academic year with attendance moved tonight: every child rebuilt")
     else:
+        con.execute(f"DROP TABLE IF EXISTS {qualified(CHANGED_CHILDREN)}")
         con.execute(f"CREATE OR REPLACE TABLE linked.interactions AS {_for_children(_TIMELINE, False)}")
     con.execute(f"CREATE OR REPLACE TABLE linked.single_view AS {_for_children(sql, False)}", ind.params.values)
     # COMMENT ON takes no parameter: the text is a fixed phrase and a hex digest this function computed
@@ -109,6 +113,9 @@ def build_single_view(con: duckdb.DuckDBPyConnection, drop_date: dt.date, config
 
 
 _COMMENT = "One row per child (svoc); built by single view definition "
+# the children whose timeline tonight's build changed, when the single view knew them (a changes-only drop);
+# a build-only table, dropped by the publish step
+CHANGED_CHILDREN = "main._svoc_changed_children"
 # where a query over the records (``rc``) or the timeline is limited to the children in ``_svoc_affected``
 _RECS, _EVENTS = "/* children of rc */", "/* children of the timeline */"
 _TIMELINE = f"""SELECT rc.citizen_id, x.* EXCLUDE (row_digest)

@@ -16,8 +16,9 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -35,6 +36,7 @@ from svoc.warehouse.disclosure import (
     suppression_flag,
     uniqueness,
 )
+from svoc.warehouse.files import copy_checkpointed
 from svoc.warehouse.sql import qualified, quote_ident
 
 log = logging.getLogger(__name__)
@@ -214,43 +216,121 @@ def _count_analytics(con: duckdb.DuckDBPyConnection, schema: str, table: str) ->
 
 def build_analytics(con: duckdb.DuckDBPyConnection, out: Path, key: bytes, *,
                     marts: Mapping[str, Mapping[str, str]] | None = None, small_cell_threshold: int = 5,
-                    run_id: str | None = None) -> dict[str, int]:
+                    run_id: str | None = None, timeline_from: Path | None = None,
+                    changed_children: Sequence[str] | None = None) -> dict[str, int]:
     """Write the analytics file to ``out`` (a build path; the caller swaps it in).
 
     ``marts``: each mart's declaration (table -> column -> treatment); a table in ``marts`` without one is not
     published. ``small_cell_threshold``: counts of 1 to threshold-1 children are suppressed, and no child is
     left in a class smaller than it on the published quasi-identifiers.
+
+    ``timeline_from`` and ``changed_children`` (a night that knows which children's timelines changed: the
+    published analytics file of the same run as the warehouse the build started from, and a table of those
+    children's citizen ids, old ids included): the published timeline is kept for every other child
+    (``_keep_timeline``); everything else is built whole, as disclosure control is over all children.
     """
     threshold = small_cell_threshold
     ids = [r[0] for r in con.execute("SELECT citizen_id FROM linked.single_view").fetchall()]
     mapping = pd.DataFrame({"citizen_id": ids, "citizen_pseudonym": pseudonyms(key, ids)})
-    out.unlink(missing_ok=True)
     con.register("_pseudonyms", mapping)
-    con.execute("ATTACH ? AS analytics", [str(out)])  # the path as a parameter: "St John's" is fine
+    timeline = (f"SELECT {_select(_columns(con, 'linked.interactions'), INTERACTIONS, 'x')} "
+                "FROM linked.interactions x JOIN _pseudonyms p USING (citizen_id)")
+    definition = _timeline_definition(timeline, key)
     try:
-        for schema in ("linked", "marts"):
-            con.execute(f"CREATE SCHEMA analytics.{schema}")
-        risk = _single_view(con, threshold)
-        con.execute(f"""CREATE TABLE analytics.linked.interactions AS
-            SELECT {_select(_columns(con, "linked.interactions"), INTERACTIONS, "x")}
-            FROM linked.interactions x JOIN _pseudonyms p USING (citizen_id)
-            ORDER BY p.citizen_pseudonym, x.event_date""")
-        present = {f"marts.{r[0]}" for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'marts'"
-        ).fetchall()}
-        declared = dict(marts or {})
-        for name in sorted(present & set(declared)):
-            _publish_mart(con, name, dict(declared[name]), threshold)
-        if present - set(declared):
-            log.info("analytics: %d table(s) in marts have no analytics declaration and were not published",
-                     len(present - set(declared)))
-        _record_disclosure(con, run_id, risk)
-        counts = {
-            f"{s}.{t}": _count_analytics(con, s, t)
-            for s, t in con.execute(
-                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'analytics'").fetchall()
-        }
+        kept = (timeline_from is not None and changed_children is not None
+                and _keep_timeline(con, timeline_from, out, timeline, definition, key, changed_children))
+        if not kept:
+            out.unlink(missing_ok=True)
+            con.execute("ATTACH ? AS analytics", [str(out)])  # the path as a parameter: "St John's" is fine
+            con.execute("CREATE SCHEMA analytics.linked")
+            con.execute(f"CREATE TABLE analytics.linked.interactions AS {timeline} "
+                        "ORDER BY p.citizen_pseudonym, x.event_date")
+            # COMMENT ON takes no parameter: a fixed phrase and a hex digest computed here
+            assert re.fullmatch(r"[0-9a-f]{16}", definition), "a sha256 prefix"
+            con.execute(f"COMMENT ON TABLE analytics.linked.interactions IS '{_TIMELINE_COMMENT}{definition}'")
+        try:
+            con.execute("CREATE SCHEMA analytics.marts")
+            risk = _single_view(con, threshold)
+            _publish_marts(con, marts, threshold)
+            _record_disclosure(con, run_id, risk)
+            counts = {
+                f"{s}.{t}": _count_analytics(con, s, t)
+                for s, t in con.execute(
+                    "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'analytics'").fetchall()
+            }
+        finally:
+            con.execute("DETACH analytics")
     finally:
-        con.execute("DETACH analytics")
         con.unregister("_pseudonyms")
+    log.info("analytics: timeline %s", "kept for unchanged children" if kept else "built for every child")
     return counts
+
+
+def _publish_marts(con: duckdb.DuckDBPyConnection, marts: Mapping[str, Mapping[str, str]] | None,
+                   threshold: int) -> None:
+    present = {f"marts.{r[0]}" for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'marts'"
+    ).fetchall()}
+    declared = dict(marts or {})
+    for name in sorted(present & set(declared)):
+        _publish_mart(con, name, dict(declared[name]), threshold)
+    if present - set(declared):
+        log.info("analytics: %d table(s) in marts have no analytics declaration and were not published",
+                 len(present - set(declared)))
+
+
+_TIMELINE_COMMENT = "Analytics timeline (svoc); built by definition "
+
+
+def _timeline_definition(timeline_sql: str, key: bytes) -> str:
+    """What a published timeline row depends on besides its interaction: the SQL (columns and treatments) and
+    the pseudonym key, as an HMAC of a fixed text under it (the key itself is never written anywhere)."""
+    probe = hmac.new(key, b"svoc analytics timeline", hashlib.sha256).hexdigest()
+    return hashlib.sha256(f"{timeline_sql}\n{probe}".encode()).hexdigest()[:16]
+
+
+def _keep_timeline(con: duckdb.DuckDBPyConnection, previous: Path, out: Path, timeline_sql: str, definition: str,
+                   key: bytes, changed: Sequence[str]) -> bool:
+    """Start ``out`` as a copy of the published analytics file ``previous`` and keep its timeline, but for the
+    ``changed`` children (citizen ids), whose rows are built again; every other table is dropped (the caller
+    builds them). False (``out`` removed, nothing attached) when the copy cannot be used: no file, a
+    write-ahead log or many free blocks, another definition (columns, treatments, key), or a row count that
+    differs from the timeline's (a whole build is then made)."""
+    if not previous.exists():
+        return False
+    out.unlink(missing_ok=True)
+    try:
+        if not copy_checkpointed(previous, out, max_free_share=0.25):
+            return False
+    except duckdb.IOException:  # a writer holds it: not ours to read
+        return False
+    con.execute("ATTACH ? AS analytics", [str(out)])
+    ok = False
+    try:
+        comment = con.execute("SELECT comment FROM duckdb_tables() WHERE database_name = 'analytics' "
+                              "AND schema_name = 'linked' AND table_name = 'interactions'").fetchall()
+        if comment and comment[0][0] == _TIMELINE_COMMENT + definition:
+            for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE "
+                                             "database_name = 'analytics'").fetchall():
+                if (schema, table) != ("linked", "interactions"):
+                    con.execute(f"DROP TABLE analytics.{quote_ident(schema)}.{quote_ident(table)}")
+            for schema in ("marts", "audit"):
+                con.execute(f"DROP SCHEMA IF EXISTS analytics.{schema}")
+            ids = list(changed)
+            con.register("_svoc_changed", pd.DataFrame({"citizen_id": pd.Series(ids, dtype=object),
+                                                        "citizen_pseudonym": pd.Series(pseudonyms(key, ids),
+                                                                                       dtype=object)}))
+            try:  # the old ids of merged or retired children too: their pseudonyms, not only tonight's
+                con.execute("DELETE FROM analytics.linked.interactions WHERE citizen_pseudonym IN "
+                            "(SELECT citizen_pseudonym FROM _svoc_changed)")
+                con.execute(f"INSERT INTO analytics.linked.interactions {timeline_sql} WHERE x.citizen_id IN "
+                            "(SELECT citizen_id FROM _svoc_changed) ORDER BY p.citizen_pseudonym, x.event_date")
+            finally:
+                con.unregister("_svoc_changed")
+            ok = _count_analytics(con, "linked", "interactions") == con.execute(
+                "SELECT count(*) FROM linked.interactions x JOIN _pseudonyms p USING (citizen_id)").fetchall()[0][0]
+    finally:
+        if not ok:
+            con.execute("DETACH analytics")
+            out.unlink(missing_ok=True)
+    return ok
