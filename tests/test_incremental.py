@@ -24,8 +24,8 @@ from matching.incremental import (
 from schemas.tables import TABLES
 from svoc.stages.incremental import identity_hash_sql
 from svoc.stages.single_view import build_single_view
-from svoc.warehouse.analytics import analytics_path, build_analytics
 from svoc.synth import generate_drop
+from svoc.warehouse.analytics import analytics_path, build_analytics
 from svoc.warehouse.sql import ensure_tables, write_frame
 from tests.e2e import query, run_cli
 from tests.nights import citizens, evidence, pairs

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.tables import _column_array, _column_array_by_values, arrow_schema, to_arrow
+from svoc.warehouse.sql import repeated_texts
 
 DATE, TEXT, BIG, REAL, FLAG = pa.date32(), pa.string(), pa.int64(), pa.float64(), pa.bool_()
 TEXTS = pa.list_(pa.string())
@@ -77,11 +78,12 @@ def test_a_frame_takes_the_tables_columns_in_order_with_missing_ones_null():
 
 
 @pytest.mark.parametrize("values", [['{"w": 1}', None, '{"w": 1}', '{"w": 2}'], [None, None], []])
-def test_a_categorical_text_column_is_written_once_per_distinct_text_and_reads_back_as_text(values):
+@pytest.mark.parametrize("categorical", [pd.Categorical, lambda v: repeated_texts(pd.Series(v, dtype=object))])
+def test_a_categorical_text_column_is_written_once_per_distinct_text_and_reads_back_as_text(values, categorical):
     import duckdb
 
     frame = pd.DataFrame({"unique_id_l": [f"a:{i}" for i in range(len(values))],
-                          "evidence": pd.Categorical(values)})
+                          "evidence": categorical(values)})
     table = to_arrow(frame, "matching.scored_pairs")
     evidence = table.column("evidence")
     assert pa.types.is_dictionary(evidence.type) and evidence.to_pylist() == values
@@ -91,3 +93,10 @@ def test_a_categorical_text_column_is_written_once_per_distinct_text_and_reads_b
     con.register("f", table)
     con.execute("INSERT INTO t BY NAME SELECT unique_id_l, evidence FROM f")
     assert [r[0] for r in con.execute("SELECT evidence FROM t ORDER BY unique_id_l").fetchall()] == values
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "", "ä"]), st.text(max_size=5)), max_size=40))
+def test_repeated_texts_keeps_every_value_and_each_text_once(values):
+    out = repeated_texts(pd.Series(values, dtype=object))
+    assert [None if pd.isna(v) else v for v in out] == values
+    assert sorted(out.categories) == sorted({v for v in values if v is not None})

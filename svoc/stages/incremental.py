@@ -30,7 +30,7 @@ from matching.incremental import (
     seed_records,
 )
 from schemas.tables import TABLES
-from svoc.warehouse.sql import qualified, quote_ident, write_frame
+from svoc.warehouse.sql import qualified, quote_ident, repeated_texts, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def store_pairs(con: duckdb.DuckDBPyConnection, scored: pd.DataFrame, evidence: 
     con.execute("DELETE FROM matching.scored_pairs")
     # evidence texts repeat (pairs with the same levels share one): written each once, as a dictionary
     insert_rows(con, "matching.scored_pairs",
-                kept[_PAIR_COLUMNS].assign(run_id=run_id, evidence=pd.Categorical(kept["evidence"])))
+                kept[_PAIR_COLUMNS].assign(run_id=run_id, evidence=repeated_texts(kept["evidence"])))
 
 
 @dataclass

@@ -23,7 +23,7 @@ import pyarrow as pa
 from matching.memory import long_lived_objects_frozen, return_free_memory
 from schemas.errors import SvocError
 from schemas.rules import DOB_FROM_DEFAULT
-from svoc.warehouse.sql import quote_ident, write_frame
+from svoc.warehouse.sql import quote_ident, repeated_texts, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def _link_and_store(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, *, r
     write_frame(con, "audit.citizen_ids", pd.DataFrame(result.known_ids), replace_where="true")
     write_frame(con, "audit.citizen_events", result.events.assign(run_id=run_id), replace_where="run_id = ?",
                 params=[run_id])
-    evidence = result.match_evidence.assign(evidence=pd.Categorical(result.match_evidence["evidence"]))  # each once
+    evidence = result.match_evidence.assign(evidence=repeated_texts(result.match_evidence["evidence"]))
     write_frame(con, "audit.match_evidence", evidence, replace_where="run_id = ?", params=[run_id])
     queue = carry_forward(previous_queue, result.review_queue)
     write_frame(con, "audit.review_queue", queue, replace_where="true")
