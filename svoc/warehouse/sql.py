@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -51,7 +51,8 @@ def repeated_texts(values: pd.Series) -> pd.Categorical:
     distinct text is written once. Categories in order of appearance: ``pd.Categorical`` sorts them, which for
     270k long texts at 1M pairs is most of its cost."""
     codes, categories = pd.factorize(values)
-    return pd.Categorical.from_codes(codes, categories=categories)
+    # pandas-stubs type the codes as a Sequence[int]; pandas takes (and wants) the integer array
+    return pd.Categorical.from_codes(cast(Any, codes), categories=pd.Index(categories))
 
 
 def write_frame(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame | pa.Table, *,
