@@ -95,7 +95,10 @@ def test_a_categorical_text_column_is_written_once_per_distinct_text_and_reads_b
     assert [r[0] for r in con.execute("SELECT evidence FROM t ORDER BY unique_id_l").fetchall()] == values
 
 
-@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "", "ä"]), st.text(max_size=5)), max_size=40))
+# without NUL: pandas hashes an object string only up to one (so did pd.Categorical); evidence is JSON, which
+# escapes every control character
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "", "ä"]),
+                          st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=5)), max_size=40))
 def test_repeated_texts_keeps_every_value_and_each_text_once(values):
     out = repeated_texts(pd.Series(values, dtype=object))
     assert [None if pd.isna(v) else v for v in out] == values
