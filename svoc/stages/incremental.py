@@ -160,10 +160,14 @@ def refresh_features(con: duckdb.DuckDBPyConnection, *, drop_date: dt.date, prev
     from matching.dates import dob_precision
     from matching.features import build_features
 
+    # only rows staged tonight can differ from their feature row: a row an earlier run staged is the row the
+    # stored hash was computed from (its run id changes whenever extract stages a change to it), so it is not
+    # hashed again (0.7 s at 1M records)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _svoc_tonight AS SELECT {_KEY} AS unique_id, "
-                f"{identity_hash_sql()} AS identity_hash, dob FROM staging.identity_records")
+                f"CASE WHEN run_id = ? THEN {identity_hash_sql()} END AS identity_hash, dob "
+                "FROM staging.identity_records", [run_id])
     changed = _ids(con, "SELECT t.unique_id FROM _svoc_tonight t LEFT JOIN matching.record_features f "
-                        "USING (unique_id) WHERE f.identity_hash IS DISTINCT FROM t.identity_hash "
+                        "USING (unique_id) WHERE f.identity_hash IS NULL OR f.identity_hash <> t.identity_hash "
                         "OR (t.dob > ? AND t.dob <= ?) ORDER BY 1", sorted([previous_drop, drop_date]))
     removed = _ids(con, "SELECT unique_id FROM matching.record_features WHERE unique_id NOT IN "
                         "(SELECT unique_id FROM _svoc_tonight) ORDER BY 1")
@@ -174,8 +178,8 @@ def refresh_features(con: duckdb.DuckDBPyConnection, *, drop_date: dt.date, prev
     identity = con.execute(f"SELECT * FROM staging.identity_records WHERE {_KEY} IN "
                            "(SELECT unique_id FROM _svoc_changed) ORDER BY source, source_record_id").df()
     fresh = build_features(identity, drop_date, dob_from=dob_from)
-    hashes = con.execute("SELECT unique_id, identity_hash FROM _svoc_tonight WHERE unique_id IN "
-                         "(SELECT unique_id FROM _svoc_changed)").df()
+    hashes = con.execute(f"SELECT {_KEY} AS unique_id, {identity_hash_sql()} AS identity_hash "
+                         f"FROM staging.identity_records WHERE {_KEY} IN (SELECT unique_id FROM _svoc_changed)").df()
     con.execute("DELETE FROM matching.record_features WHERE unique_id IN (SELECT unique_id FROM _svoc_changed) "
                 "OR unique_id NOT IN (SELECT unique_id FROM _svoc_tonight)")
     insert_rows(con, "matching.record_features", fresh.merge(hashes, on="unique_id").assign(run_id=run_id))
