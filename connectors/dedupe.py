@@ -33,24 +33,28 @@ class DuplicateTracker:
         first[repeat] = lines[first_idx[codes[repeat]]]
 
         hashes = pd.util.hash_array(uniques, categorize=False)  # distinct already: nothing to categorize
-        hit = np.zeros(len(uniques), dtype=bool)
-        prev_line = np.zeros(len(uniques), dtype=np.int64)
+        # looked up and merged in hash order: sorted queries walk the kept arrays once, and the chunk's new keys
+        # go in with one copy of them (sorting everything again each chunk grew with the file)
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        hit = np.zeros(len(uniques), dtype=bool)  # in hash order
         if len(self._hashes):
-            pos = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
-            hit = self._hashes[pos] == hashes
+            pos = np.minimum(np.searchsorted(self._hashes, ordered), len(self._hashes) - 1)
+            hit = self._hashes[pos] == ordered
             if hit.any():
-                same = self._keys[pos[hit]] == uniques[hit]
+                same = self._keys[pos[hit]] == uniques[order[hit]]
                 hit[np.flatnonzero(hit)[~same]] = False
-            prev_line[hit] = self._lines[pos[hit]]
-        from_prev = hit[codes]
-        first[from_prev] = prev_line[codes[from_prev]]
-
-        new = ~hit
-        all_hashes = np.concatenate([self._hashes, hashes[new]])
-        order = np.argsort(all_hashes, kind="stable")
-        self._hashes = all_hashes[order]
-        self._lines = np.concatenate([self._lines, lines[first_idx[new]]])[order]
-        self._keys = np.concatenate([self._keys, uniques[new]])[order]
+            prev_line = np.zeros(len(uniques), dtype=np.int64)
+            prev_line[order[hit]] = self._lines[pos[hit]]
+            from_prev = np.zeros(len(uniques), dtype=bool)
+            from_prev[order[hit]] = True
+            seen = from_prev[codes]
+            first[seen] = prev_line[codes[seen]]
+        new = order[~hit]
+        at = np.searchsorted(self._hashes, ordered[~hit], side="right")  # after equal hashes already kept
+        self._hashes = np.insert(self._hashes, at, hashes[new])
+        self._lines = np.insert(self._lines, at, lines[first_idx[new]])
+        self._keys = np.insert(self._keys, at, uniques[new])
         return first
 
 

@@ -195,6 +195,24 @@ def test_duplicate_tracker_across_chunks():
     assert t.first_seen([], []).tolist() == []
 
 
+# keys never hold NUL: a line with one is quarantined before its key is read (pandas hashes up to a NUL)
+@given(st.lists(st.one_of(st.sampled_from(["a", "b", "c", "", "a "]),
+                          st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=3)), max_size=80),
+       st.lists(st.integers(1, 12), min_size=1, max_size=8))
+def test_duplicate_tracker_equals_a_dictionary_over_any_chunking(keys, sizes):
+    seen: dict[str, int] = {}
+    expected = []
+    for line, key in enumerate(keys, start=2):
+        expected.append(seen.get(key, 0))
+        seen.setdefault(key, line)
+    t, got, at, k = DuplicateTracker(), [], 0, 0
+    while at < len(keys):
+        size = sizes[k % len(sizes)]
+        got += t.first_seen(keys[at:at + size], list(range(at + 2, at + 2 + len(keys[at:at + size])))).tolist()
+        at, k = at + size, k + 1
+    assert got == expected
+
+
 _ids = st.sampled_from(["A1", "A2", "A3", "B7", "", "NULL", "N/A", " Unknown "])
 _cells = st.text(alphabet="abcXYZ éË,\"\n'", max_size=6)
 
