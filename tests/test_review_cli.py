@@ -306,3 +306,20 @@ def test_a_missing_warehouse_is_one_line_and_leaves_no_state_file(tmp_path):
     res = runner.invoke(app, ["explain", "C1", "--warehouse", str(wh), "--purpose", "p"])
     assert res.exit_code != 0 and "no such warehouse" in res.output
     assert not default_state_path(wh).exists()
+
+
+@pytest.mark.parametrize("later_run", ["run-0000", "run-zzzz"])  # the later run's id sorts before / after
+def test_a_pair_outside_the_queue_shows_the_latest_runs_evidence(tiny, later_run):
+    from svoc.report.data import Warehouse
+    from svoc.review.pairs import resolve_pair
+
+    con = duckdb.connect(str(tiny))
+    con.execute("INSERT INTO audit.runs (run_id, started_at, finished_at, status) VALUES "
+                "(?, now() + INTERVAL 1 DAY, now() + INTERVAL 1 DAY, 'success')", [later_run])
+    con.execute("INSERT INTO audit.match_evidence SELECT * REPLACE (? AS run_id, 0.97 AS match_probability) "
+                "FROM audit.match_evidence WHERE run_id = ? AND unique_id_l = 'education:P1'", [later_run, RUN])
+    try:
+        shown = resolve_pair(Warehouse(con), "education:P1,health:H1")
+    finally:
+        con.close()
+    assert shown["match_probability"] == 0.97 and shown["reason"] == "probabilistic"

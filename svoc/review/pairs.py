@@ -29,9 +29,14 @@ def resolve_pair(w: Warehouse, pair: str) -> dict[str, Any]:
         if rows:
             return rows[0]
     if w.has("audit.match_evidence"):
+        # the latest run's evidence: run ids are random, so runs are ordered by when they started
+        runs = ("LEFT JOIN (SELECT run_id, started_at FROM audit.runs) r USING (run_id)" if w.has("audit.runs")
+                else "CROSS JOIN (SELECT NULL AS started_at) r")
         rows = w.rows(
+            f"SELECT pair_id, unique_id_l, unique_id_r, match_probability, reason, evidence, status FROM ("
             f"SELECT {_PAIR_ID_SQL} AS pair_id, unique_id_l, unique_id_r, match_probability, link_method AS reason, "
-            f"evidence, status FROM audit.match_evidence WHERE {_PAIR_ID_SQL} = ? ORDER BY run_id DESC LIMIT 1",
+            f"evidence, status, run_id FROM audit.match_evidence WHERE {_PAIR_ID_SQL} = ?) {runs} "
+            "ORDER BY r.started_at DESC NULLS LAST, run_id LIMIT 1",
             [pair])
         if rows:
             return rows[0]
