@@ -45,21 +45,25 @@ def _aligned(source: pd.Series, dob: pd.Series) -> tuple[pd.Series, pd.Series]:
     return source.reset_index(drop=True).astype(str), pd.to_datetime(dob, errors="coerce").reset_index(drop=True)
 
 
-def placeholder_patterns(source: pd.Series, dob: pd.Series) -> dict[str, list[str]]:
-    """``{source: [pattern, ...]}``: the DOB placeholder patterns each source shows (see module docstring)."""
+def placeholder_patterns(source: pd.Series, dob: pd.Series, weight: pd.Series | None = None) -> dict[str, list[str]]:
+    """``{source: [pattern, ...]}``: the DOB placeholder patterns each source shows (see module docstring).
+    ``weight``: how many records each row stands for (a count of records per source and DOB), else one each."""
     src, dob = _aligned(source, dob)
-    return _found_patterns(src, dob, _pattern_masks(dob))
+    w = None if weight is None else np.asarray(weight, dtype=np.int64)
+    return _found_patterns(src, dob, _pattern_masks(dob), w)
 
 
-def _found_patterns(src: pd.Series, dob: pd.Series, masks: dict[str, np.ndarray]) -> dict[str, list[str]]:
+def _found_patterns(src: pd.Series, dob: pd.Series, masks: dict[str, np.ndarray],
+                    weight: np.ndarray | None = None) -> dict[str, list[str]]:
     known = dob.notna().to_numpy()
+    w = np.ones(len(src), dtype=np.int64) if weight is None else weight
     out: dict[str, list[str]] = {}
     for name in pd.unique(src):
         in_src = (src == name).to_numpy() & known
-        n = int(in_src.sum())
+        n = int(w[in_src].sum())
         found = []
         for pattern, (_, share) in PLACEHOLDER_PATTERNS.items():
-            observed = int((masks[pattern] & in_src).sum())
+            observed = int(w[masks[pattern] & in_src].sum())
             expected = n * share
             if observed >= EXCESS_RATIO * expected and observed - expected >= MIN_EXCESS_RECORDS:
                 found.append(pattern)
@@ -71,12 +75,16 @@ def _found_patterns(src: pd.Series, dob: pd.Series, masks: dict[str, np.ndarray]
 _NULL = np.array(None, dtype=object)  # "no value" as an array, for np.where (a bare None is not array-like)
 
 
-def dob_precision(source: pd.Series, dob: pd.Series) -> np.ndarray:
-    """Per record: ``day``, ``month`` or ``year`` (a source placeholder), or ``None`` when there is no usable DOB."""
+def dob_precision(source: pd.Series, dob: pd.Series,
+                  patterns: dict[str, list[str]] | None = None) -> np.ndarray:
+    """Per record: ``day``, ``month`` or ``year`` (a source placeholder), or ``None`` when there is no usable DOB.
+    ``patterns``: each source's placeholder patterns when already known (``placeholder_patterns`` over every
+    record of the sources; an incremental night judges only its new records by them), else found in these records."""
     src, dob = _aligned(source, dob)
     precision = np.where(dob.notna().to_numpy(), "day", _NULL).astype(object)
     masks = _pattern_masks(dob)
-    patterns = _found_patterns(src, dob, masks)
+    if patterns is None:
+        patterns = _found_patterns(src, dob, masks)
     for name, found in patterns.items():
         in_src = (src == name).to_numpy()
         # coarsest first: a 1 January placeholder is a year, even though it is also "the 1st"

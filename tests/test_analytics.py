@@ -173,6 +173,7 @@ def test_a_timeline_kept_for_unchanged_children_equals_a_whole_build(demo_run, t
         build_analytics(con, tmp_path / "whole.duckdb", KEY, marts=analytics_marts())
     finally:
         con.close()
+    assert (tmp_path / "kept.duckdb").stat().st_mode & 0o777 == 0o600  # a copy of a private file is private
     kept, whole = _published_rows(tmp_path / "kept.duckdb"), _published_rows(tmp_path / "whole.duckdb")
     assert kept == whole
     assert kept["linked.interactions"] != _published_rows(tmp_path / "published.duckdb")["linked.interactions"]

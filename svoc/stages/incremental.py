@@ -175,6 +175,7 @@ def refresh_features(con: duckdb.DuckDBPyConnection, *, drop_date: dt.date, prev
     if len(changed) + len(removed) > MAX_CHANGED_SHARE * max(total, 1):
         return changed, removed, total
     _temp_keys(con, "_svoc_changed", changed)
+    patterns_before = _dob_patterns(con)
     identity = con.execute(f"SELECT * FROM staging.identity_records WHERE {_KEY} IN "
                            "(SELECT unique_id FROM _svoc_changed) ORDER BY source, source_record_id").df()
     fresh = build_features(identity, drop_date, dob_from=dob_from)
@@ -183,15 +184,27 @@ def refresh_features(con: duckdb.DuckDBPyConnection, *, drop_date: dt.date, prev
     con.execute("DELETE FROM matching.record_features WHERE unique_id IN (SELECT unique_id FROM _svoc_changed) "
                 "OR unique_id NOT IN (SELECT unique_id FROM _svoc_tonight)")
     insert_rows(con, "matching.record_features", fresh.merge(hashes, on="unique_id").assign(run_id=run_id))
-    # a source's DOB placeholder patterns are found over all its records (matching.dates): re-judge every row
-    dobs = con.execute("SELECT unique_id, source, dob, dob_precision FROM matching.record_features").df()
-    precision = pd.Series(dob_precision(dobs["source"], dobs["dob"]), dtype=object).fillna("")
+    # a source's DOB placeholder patterns are found over all its records (matching.dates): tonight's records are
+    # judged by tonight's patterns, and every other record too when tonight's records changed a source's patterns
+    patterns = _dob_patterns(con)
+    only_changed = "" if patterns != patterns_before else " WHERE unique_id IN (SELECT unique_id FROM _svoc_changed)"
+    dobs = con.execute(f"SELECT unique_id, source, dob, dob_precision FROM matching.record_features{only_changed}").df()
+    precision = pd.Series(dob_precision(dobs["source"], dobs["dob"], patterns), dtype=object).fillna("")
     moved = dobs.loc[(precision != dobs["dob_precision"].fillna("")).to_numpy()]
     if len(moved):
         con.executemany("UPDATE matching.record_features SET dob_precision = NULLIF(?, '') WHERE unique_id = ?",
                         [[p, u] for p, u in zip(precision[moved.index], moved["unique_id"], strict=True)])
         changed = sorted(set(changed) | set(moved["unique_id"]))
     return changed, removed, total
+
+
+def _dob_patterns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Each source's DOB placeholder patterns over every stored feature row, from its records per DOB."""
+    from matching.dates import placeholder_patterns
+
+    counts = con.execute("SELECT source, dob, count(*) AS n FROM matching.record_features WHERE dob IS NOT NULL "
+                         "GROUP BY ALL").df()
+    return placeholder_patterns(counts["source"], counts["dob"], counts["n"])
 
 
 def touched_keys(con: duckdb.DuckDBPyConnection, seeds: Collection[str], fresh: pd.DataFrame,

@@ -225,8 +225,8 @@ def build_analytics(con: duckdb.DuckDBPyConnection, out: Path, key: bytes, *,
     left in a class smaller than it on the published quasi-identifiers.
 
     ``timeline_from`` and ``changed_children`` (a night that knows which children's timelines changed: the
-    published analytics file of the same run as the warehouse the build started from, and a table of those
-    children's citizen ids, old ids included): the published timeline is kept for every other child
+    published analytics file of the same run as the warehouse the build started from, and those children's
+    citizen ids, old ids included): the published timeline is kept for every other child
     (``_keep_timeline``); everything else is built whole, as disclosure control is over all children.
     """
     threshold = small_cell_threshold

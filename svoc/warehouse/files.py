@@ -47,7 +47,7 @@ def copy_checkpointed(src: Path, dst: Path, *, max_free_share: float) -> bool:
     False, and nothing copied, when ``src`` has a write-ahead log (whose changes a byte copy would miss) or more
     than ``max_free_share`` of its blocks are free (the caller then builds through DuckDB, which writes a compact
     file). A read-only connection is held meanwhile: its shared lock keeps any writer out, so the bytes are one
-    consistent checkpoint. Raises ``duckdb.IOException`` when a writer holds ``src``."""
+    consistent checkpoint. ``dst`` is created 0600. Raises ``duckdb.IOException`` when a writer holds ``src``."""
     if src.with_name(src.name + ".wal").exists():
         return False
     guard = duckdb.connect(str(src), read_only=True)
@@ -55,7 +55,8 @@ def copy_checkpointed(src: Path, dst: Path, *, max_free_share: float) -> bool:
         total, free = guard.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchall()[0]
         if total and free / total > max_free_share:
             return False
-        shutil.copyfile(src, dst)
+        with private_files():  # created 0600: the copy holds what the original does
+            shutil.copyfile(src, dst)
     finally:
         guard.close()
     return True
