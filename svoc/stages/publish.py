@@ -82,7 +82,7 @@ def publish_build(target: Path, run_id: str, *, started_at: dt.datetime, drop: P
         if with_analytics:
             build_analytics(con, analytics_build, pseudonym_key, marts=analytics_marts(),
                             small_cell_threshold=small_cell_threshold, run_id=run_id,
-                            timeline_from=analytics_path(target) if changed else None,
+                            timeline_from=None if changed is None else analytics_path(target),
                             changed_children=changed)
     finally:
         con.close()

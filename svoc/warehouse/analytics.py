@@ -300,7 +300,7 @@ def _keep_timeline(con: duckdb.DuckDBPyConnection, previous: Path, out: Path, ti
         return False
     out.unlink(missing_ok=True)
     try:
-        if not copy_checkpointed(previous, out, max_free_share=0.25):
+        if not copy_checkpointed(previous, out):
             return False
     except duckdb.IOException:  # a writer holds it: not ours to read
         return False

@@ -30,7 +30,14 @@ import duckdb
 
 from schemas.errors import SvocError
 from svoc.warehouse.analytics import analytics_path
-from svoc.warehouse.files import PRIVATE_FILE, chmod_private, copy_checkpointed, make_private_dir, private_files
+from svoc.warehouse.files import (
+    MAX_FREE_SHARE,  # noqa: F401 - part of this module's API (the tests read it here)
+    PRIVATE_FILE,
+    chmod_private,
+    copy_checkpointed,
+    make_private_dir,
+    private_files,
+)
 from svoc.warehouse.lock import (
     RunCancelled,
     WarehouseBusy,
@@ -50,9 +57,6 @@ __all__ = ["RunCancelled", "WarehouseBusy", "acquire_lock", "holds_lock", "lock_
            "release_lock"]  # the writer lock lives in svoc.warehouse.lock; these names are part of this module's API
 
 BUILD_MARK = ".build-"
-# A published file with more than this share of free blocks is compacted (copied through DuckDB) into the next
-# build instead of copied byte for byte, so free space left by replaced tables never accumulates.
-MAX_FREE_SHARE = 0.25
 
 _SWAP = threading.Lock()  # publish vs. cancel within one process
 _CANCELLED: set[str] = set()
@@ -296,7 +300,7 @@ def _copy_published(target: Path, tmp: Path) -> bool:
     """Seed the build with a byte copy of the published file (``copy_checkpointed``); False when it must be
     copied through DuckDB instead, which replays a write-ahead log and writes a compact file."""
     try:
-        return copy_checkpointed(target, tmp, max_free_share=MAX_FREE_SHARE)
+        return copy_checkpointed(target, tmp)
     except duckdb.IOException:
         raise SvocError(_busy_message(target)) from None
 

@@ -11,6 +11,9 @@ from pathlib import Path
 import duckdb
 
 PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+# A published file with more than this share of free blocks is not copied byte for byte (``copy_checkpointed``):
+# the caller builds it again through DuckDB, so free space left by replaced tables never accumulates.
+MAX_FREE_SHARE = 0.25
 
 
 def make_private_dir(path: Path) -> None:
@@ -42,7 +45,7 @@ def chmod_private(*paths: Path) -> None:
             os.chmod(p, PRIVATE_FILE)
 
 
-def copy_checkpointed(src: Path, dst: Path, *, max_free_share: float) -> bool:
+def copy_checkpointed(src: Path, dst: Path, *, max_free_share: float = MAX_FREE_SHARE) -> bool:
     """Copy the DuckDB file ``src`` to ``dst`` byte for byte (0.8 s at 1M records, against ~16 s through DuckDB).
     False, and nothing copied, when ``src`` has a write-ahead log (whose changes a byte copy would miss) or more
     than ``max_free_share`` of its blocks are free (the caller then builds through DuckDB, which writes a compact
