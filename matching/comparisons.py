@@ -13,7 +13,7 @@ import splink.comparison_library as cl
 from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
-from matching.sql_forms import edits_at_most, has_any, one_edit
+from matching.sql_forms import edits_at_most, has_any, has_any_with, one_edit
 
 
 def comparisons(extra_id_columns: tuple[str, ...] = ()) -> list[ComparisonCreator | dict[str, Any]]:
@@ -115,9 +115,6 @@ def _middle_names() -> cl.CustomComparison:
 
 def _last_name() -> cl.CustomComparison:
     sl, sr = "last_name_std_l", "last_name_std_r"
-    empty = "[]::VARCHAR[]"
-    all_l = f"list_append(coalesce(other_surnames_l, {empty}), {sl})"
-    all_r = f"list_append(coalesce(other_surnames_r, {empty}), {sr})"
     return cl.CustomComparison(
         output_column_name="last_name",
         comparison_description="Surname",
@@ -128,7 +125,9 @@ def _last_name() -> cl.CustomComparison:
             ),
             _level(has_any("last_name_parts_l", "last_name_parts_r"),
                    "part of a double-barrelled surname matches"),
-            _level(has_any(all_l, all_r), "former/preferred/alternative surname matches"),
+            # each record's surnames (former, preferred, alternative, and the surname itself) share one
+            _level(has_any_with("other_surnames_l", sl, "other_surnames_r", sr),
+                   "former/preferred/alternative surname matches"),
             _level(_SWAPPED, "first name and surname transposed"),
             _level(f"jaro_winkler_similarity({sl}, {sr}) >= 0.92", "surname very similar (JW >= 0.92)"),
             _level(f"jaro_winkler_similarity({sl}, {sr}) >= 0.88", "surname similar (JW >= 0.88)"),

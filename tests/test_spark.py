@@ -45,6 +45,10 @@ SEED = 15
     ("l.first_name_groups[1] = r.first_name_groups[1]", ["l.first_name_groups[0] = r.first_name_groups[0]"]),
     ("coalesce(len(list_filter(k_l, lambda x: len(list_filter(k_r, lambda y: split_part(x, '=', 1) = "
      "split_part(y, '=', 1))) > 0)) > 0, false)", ["SIZE(FILTER(k_l, x -> SIZE(FILTER(k_r, y ->", "SPLIT_PART("]),
+    ("hamming(a_l, a_r) > 2", ["SIZE(FILTER(SEQUENCE(1, LENGTH(a_l)), svoc_pos -> SUBSTRING(a_l, svoc_pos, 1) <> "
+                               "SUBSTRING(a_r, svoc_pos, 1))) > 2"]),
+    ("coalesce(len(list_filter(k_l, lambda x: hamming(x, 'a') > 2)) > 0, false)",
+     ["SIZE(FILTER(k_l, x -> SIZE(FILTER(SEQUENCE(1, LENGTH(x)), svoc_pos -> SUBSTRING(x, svoc_pos, 1)"]),
     ("ELSE", ["ELSE"]),
 ])
 def test_model_sql_is_put_into_sparks_dialect(duckdb_sql, spark_parts):
@@ -91,7 +95,7 @@ def test_every_level_and_rule_of_the_model_translates():
     out = spark_settings(plain)
     levels = [lvl["sql_condition"] for c in out["comparisons"] for lvl in c["comparison_levels"]]
     assert len(levels) == sum(len(c["comparison_levels"]) for c in plain["comparisons"])
-    assert not any(word in sql.upper() for sql in levels for word in ("LIST_", "::", "LAMBDA "))
+    assert not any(word in sql.upper() for sql in levels for word in ("LIST_", "::", "LAMBDA ", "HAMMING("))
     assert all(r["sql_dialect"] == "spark" for r in out["blocking_rules_to_generate_predictions"])
     # m/u and labels are untouched: a stored model scores the same on both engines
     assert [c["output_column_name"] for c in out["comparisons"]] == [c["output_column_name"] for c in plain["comparisons"]]
@@ -219,6 +223,33 @@ def _inputs(warehouse: Path) -> tuple[pd.DataFrame, dict]:
 def _pairs(result) -> set[tuple[str, str]]:
     linked = result.match_evidence[result.match_evidence["status"] == "linked"]
     return set(zip(linked["unique_id_l"], linked["unique_id_r"], strict=True))
+
+
+@pytest.mark.spark
+def test_sparks_hamming_and_edit_helpers_are_duckdbs(spark):
+    """The edit-distance helpers' guards (``hamming``, which Spark lacks, written with Spark's own functions) give
+    DuckDB's answer on Spark, code points included."""
+    from matching.sql_forms import edits_at_most, one_edit
+
+    # letters outside the Basic Multilingual Plane left out: the jar's damerau_levenshtein counts Java's UTF-16
+    # units, so "𝒜" is two letters there and one in DuckDB (the helpers' guards agree; that last resort does not)
+    words = ["", "ab", "ba", "abc", "acb", "2012-01-18", "2012-10-18", "2021-01-81", "zoë", "zoe", "ébc", "béc"]
+    rows = [(a, b) for a in words for b in words]  # (NULL: the jar's function answers, not NULL; a WHEN reads both as no)
+    same_length = "CASE WHEN length(a) = length(b) AND length(a) > 0 THEN hamming(a, b) END"
+    tests = [same_length, one_edit("a", "b"), edits_at_most("a", "b", 1), edits_at_most("a", "b", 2)]
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE ab (a VARCHAR, b VARCHAR)")
+        con.executemany("INSERT INTO ab VALUES (?, ?)", rows)
+        expected = con.execute(f"SELECT a, b, {', '.join(tests)} FROM ab").fetchall()
+    finally:
+        con.close()
+    from splink import SparkAPI
+
+    SparkAPI(spark_session=spark)  # registers the jar's damerau_levenshtein, as the engine's scoring does
+    frame = spark.createDataFrame(rows, "a string, b string")
+    got = [tuple(r) for r in frame.selectExpr("a", "b", *(to_spark(t) for t in tests)).collect()]
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
 
 
 @pytest.mark.spark

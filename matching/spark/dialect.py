@@ -55,6 +55,19 @@ def _fix(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _hamming(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``hamming(a, b)`` (two strings of one length: the places, in code points, where they differ) in
+    Spark SQL, which has no such function. Spark's ``substring`` and ``length`` count code points, as DuckDB's do.
+    A pass of its own, before ``_fix``: a node ``_fix`` replaces (``len(list_filter(..))``) is not visited again."""
+    if not (isinstance(node, exp.Anonymous) and node.name.lower() == "hamming" and len(node.expressions) == 2):
+        return node
+    a, b = (e.sql(dialect="spark") for e in node.expressions)
+    out = sqlglot.parse_one(f"size(filter(sequence(1, length({a})), svoc_pos -> "
+                            f"substring({a}, svoc_pos, 1) <> substring({b}, svoc_pos, 1)))", read="spark")
+    assert isinstance(out, exp.Expression), "a Spark expression parses to one"
+    return out
+
+
 def _is_array(node: exp.Expression) -> bool:
     if isinstance(node, exp.ArrayFilter | exp.ArrayIntersect | exp.Split | exp.Array | exp.ArrayAppend):
         return True
@@ -70,7 +83,7 @@ def to_spark(sql: str) -> str:
         return sql
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
-        tree = tree.transform(_rename).transform(_fix)
+        tree = tree.transform(_rename).transform(_hamming).transform(_fix)
         out = tree.sql(dialect="spark")
     except sqlglot.errors.SqlglotError as exc:
         raise UntranslatableSQL(f"cannot put this model SQL into Spark's dialect: {sql!r} ({exc})") from None
