@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from matching.registry import _pair_counts, assign_citizen_ids, new_citizen_id
+from matching.registry import _pair_counts, assign_citizen_ids, citizen_ids, new_citizen_id
 
 
 def assignments(clusters: dict[str, list[str]]) -> pd.DataFrame:
@@ -126,6 +126,9 @@ def test_default_ids_are_opaque_and_unique():
     ids = {new_citizen_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(re.fullmatch(r"CV-[A-Z2-7]{12}", i) for i in ids)
+    batched = list(itertools.islice(citizen_ids(batch=7), 2000))  # across many batches
+    assert len(set(batched)) == 2000 and not set(batched) & ids
+    assert all(re.fullmatch(r"CV-[A-Z2-7]{12}", i) for i in batched)
     reg, _, _ = assign_citizen_ids(assignments({"a": ["e:1"]}), None, None, "r1")
     assert re.fullmatch(r"CV-[A-Z2-7]{12}", reg["citizen_id"].iloc[0])
 
