@@ -2,8 +2,8 @@
 
 ``build_features(identity, reference_date)`` takes a frame with ``schemas.records.IDENTITY_COLUMNS`` and
 returns ``FEATURE_COLUMNS``. Everything is computed once per distinct value (names, identifiers,
-postcodes, addresses), with numpy for NHS numbers and UPNs (nearly all distinct) and pandas for dates:
-about 15 s of CPU for 1M records.
+postcodes, addresses: ``matching.addresses``, all of a drop's distinct lines at once), with numpy for NHS
+numbers and UPNs (nearly all distinct) and pandas for dates: about 15 s of CPU for 1M records.
 
 Evidence rules:
 
@@ -24,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from matching.addresses import standardise_addresses
 from matching.dates import age_windows, dob_precision
 from matching.names import (
     fold_text,
@@ -40,6 +41,7 @@ from schemas.identifiers import (
     check_series,
     check_upn,
     is_missing,
+    map_batch,
     map_distinct,
     partial_postcode_parts,
 )
@@ -69,23 +71,6 @@ LIST_COLUMNS = ("first_name_groups", "last_name_parts", "other_surnames", "alt_f
 UNUSABLE_DOB_FLAGS = NOT_EVIDENCE_DOB_FLAGS
 EARLIEST_DOB = DOB_FROM_DEFAULT
 
-# Street-type abbreviations expanded when they are the last word of the street (or anywhere, if unambiguous).
-_STREET_SUFFIX = {
-    "st": "street", "str": "street", "rd": "road", "ave": "avenue", "av": "avenue", "ln": "lane",
-    "cl": "close", "cres": "crescent", "cresc": "crescent", "dr": "drive", "drv": "drive", "ct": "court",
-    "crt": "court", "gdns": "gardens", "gdn": "garden", "gr": "grove", "gro": "grove", "grv": "grove",
-    "pl": "place", "sq": "square", "ter": "terrace", "terr": "terrace", "wy": "way", "pk": "park",
-    "pde": "parade", "hl": "hill", "mt": "mount", "wlk": "walk", "blvd": "boulevard", "hts": "heights",
-    "mdw": "meadow", "mdws": "meadows", "vw": "view", "cotts": "cottages", "est": "estate", "bldgs": "buildings",
-}
-_ANYWHERE = {"rd": "road", "ave": "avenue", "gdns": "gardens", "cres": "crescent", "sq": "square",
-             "terr": "terrace", "apt": "apartment", "flt": "flat", "hse": "house", "ho": "house", "nth": "north",
-             "sth": "south", "upr": "upper", "lwr": "lower"}
-_INNER_WORD = {**_ANYWHERE, "st": "saint"}  # any word but the last: "st" is saint there
-_HOUSE_STREET = re.compile(r"^(\d+[a-z]?)(?: \d+[a-z]?)?\s+([a-z].*)$")
-_STREET_WORDS = frozenset(_STREET_SUFFIX) | frozenset(_STREET_SUFFIX.values()) | {"row", "green", "rise", "mews"}
-
-
 _NOT_LETTERS = re.compile(r"[^a-z]+")
 
 
@@ -99,55 +84,6 @@ def normalise_town(value: object) -> str | None:
     """Town or city in its compared form: lower case, accents folded, letters only (``St. Albans`` →
     ``st albans``); ``None`` when missing."""
     return None if is_missing(value) else _normalise_town(str(value))
-
-
-@lru_cache(maxsize=500_000)
-def standardise_address(line: str) -> tuple[str | None, str | None]:
-    """``(address_std, house_number)`` of a free-text first address line.
-
-    Picks the first comma-separated segment that starts with a house number (``Flat 2, 14 High St`` →
-    ``14 high street``), else the first segment; lower case, accents folded, punctuation removed, street
-    abbreviations expanded (``rd`` → ``road``; ``st`` → ``street`` at the end, ``saint`` elsewhere).
-    """
-    cleaned = _clean_segments(line)
-    if not cleaned:
-        return None, None
-    for seg in cleaned:
-        m = _HOUSE_STREET.match(seg)
-        if m:
-            chosen, house = seg, m.group(1)
-            break
-    else:  # no house number: the first segment ending in a street word, else the first segment
-        chosen = next((seg for seg in cleaned if seg.rsplit(" ", 1)[-1] in _STREET_WORDS), cleaned[0])
-        house = None
-    *head, last = chosen.split(" ")
-    out = [_INNER_WORD.get(tok, tok) for tok in head]
-    out.append(_STREET_SUFFIX[last] if last in _STREET_SUFFIX else _INNER_WORD.get(last, last))
-    return " ".join(out), house
-
-
-_APOSTROPHE = re.compile(r"['’‘`]")
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_HOUSE_LETTER = re.compile(r"\b(\d+) ([a-z])\b")
-_SEGMENT_SPLIT = re.compile(r"[,;\n]")
-
-
-def _clean_segment(seg: str) -> str:
-    s = _NON_ALNUM.sub(" ", _APOSTROPHE.sub("", fold_text(seg))).strip()
-    return _HOUSE_LETTER.sub(r"\1\2", s)  # "14 a high st" -> "14a high st"
-
-
-# ASCII lines: the same cleaning on the whole line at once (no run of punctuation crosses a separator)
-_APOSTROPHE_ASCII = re.compile(r"['`]")
-_NON_ALNUM_KEEP_SEP = re.compile(r"[^a-z0-9,;\n]+")
-
-
-def _clean_segments(line: str) -> list[str]:
-    """The non-empty cleaned segments of ``line`` (``_clean_segment`` of each ``_SEGMENT_SPLIT`` part)."""
-    if line.isascii():  # fold_text is lower() here, and only ' and ` of the apostrophes can occur
-        text = _NON_ALNUM_KEEP_SEP.sub(" ", _APOSTROPHE_ASCII.sub("", line.lower()))
-        return [c for c in (_HOUSE_LETTER.sub(r"\1\2", seg.strip()) for seg in _SEGMENT_SPLIT.split(text)) if c]
-    return [c for c in (_clean_segment(seg) for seg in _SEGMENT_SPLIT.split(line)) if c]
 
 
 def _col(identity: pd.DataFrame, name: str) -> pd.Series:
@@ -324,7 +260,7 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     cols["postcode_token"] = _postcode_tokens(postcode, given)
     cols["postcode_sector"] = _arr([p.get("postcode_sector") for p in parts])
     cols["postcode_district"] = _arr([p.get("postcode_district") for p in parts])
-    addr = map_distinct(_text(identity, "address_line"), lambda v: standardise_address(str(v)), missing=(None, None))
+    addr = map_batch(_text(identity, "address_line"), standardise_addresses, missing=(None, None))
     cols["address_std"] = _arr([a[0] for a in addr])
     cols["house_number"] = _arr([a[1] for a in addr])
     cols["town_std"] = map_distinct(_text(identity, "town"), normalise_town)

@@ -34,8 +34,8 @@ from matching.features import FEATURE_INPUT_COLUMNS
 # says whether a record changed.
 IDENTITY_FIELDS: tuple[str, ...] = FEATURE_INPUT_COLUMNS
 # The code a feature row comes from: a change to any of these makes stored features stale (a full night).
-FEATURE_MODULES: tuple[str, ...] = ("matching.features", "matching.names", "matching.dates", "schemas.identifiers",
-                                    "schemas.rules")
+FEATURE_MODULES: tuple[str, ...] = ("matching.features", "matching.addresses", "matching.names", "matching.dates",
+                                    "schemas.identifiers", "schemas.rules")
 # Above this share of records new, changed or removed, a full re-link is cheaper than an incremental one.
 MAX_CHANGED_SHARE = 0.25
 # Must-link labels: records sharing one are one child unless a steward says otherwise (matching.must_links).

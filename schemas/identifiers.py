@@ -26,9 +26,9 @@ Decisions:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -249,6 +249,21 @@ def map_distinct(series: pd.Series, func: Callable[[object], object], missing: o
     results = np.empty(len(uniques) + 1, dtype=object)
     for i, value in enumerate(uniques):
         results[i] = func(value)
+    results[-1] = missing  # code -1 indexes the last slot
+    return results[codes]
+
+
+def map_batch(series: pd.Series, func: Callable[[Sequence[Any]], Sequence[object]],
+              missing: object = None) -> np.ndarray:
+    """``map_distinct`` for a ``func`` that takes every distinct non-missing value at once (a list) and returns
+    their results in order."""
+    codes, uniques = factorize_values(series)
+    mapped = func(uniques.tolist())
+    if len(mapped) != len(uniques):
+        raise ValueError(f"a batch function gave {len(mapped)} results for {len(uniques)} values")
+    results = np.empty(len(uniques) + 1, dtype=object)
+    for i, result in enumerate(mapped):  # one by one: a tuple result stays one object
+        results[i] = result
     results[-1] = missing  # code -1 indexes the last slot
     return results[codes]
 

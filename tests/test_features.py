@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.gb import upn as std_upn
 
-from matching.features import FEATURE_COLUMNS, build_features, normalise_town, standardise_address
+from matching.addresses import standardise_address
+from matching.features import FEATURE_COLUMNS, build_features, normalise_town
 from schemas.records import IDENTITY_COLUMNS, IdentityRecord
 
 REF = dt.date(2026, 1, 1)
