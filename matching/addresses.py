@@ -75,17 +75,15 @@ def _clean_segment(seg: str) -> str:
     return _HOUSE_LETTER.sub(r"\1\2", s)  # "14 a high st" -> "14a high st"
 
 
-# ASCII lines: the same cleaning on the whole line at once (no run of punctuation crosses a separator)
-_APOSTROPHE_ASCII = re.compile(r"['`]")
-_NON_ALNUM_KEEP_SEP = re.compile(r"[^a-z0-9,;\n]+")
-
-
 def _clean_segments(line: str) -> list[str]:
     """The non-empty cleaned segments of ``line`` (``_clean_segment`` of each ``_SEGMENT_SPLIT`` part)."""
-    if line.isascii():  # fold_text is lower() here, and only ' and ` of the apostrophes can occur
-        text = _NON_ALNUM_KEEP_SEP.sub(" ", _APOSTROPHE_ASCII.sub("", line.lower()))
-        return [c for c in (_HOUSE_LETTER.sub(r"\1\2", seg.strip()) for seg in _SEGMENT_SPLIT.split(text)) if c]
     return [c for c in (_clean_segment(seg) for seg in _SEGMENT_SPLIT.split(line)) if c]
+
+
+# ASCII lines (``standardise_addresses``): the same cleaning on the whole line at once, as RE2 patterns (fold_text
+# is lower case there, only ' and ` of the apostrophes can occur, and no run of punctuation crosses a separator)
+_APOSTROPHE_ASCII = re.compile(r"['`]")
+_NON_ALNUM_KEEP_SEP = re.compile(r"[^a-z0-9,;\n]+")
 
 
 def standardise_addresses(lines: Sequence[object]) -> list[tuple[str | None, str | None]]:
@@ -93,11 +91,15 @@ def standardise_addresses(lines: Sequence[object]) -> list[tuple[str | None, str
     texts = [str(v) for v in lines]
     arr = pa.array(texts, type=pa.large_string())
     ascii_mask = pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
-    text = pc.ascii_lower(arr.filter(pa.array(ascii_mask)))
-    text = pc.replace_substring_regex(text, _APOSTROPHE_ASCII.pattern, "")
+    fast = iter(_clean_ascii_segments(arr.filter(pa.array(ascii_mask))))
+    return [_from_segments(next(fast)) if is_ascii else standardise_address(line)
+            for line, is_ascii in zip(texts, ascii_mask, strict=True)]
+
+
+def _clean_ascii_segments(lines: pa.Array) -> list[list[str]]:
+    """``_clean_segments`` of each of ``lines`` (ASCII text), on the Arrow array at once."""
+    text = pc.replace_substring_regex(pc.ascii_lower(lines), _APOSTROPHE_ASCII.pattern, "")
     text = pc.replace_substring_regex(text, _NON_ALNUM_KEEP_SEP.pattern, " ")
     parts = pc.split_pattern_regex(text, _SEGMENT_SPLIT.pattern)
     flat = pc.replace_substring_regex(pc.utf8_trim(pc.list_flatten(parts), " "), _HOUSE_LETTER.pattern, r"\1\2")
-    fast = iter(type(parts).from_arrays(parts.offsets, flat).to_pylist())
-    return [_from_segments([seg for seg in next(fast) if seg]) if is_ascii else standardise_address(line)
-            for line, is_ascii in zip(texts, ascii_mask, strict=True)]
+    return [[seg for seg in segs if seg] for segs in type(parts).from_arrays(parts.offsets, flat).to_pylist()]

@@ -33,19 +33,19 @@ EVENT_COLUMNS = ["run_id", "citizen_id", "event", "related_citizen_id", "record_
 KNOWN_ID_COLUMNS = ["citizen_id", "status", "created_run_id"]
 
 
-def new_citizen_id() -> str:
-    """'CV-' + 12 characters of base32 from 60 random bits (no personal data)."""
-    return "CV-" + base64.b32encode(secrets.token_bytes(10)).decode("ascii")[:12]
-
-
 def citizen_ids(batch: int = 4096) -> Iterator[str]:
-    """``new_citizen_id``'s ids, endlessly, from one read of the system's random source per ``batch`` of them (a
-    first night mints an id per child: at 1M records one read each took 1.7 s). Ten bytes are sixteen base32
-    characters, so each id is still one 10-byte draw of its own."""
+    """New citizen ids, endlessly: 'CV-' + 12 characters of base32 from 60 random bits (no personal data), from one
+    read of the system's random source per ``batch`` of them (a first night mints an id per child: at 1M records
+    one read each took 1.7 s). Ten bytes are sixteen base32 characters, so each id is one 10-byte draw of its own."""
     while True:
         text = base64.b32encode(secrets.token_bytes(10 * batch)).decode("ascii")
         for start in range(0, len(text), 16):
             yield "CV-" + text[start:start + 12]
+
+
+def new_citizen_id() -> str:
+    """One new citizen id (``citizen_ids``)."""
+    return next(citizen_ids(batch=1))
 
 
 def _minter(known: set[str], id_factory: Callable[[], str] | None) -> Callable[[], str]:

@@ -245,12 +245,7 @@ def factorize_values(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def map_distinct(series: pd.Series, func: Callable[[object], object], missing: object = None) -> np.ndarray:
     """Apply ``func`` once per distinct non-missing value of ``series``; missing values get ``missing``
     without calling ``func``. Returns an object ndarray aligned with ``series``."""
-    codes, uniques = factorize_values(series)
-    results = np.empty(len(uniques) + 1, dtype=object)
-    for i, value in enumerate(uniques):
-        results[i] = func(value)
-    results[-1] = missing  # code -1 indexes the last slot
-    return results[codes]
+    return map_batch(series, lambda uniques: [func(value) for value in uniques], missing)
 
 
 def map_batch(series: pd.Series, func: Callable[[Sequence[Any]], Sequence[object]],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,12 +20,14 @@ DEMO = Path(__file__).resolve().parents[1] / "sample_data" / "demo"
 _ADDRESS_CHARS = "abcXYZ 0123456789,;\n'`’-./&()éÅ\r\t"
 
 
-@given(st.text(alphabet=_ADDRESS_CHARS, max_size=40))
+@given(st.lists(st.text(alphabet=_ADDRESS_CHARS, max_size=40), max_size=20))
 @settings(max_examples=400, deadline=None)
-def test_whole_line_address_cleaning_equals_segment_by_segment(line: str) -> None:
-    """The ASCII fast path of ``_clean_segments`` cleans exactly as ``_clean_segment`` on each part."""
-    expected = [c for c in (addresses._clean_segment(s) for s in addresses._SEGMENT_SPLIT.split(line)) if c]
-    assert addresses._clean_segments(line) == expected
+def test_whole_line_address_cleaning_equals_segment_by_segment(lines: list[str]) -> None:
+    """The ASCII lines' cleaning on an Arrow array cleans exactly as ``_clean_segment`` on each part."""
+    ascii_lines = [line for line in lines if line.isascii()]
+    expected = [[c for c in (addresses._clean_segment(s) for s in addresses._SEGMENT_SPLIT.split(line)) if c]
+                for line in ascii_lines]
+    assert addresses._clean_ascii_segments(pa.array(ascii_lines, type=pa.large_string())) == expected
 
 
 @pytest.mark.parametrize(("line", "expected"), [
