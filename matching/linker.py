@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +28,7 @@ from matching.cluster import CLUSTER_COLUMNS
 from matching.constraints import IDENTIFIER_CONFLICTS
 from matching.memory import return_free_memory
 from matching.model import PREDICT_CHUNK_RECORDS, extra_ids, predict_pairs
+from matching.ordering import sort_frame
 from matching.prior import calibrate_prior
 from matching.term_frequencies import with_term_frequencies
 from matching.thresholds import Thresholds, thresholds_from_model, wants_model_thresholds
@@ -344,7 +346,7 @@ def _record_citizen(features: pd.DataFrame, assignments: pd.DataFrame, uid_citiz
     if out["citizen_id"].isna().any():
         raise ValueError(f"{int(out['citizen_id'].isna().sum())} records have no citizen id")
     out["link_method"] = out["link_method"].fillna("singleton")
-    return out[RECORD_CITIZEN_COLUMNS].sort_values(["source", "source_record_id"]).reset_index(drop=True)
+    return sort_frame(out[RECORD_CITIZEN_COLUMNS], ["source", "source_record_id"])
 
 
 def _level_columns(scored: pd.DataFrame) -> list[str]:
@@ -358,17 +360,34 @@ def _evidence_rows(links: pd.DataFrame, review: pd.DataFrame, scored: pd.DataFra
     queued = review.assign(link_method="review", status="review")
     rows = pd.concat([linked, queued], ignore_index=True)
     rows = rows.drop_duplicates(["unique_id_l", "unique_id_r", "status"])
-    levels = scored[["unique_id_l", "unique_id_r", *_level_columns(scored)]]
-    rows = rows.merge(levels, on=["unique_id_l", "unique_id_r"], how="left")
+    # each row's levels from its scored pair (none for an unscored deterministic or steward link), as a left
+    # merge on the two keys would give them: located on integer codes (a merge on the strings took 1.9 s at 1M)
+    at = _pair_rows(scored, rows)
+    levels = scored[_level_columns(scored)].reset_index(drop=True).reindex(at)
+    rows = pd.concat([rows.reset_index(drop=True), levels.reset_index(drop=True)], axis=1)
     rows["source_l"], rows["source_record_id_l"] = _split_uid(rows["unique_id_l"])
     rows["source_r"], rows["source_record_id_r"] = _split_uid(rows["unique_id_r"])
-    rows["run_id"] = run_id
-    rows["model_version"] = model_version
-    extra = [c for c in _level_columns(scored) if c in rows.columns]
-    cols = EVIDENCE_BASE_COLUMNS + [c for c in extra if c not in EVIDENCE_BASE_COLUMNS]
+    rows["run_id"], rows["model_version"] = run_id, model_version
+    cols = EVIDENCE_BASE_COLUMNS + [c for c in _level_columns(scored) if c not in EVIDENCE_BASE_COLUMNS]
     if "reason" in rows.columns:
         cols.append("reason")
-    return rows[cols].sort_values(["status", "unique_id_l", "unique_id_r"]).reset_index(drop=True)
+    return sort_frame(rows[cols], ["status", "unique_id_l", "unique_id_r"])
+
+
+def _pair_rows(scored: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """Position in ``scored`` (one row per pair) of each row's pair (``unique_id_l``, ``unique_id_r``); -1 for a
+    pair not scored."""
+    n, m = len(scored), len(rows)
+    if n == 0:
+        return np.full(m, -1, dtype=np.int64)
+    codes, uniques = pd.factorize(pd.concat([scored["unique_id_l"], scored["unique_id_r"], rows["unique_id_l"],
+                                             rows["unique_id_r"]], ignore_index=True))
+    codes, width = codes.astype(np.int64), len(uniques)
+    scored_key = codes[:n] * width + codes[n:2 * n]
+    wanted = codes[2 * n:2 * n + m] * width + codes[2 * n + m:]
+    order = np.argsort(scored_key, kind="stable")
+    found = order[np.minimum(np.searchsorted(scored_key, wanted, sorter=order), n - 1)]
+    return np.where(scored_key[found] == wanted, found, -1)
 
 
 def _review_queue(review: pd.DataFrame, decisions: pd.DataFrame | None, run_id: str, model_version: str,

@@ -7,8 +7,10 @@ import weakref
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from matching.linker import _split_uid
+from matching.linker import _pair_rows, _split_uid
 from matching.memory import long_lived_objects_frozen
 
 
@@ -45,3 +47,17 @@ def test_the_freeze_ends_when_the_block_fails():
     with pytest.raises(RuntimeError), long_lived_objects_frozen():
         raise RuntimeError("a failed step")
     assert gc.get_freeze_count() == 0
+
+
+_KEYS = st.sampled_from(["a:1", "a:2", "b:1", "b:10", "c:é", "d:𝒜"])
+
+
+@given(scored=st.lists(st.tuples(_KEYS, _KEYS), max_size=12, unique=True),
+       rows=st.lists(st.tuples(_KEYS, _KEYS), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_pair_rows_finds_each_pair_as_a_left_merge_does(scored, rows):
+    s = pd.DataFrame(scored, columns=["unique_id_l", "unique_id_r"], dtype=object).assign(level=range(len(scored)))
+    r = pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r"], dtype=object)
+    merged = r.merge(s, on=["unique_id_l", "unique_id_r"], how="left")["level"]
+    expected = [-1 if pd.isna(v) else int(v) for v in merged]
+    assert _pair_rows(s, r).tolist() == expected
