@@ -7,11 +7,9 @@ import weakref
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from matching.linker import _pair_rows, _split_uid
-from matching.memory import long_lived_objects_frozen
+from matching.linker import _split_uid
+from matching.memory import HandedOver, long_lived_objects_frozen
 
 
 @pytest.mark.parametrize(("uid", "source", "record"), [
@@ -49,15 +47,27 @@ def test_the_freeze_ends_when_the_block_fails():
     assert gc.get_freeze_count() == 0
 
 
-_KEYS = st.sampled_from(["a:1", "a:2", "b:1", "b:10", "c:é", "d:𝒜"])
+
+class _Table:
+    """Stands for a large Arrow table (a weak reference tells when it is freed)."""
 
 
-@given(scored=st.lists(st.tuples(_KEYS, _KEYS), max_size=12, unique=True),
-       rows=st.lists(st.tuples(_KEYS, _KEYS), max_size=12))
-@settings(max_examples=200, deadline=None)
-def test_pair_rows_finds_each_pair_as_a_left_merge_does(scored, rows):
-    s = pd.DataFrame(scored, columns=["unique_id_l", "unique_id_r"], dtype=object).assign(level=range(len(scored)))
-    r = pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r"], dtype=object)
-    merged = r.merge(s, on=["unique_id_l", "unique_id_r"], how="left")["level"]
-    expected = [-1 if pd.isna(v) else int(v) for v in merged]
-    assert _pair_rows(s, r).tolist() == expected
+def test_a_handed_over_object_is_lent_then_given_away():
+    held = HandedOver(_Table())
+    lent = held.peek()
+    assert held.peek() is lent and held.take() is lent
+    with pytest.raises(RuntimeError, match="already handed over"):
+        held.peek()
+
+
+def test_the_callee_that_takes_it_frees_it_once_loaded():
+    """The point of ``take``: scoring (``predict_pairs``) frees the features' Arrow copy right after loading it."""
+    seen = {}
+
+    def load(table):  # as predict_pairs: read it, then drop the name
+        ref = weakref.ref(table)
+        del table
+        seen["freed_before_return"] = ref() is None
+
+    load(HandedOver(_Table()).take())
+    assert seen["freed_before_return"]

@@ -1,4 +1,5 @@
-"""matching.ordering: Arrow's sort gives the rows in the order pandas' stable sort gives them."""
+"""matching.ordering: Arrow's sort gives the rows in the order pandas' stable sort gives them; pairs are found
+where a merge on the two keys finds them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.ordering import sort_frame, sorted_order
+from matching.ordering import pair_positions, sort_frame, sorted_order
 
 # record keys, citizen ids, statuses: any text DuckDB hands back (valid Unicode: no lone surrogates)
 _TEXT = st.one_of(st.none(), st.just(math.nan),
@@ -42,3 +43,17 @@ def test_other_columns_travel_with_their_rows():
     got = sort_frame(frame, ["k"])
     assert got["n"].tolist() == [1, 2, 3] and got["p"].tolist() == [0.1, 0.2, 0.3]
     assert got.index.tolist() == [0, 1, 2]
+
+
+_KEYS = st.sampled_from(["a:1", "a:2", "b:1", "b:10", "c:é", "d:𝒜"])
+
+
+@given(scored=st.lists(st.tuples(_KEYS, _KEYS), max_size=12, unique=True),
+       rows=st.lists(st.tuples(_KEYS, _KEYS), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_pair_positions_finds_each_pair_as_a_left_merge_does(scored, rows):
+    s = pd.DataFrame(scored, columns=["unique_id_l", "unique_id_r"], dtype=object).assign(level=range(len(scored)))
+    r = pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r"], dtype=object)
+    merged = r.merge(s, on=["unique_id_l", "unique_id_r"], how="left")["level"]
+    expected = [-1 if pd.isna(v) else int(v) for v in merged]
+    assert pair_positions(s, r).tolist() == expected
