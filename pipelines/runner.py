@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,10 +28,6 @@ from svoc.private_temp import private_temp_dir, sweep_dead
 from svoc.settings import Settings
 
 JOB_NAME = "svoc_run_job"
-# How often the CLI reads the run's new events while the run works. Each look costs the run's process ~10 ms of
-# Python (Dagster's storage and event records), taken from the run itself on a small machine: every 0.3 s it was
-# 8.6 s of a 1M night's samples under a profiler.
-POLL_SECONDS = 1.0
 TEMP_HOME_PREFIX = "svoc-dagster-"  # a run's private Dagster home when $DAGSTER_HOME is unset
 BLOCKED_CHECK = "DagsterAssetCheckFailedError"  # a blocking quality check failed: worded from its result
 OUR_ERRORS = ("UnusableInputError", "LineAccountingError", "BlockedRunError", "SvocError", "Failure",
@@ -198,13 +195,12 @@ def _execute(dg, job, instance, settings: Settings, run_id: str, on_event: Calla
     worker = threading.Thread(target=work, name="svoc-run", daemon=True)
     worker.start()
     outcome = RunOutcome(run_id=run_id, success=False)
-    cursor, started, known = None, {}, False
+    cursor, started = None, {}
     try:
         while True:
             alive = worker.is_alive()
             # only the events since the last look (reading the whole log each time cost a fifth of a 1M run's CPU)
-            known = known or instance.has_run(run_id)
-            page = instance.get_records_for_run(run_id, cursor=cursor) if known else None
+            page = instance.get_records_for_run(run_id, cursor=cursor) if instance.has_run(run_id) else None
             cursor = page.cursor if page is not None else cursor
             for rec in (r.event_log_entry for r in page.records) if page is not None else ():
                 ev = rec.dagster_event
@@ -224,7 +220,7 @@ def _execute(dg, job, instance, settings: Settings, run_id: str, on_event: Calla
                         outcome.message = _error_message(ev.step_failure_data.error)
             if not alive:
                 break
-            worker.join(POLL_SECONDS)  # back at once when the run ends
+            time.sleep(0.3)
     except KeyboardInterrupt:
         if cancel(warehouse, run_id):
             outcome.interrupted = True
