@@ -210,9 +210,7 @@ def test_ctrl_c_stops_the_run_cleanly(published, battery, tmp_path):
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
-    # interrupted as soon as the run reports its first finished step: on a drop this small the later steps can
-    # reach the publish (after which Ctrl-C rightly no longer stops the run) before the signal is handled
-    wait_for(lambda: any("staging__" in line for line in lines) or proc.poll() is not None, every=0.05)
+    wait_for(lambda: any("quality_checks" in line for line in lines) or proc.poll() is not None, every=0.1)
     os.killpg(proc.pid, signal.SIGINT)
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 130, err
