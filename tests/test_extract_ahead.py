@@ -97,6 +97,28 @@ def test_a_source_the_worker_cannot_read_is_extracted_again_in_process_and_stops
         ahead.close()
 
 
+
+def test_ctrl_c_is_the_pipelines_to_handle_not_the_workers(demo_copy, capfd):
+    """Ctrl-C reaches the whole process group. SIGINT sent to the worker again and again, from the moment it is
+    started (new interpreter, imports) until it has extracted a source: it neither stops nor prints a traceback."""
+    configs = load_source_configs(None)
+    ahead = ExtractAhead(demo_copy, configs, "r1", REF, DOB_FROM)
+    done = ahead.folder / f"{configs[-1].name}.done"
+    sent = 0
+    try:
+        deadline = time.time() + 120
+        while not done.exists() and ahead.process.is_alive() and time.time() < deadline:
+            os.kill(ahead.process.pid, signal.SIGINT)
+            sent += 1
+            time.sleep(0.01)
+        assert done.exists() and sent > 10
+        assert ahead.take(configs[-1].name) is not None
+    finally:
+        ahead.close()
+    err = capfd.readouterr().err
+    assert "KeyboardInterrupt" not in err and "Traceback" not in err, err
+
+
 _ORPHAN = """
 import datetime as dt, os, sys, time
 from pathlib import Path

@@ -213,7 +213,7 @@ def test_ctrl_c_stops_the_run_cleanly(published, battery, tmp_path):
     wait_for(lambda: any("quality_checks" in line for line in lines) or proc.poll() is not None, every=0.1)
     os.killpg(proc.pid, signal.SIGINT)
     err = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130, err
+    assert proc.wait(timeout=60) == 130, (err, lines)  # the lines: which steps had ended when it was sent
     err = err.strip()
     assert err.count("\n") == 0, err
     assert "interrupted" in err and "build discarded" in err and "unchanged" in err

@@ -7,7 +7,8 @@ claimed for the step (it extracts it in process, as without a worker); a source 
 its files are staged. A claim is a file created exclusively, so each source is extracted exactly once. A source the
 worker fails on (or a worker that dies) is extracted again in process, where its error stops the run with the usual
 one line. The worker stops, and removes the folder, when the pipeline's process is gone; ``close`` stops it and
-removes the folder at the end of the run. Nothing here logs personal data: source names, counts and seconds.
+removes the folder at the end of the run. Ctrl-C is the pipeline's to handle (its run is cancelled, one line): the
+worker, in the same process group, ignores it, from its first instruction on, so it never prints a traceback. Nothing here logs personal data: source names, counts and seconds.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import time
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -116,6 +119,9 @@ def _load(folder: Path, source: str) -> StagedTables:
 def _work(folder: str, drop: str, configs: list[SourceConfig], run_id: str, reference_date: dt.date,
           dob_from: dt.date, parent: int, reuse: dict[str, Reusable]) -> None:
     """The worker: extract the sources, the last first, skipping those the pipeline claimed."""
+    # Started with SIGINT blocked (``ExtractAhead``): a Ctrl-C pressed meanwhile is pending, dropped by SIG_IGN.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     where = Path(folder)
     for config in reversed(configs):
         if os.getppid() != parent:  # the pipeline is gone (killed): nobody will read or remove the files
@@ -146,7 +152,16 @@ class ExtractAhead:
         self.process = context.Process(
             target=_work, daemon=True, name="svoc-extract-ahead",
             args=(str(self.folder), str(drop), configs, run_id, reference_date, dob_from, os.getpid(), reuse or {}))
-        self.process.start()
+        # The new interpreter inherits this thread's signal mask: blocked, a Ctrl-C cannot interrupt its start-up
+        # (imports, unpickling) and print a traceback before ``_work`` ignores it. This thread's own are delivered
+        # once unblocked (in a step's thread, the main thread receives them anyway). multiprocessing's resource
+        # tracker unblocks SIGINT after it starts, so it is started first.
+        resource_tracker.ensure_running()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self.mine: set[str] = set()  # sources this process claimed (a retried step extracts them again)
 
     def take(self, source: str) -> StagedTables | None:
