@@ -8,10 +8,8 @@ column feeds which canonical field. Output frames carry exactly ``IDENTITY_COLUM
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from functools import partial
 
 import numpy as np
@@ -20,6 +18,7 @@ from ftfy import fix_encoding
 
 from connectors.dates import blank_to_none, factorize, map_distinct, parse_dates_repaired, typed_digits
 from connectors.names import split_names
+from schemas.collector import collector_paused
 from schemas.config import FileConfig
 from schemas.identifiers import (
     check_nhs_number,
@@ -48,22 +47,6 @@ BOOL_MAP = {"TRUE": True, "T": True, "YES": True, "Y": True, "1": True,
 _SPACES = re.compile(r"\s+")
 
 
-@contextmanager
-def row_lists() -> Iterator[None]:
-    """Around building one small list per row: the cyclic garbage collector is paused meanwhile.
-
-    Lists hold no reference cycles, but allocating 100k of them triggers full collections that walk every
-    object alive; that cost as much as the rest of a chunk's flags."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 class Flags:
     """Collects quality-flag codes per row; ``lists()`` gives one Python list per row."""
 
@@ -83,7 +66,7 @@ class Flags:
             self._parts.append((idx, values[idx]))
 
     def lists(self) -> list[list[str]]:
-        with row_lists():
+        with collector_paused():
             out: list[list[str]] = [[] for _ in range(self.n)]
             for idx, codes in self._parts:
                 for i, code in zip(idx.tolist(), codes.tolist(), strict=True):
@@ -188,7 +171,7 @@ def identifier_lists(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, str])
         if col is not None:
             columns.append(map_distinct(raw[col], lambda v, name=name: (
                 None if (clean := _text(v)) is None else identifier_entry(name, clean))).to_numpy(dtype=object))
-    with row_lists():
+    with collector_paused():
         if not columns:
             return [[] for _ in range(len(raw))]
         return [[v for v in row if v is not None] for row in zip(*columns, strict=True)]
@@ -277,7 +260,7 @@ def standardise_identity(raw: pd.DataFrame, cfg: FileConfig, colmap: dict[str, s
     flags.add(placeholder.to_numpy(dtype=object) == True, "first_name_placeholder")  # noqa: E712
     sep = cfg.split.get("alternative_names")
     alt = field_series(raw, cfg, colmap, "alternative_names")
-    with row_lists():
+    with collector_paused():
         out["alternative_names"] = _split_list(alt, sep) if sep else [[] if v is None else [v] for v in text(alt)]
 
     dob, dob_missing = dates_field(raw, cfg, colmap, "dob", flags)

@@ -35,6 +35,7 @@ from matching.names import (
     phonetic,
     surname_parts,
 )
+from schemas.collector import collector_paused
 from schemas.identifiers import (
     check_nhs_number,
     check_postcode,
@@ -205,6 +206,11 @@ def build_features(identity: pd.DataFrame, reference_date: dt.date,
     ``dob_precision`` says how much of the DOB is evidence (``matching.dates``): ``day``, or ``month`` /
     ``year`` where the record's source defaults unknown days to a placeholder.
     """
+    with collector_paused():  # millions of row lists and strings, none in a reference cycle
+        return _build_features(identity, reference_date, dob_from)
+
+
+def _build_features(identity: pd.DataFrame, reference_date: dt.date, dob_from: dt.date | None) -> pd.DataFrame:
     n = len(identity)
     cols: dict[str, object] = {}
     source = _col(identity, "source").astype(str).to_numpy(dtype=object)

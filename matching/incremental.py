@@ -156,10 +156,12 @@ def pairs_to_keep(scored: pd.DataFrame, floor: float, used: pd.DataFrame | None 
     """The scored pairs stored for later nights: at or above ``floor`` (``keep_floor``), plus any pair the run
     used as evidence (``used``: a deterministic link scored below the floor keeps its evidence)."""
     keep = scored["match_probability"].to_numpy(dtype=float) >= floor
-    if used is not None and len(used):
-        pair = scored["unique_id_l"].astype(str) + "\x1f" + scored["unique_id_r"].astype(str)
+    below = np.flatnonzero(~keep)  # only these can be kept for being used (at 1M records: none of 718k pairs)
+    if used is not None and len(used) and below.size:
+        low = scored.iloc[below]
+        pair = low["unique_id_l"].astype(str) + "\x1f" + low["unique_id_r"].astype(str)
         wanted = set(used["unique_id_l"].astype(str) + "\x1f" + used["unique_id_r"].astype(str))
-        keep |= pair.isin(wanted).to_numpy()
+        keep[below] = pair.isin(wanted).to_numpy()
     return scored[keep]
 
 

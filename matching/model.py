@@ -325,6 +325,7 @@ def predict_pairs(
     with scoped_connection(con, threads, memory_limit) as con:
         extra = extra_ids(artifact.settings)
         table = load_features(con, features, extra)
+        del features  # a table handed over (``matching.memory.HandedOver``) is freed here
         if loaded is not None:
             loaded()
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]

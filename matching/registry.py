@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from matching.ordering import sort_frame
+
 log = logging.getLogger(__name__)
 
 REGISTRY_COLUMNS = ["record_key", "citizen_id", "cluster_key", "link_method", "match_probability"]
@@ -173,17 +175,17 @@ def assign_citizen_ids(assignments: pd.DataFrame, previous_registry: pd.DataFram
         not ev.empty or not rec_events.empty) else ev
     ev.insert(0, "run_id", run_id)
     ev = ev[EVENT_COLUMNS].astype(object).where(ev[EVENT_COLUMNS].notna(), None)
-    ev = ev.sort_values(["citizen_id", "event", "record_key"], kind="mergesort", na_position="first")
+    ev = sort_frame(ev, ["citizen_id", "event", "record_key"], na_position="first")
 
     known = pd.concat([known, pd.DataFrame({"citizen_id": new_ids, "status": "active",
                                             "created_run_id": run_id})], ignore_index=True)
     known.loc[known["citizen_id"].isin(retired), "status"] = "retired"
-    known = known.sort_values("citizen_id", kind="mergesort").reset_index(drop=True)
+    known = sort_frame(known, ["citizen_id"])
 
     for col in ("link_method", "match_probability"):
         if col not in a:
             a[col] = np.nan if col == "match_probability" else None
-    registry = a[REGISTRY_COLUMNS].sort_values("record_key", kind="mergesort").reset_index(drop=True)
+    registry = sort_frame(a[REGISTRY_COLUMNS], ["record_key"])
     log.info("assign_citizen_ids: %d records, %d citizens, %d new ids, %d retired, %d events",
              len(registry), registry["citizen_id"].nunique(), len(new_ids), len(retired), len(ev))
     return registry, ev.reset_index(drop=True), known

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from splink import Linker, block_on
 from splink.internals.exceptions import EMTrainingException
 from splink.internals.splink_dataframe import SplinkDataFrame
@@ -104,7 +105,7 @@ def _labels_table(con: duckdb.DuckDBPyConnection, decisions: pd.DataFrame | None
 
 
 def train_model(
-    features: pd.DataFrame,
+    features: pd.DataFrame | pa.Table,
     *,
     seed: int = 42,
     u_max_pairs: float = 2e6,

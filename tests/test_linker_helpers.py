@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from matching.linker import _split_uid
-from matching.memory import long_lived_objects_frozen
+from matching.memory import HandedOver, long_lived_objects_frozen
 
 
 @pytest.mark.parametrize(("uid", "source", "record"), [
@@ -45,3 +45,29 @@ def test_the_freeze_ends_when_the_block_fails():
     with pytest.raises(RuntimeError), long_lived_objects_frozen():
         raise RuntimeError("a failed step")
     assert gc.get_freeze_count() == 0
+
+
+
+class _Table:
+    """Stands for a large Arrow table (a weak reference tells when it is freed)."""
+
+
+def test_a_handed_over_object_is_lent_then_given_away():
+    held = HandedOver(_Table())
+    lent = held.peek()
+    assert held.peek() is lent and held.take() is lent
+    with pytest.raises(RuntimeError, match="already handed over"):
+        held.peek()
+
+
+def test_the_callee_that_takes_it_frees_it_once_loaded():
+    """The point of ``take``: scoring (``predict_pairs``) frees the features' Arrow copy right after loading it."""
+    seen = {}
+
+    def load(table):  # as predict_pairs: read it, then drop the name
+        ref = weakref.ref(table)
+        del table
+        seen["freed_before_return"] = ref() is None
+
+    load(HandedOver(_Table()).take())
+    assert seen["freed_before_return"]

@@ -2,6 +2,10 @@
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quality.runner import has_key
 
 
 @pytest.mark.parametrize("unit", ["us", "ms", "s", "ns"])
@@ -18,3 +22,19 @@ def test_dobs_reach_the_range_check_in_nanoseconds_with_far_dates_clamped(unit):
     assert out[1] == pd.Timestamp("2012-02-29")
     if unit != "ns":
         assert out[0] == pd.Timestamp.min.ceil("D") and out[3] == pd.Timestamp.max.floor("D")
+
+
+_IDS = st.one_of(st.none(), st.sampled_from(["P1", "P2", "p1", "P10", "é", "𝒜", ""]))
+
+
+@given(values=st.lists(_IDS, max_size=30), keys=st.lists(_IDS, max_size=10),
+       arrow_values=st.booleans(), arrow_keys=st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_has_key_answers_as_isin_does(values, keys, arrow_values, arrow_keys):
+    """Interactions whose record id is an identity record's: the Arrow lookup against pandas' isin, whichever way
+    each side holds its text."""
+    def column(items, arrow):
+        return pd.Series(items, dtype=pd.StringDtype("pyarrow") if arrow else object)
+
+    expected = pd.Series(values, dtype=object).isin(pd.Series(keys, dtype=object)).to_numpy(dtype=bool)
+    assert has_key(column(values, arrow_values), column(keys, arrow_keys)).tolist() == expected.tolist()

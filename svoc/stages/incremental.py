@@ -78,13 +78,14 @@ def previous_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
             "cannot_link_identifiers": stats.get("cannot_link_identifiers"), "state_records": int(n)}
 
 
-def store_features(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, run_id: str) -> None:
-    """A full night's first state: every record's feature row and identity hash. Stored before linking, when the
-    scores and clusters do not yet share the memory (a failed run's build is never published)."""
+def store_features(con: duckdb.DuckDBPyConnection, features: pa.Table, run_id: str) -> None:
+    """A full night's first state: every record's feature row (``features``: the frame as an Arrow table, which
+    linking then loads too) and identity hash. Stored before linking, when the scores and clusters do not yet
+    share the memory (a failed run's build is never published)."""
     con.execute("DELETE FROM matching.record_features")
     # the hashes joined in DuckDB: a pandas merge copied every feature row (3.8 s at 1M records), and the run id
     # added in SQL, not by a pandas copy of the frame (over a gigabyte at 1M records)
-    con.register("_svoc_rows", pa.Table.from_pandas(features, preserve_index=False))
+    con.register("_svoc_rows", features)
     try:
         con.execute("INSERT INTO matching.record_features BY NAME SELECT f.*, ? AS run_id, h.identity_hash "
                     f"FROM _svoc_rows f LEFT JOIN (SELECT {_KEY} AS unique_id, {identity_hash_sql()} AS identity_hash "
