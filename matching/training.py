@@ -39,6 +39,13 @@ _SESSION_FIELDS = {0: "date of birth (dob)", 1: "first name and surname", 2: "po
 # sector" at -76 bits from m = 5e-26).
 PROBABILITY_FLOOR = 1e-5
 MIN_STEWARD_LABELS = 30
+# Above EM_SAMPLED_ABOVE records each EM session reads about EM_MAX_PAIRS of its blocked pairs (Splink's hash
+# sample), and EM iterates on the comparison levels without term-frequency adjustments (Splink's documented
+# shortcut; scoring still applies them). At 1M records (the benchmark drop) the two sessions took 5.5 s instead of
+# 12.3 s with 2M pairs and adjustments, and the pairs scored p >= 0.5 kept their pairwise precision and recall
+# against the drop's truth (0.9373 / 0.99893, against 0.9343 / 0.99895).
+EM_MAX_PAIRS = 1e6
+EM_SAMPLED_ABOVE = 50_000
 
 
 class TrainingError(SvocError):
@@ -109,7 +116,7 @@ def train_model(
     *,
     seed: int = 42,
     u_max_pairs: float = 2e6,
-    em_max_pairs: float | None = 2e6,
+    em_max_pairs: float | None = EM_MAX_PAIRS,
     prior_recall: float = 0.8,
     extra_id_columns: tuple[str, ...] = (),
     threads: int | None = None,
@@ -188,7 +195,7 @@ def run_em(linker: Linker, n: int, em_max_pairs: float | None,
     Spark engine passes Spark SQL)."""
     sessions: list[str] = []
     skipped: list[str] = []
-    em_pairs = em_max_pairs if em_max_pairs and n > 50_000 else None
+    em_pairs = em_max_pairs if em_max_pairs and n > EM_SAMPLED_ABOVE else None
     rules = list(S.TRAINING_BLOCKING_RULES)
     for k, rule in enumerate([*rules, *FALLBACK_TRAINING_RULES]):
         if k >= len(rules) and sessions:
@@ -198,8 +205,8 @@ def run_em(linker: Linker, n: int, em_max_pairs: float | None,
         # them back only when the session succeeds: a failed session must not leave the model without them
         before = linker._settings_obj.core_model_settings.copy()
         try:
-            linker.training.estimate_parameters_using_expectation_maximisation(as_engine_rule(rule),
-                                                                               max_pairs=em_pairs)
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                as_engine_rule(rule), max_pairs=em_pairs, estimate_without_term_frequencies=True)
         except EMTrainingException:
             linker._settings_obj.core_model_settings = before
             field_name = _SESSION_FIELDS.get(k, sql)

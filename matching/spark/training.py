@@ -24,7 +24,7 @@ from matching.blocking import shape_analysis
 from matching.spark.dialect import spark_settings, to_spark
 from matching.spark.scoring import spark_linker
 from matching.spark.session import BREAK_LINEAGE
-from matching.training import MIN_STEWARD_LABELS, guard_parameters, run_em, untrainable
+from matching.training import EM_MAX_PAIRS, MIN_STEWARD_LABELS, guard_parameters, run_em, untrainable
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _to_duckdb_sql(model_dict: dict[str, Any], duckdb_settings: dict[str, Any]) 
 
 
 def train_model_spark(spark: Any, sdf: Any, features: pd.DataFrame, *, seed: int = 42, u_max_pairs: float = 2e6,
-                      em_max_pairs: float | None = 2e6, prior_recall: float = 0.8,
+                      em_max_pairs: float | None = EM_MAX_PAIRS, prior_recall: float = 0.8,
                       extra_id_columns: tuple[str, ...] = (), decisions: pd.DataFrame | None = None,
                       **_: Any) -> ModelArtifact:
     """``matching.training.train_model`` on Spark (``sdf``: the features in Spark, ``matching.spark.scoring``)."""
