@@ -8,7 +8,8 @@ its files are staged. A claim is a file created exclusively, so each source is e
 worker fails on (or a worker that dies) is extracted again in process, where its error stops the run with the usual
 one line. The worker stops, and removes the folder, when the pipeline's process is gone; ``close`` stops it and
 removes the folder at the end of the run. Ctrl-C is the pipeline's to handle (its run is cancelled, one line): the
-worker, in the same process group, ignores it, from its first instruction on, so it never prints a traceback. Nothing here logs personal data: source names, counts and seconds.
+worker, in the same process group, ignores it from its first instruction on, so it never prints a traceback.
+Nothing here logs personal data: source names, counts and seconds.
 """
 
 from __future__ import annotations
