@@ -97,7 +97,6 @@ def test_a_source_the_worker_cannot_read_is_extracted_again_in_process_and_stops
         ahead.close()
 
 
-
 def test_ctrl_c_is_the_pipelines_to_handle_not_the_workers(demo_copy, capfd):
     """Ctrl-C reaches the whole process group. SIGINT sent to the worker again and again, from the moment it is
     started (new interpreter, imports) until it has extracted a source: it neither stops nor prints a traceback."""

@@ -205,8 +205,8 @@ def test_two_runs_at_once_exactly_one_publishes_its_own_data(published, battery,
 
 
 # The CLI with its publish held back: the run cannot commit before the test's Ctrl-C is handled, however slowly a
-# busy machine runs it (unheld, a 500-child run publishes ~3 s after its first quality check; CI machines under
-# load have passed that point before the signal was handled, and the run then rightly completed, exit 0).
+# busy machine runs it (unheld, a 500-child run publishes ~3 s after its first quality check: the likeliest reading
+# of three CI runs that exited 0, the run having rightly completed before the signal was handled).
 HELD_BACK_CLI = r"""
 import sys, time
 import svoc.warehouse.build as build
